@@ -1,0 +1,4 @@
+from kubetrail.cli import main
+import sys
+
+sys.exit(main())

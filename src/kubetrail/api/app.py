@@ -1,0 +1,27 @@
+"""The FastAPI application: the REST contract over any store."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kubetrail import __version__
+from kubetrail.api.errors import install_error_handlers
+from kubetrail.api.routes import events, health
+from kubetrail.config import Settings
+from kubetrail.store.base import Store
+
+DESCRIPTION = """\
+What happened in this Kubernetes cluster, and why: every change of every object
+for the last 14 days, compatible with the original `GET /api/v1/events` contract.
+Errors are JSON `{"error": "...", "detail": ...}`.
+"""
+
+
+def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(title="kubetrail", version=__version__, description=DESCRIPTION)
+    app.state.store = store
+    app.state.settings = settings or Settings()
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(events.router)
+    return app

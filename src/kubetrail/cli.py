@@ -1,0 +1,341 @@
+"""The ``kubetrail`` command line.
+
+Exit codes: 0 success; 1 finished but some input was rejected; 2 the command
+could not run (bad arguments, unknown or unreachable store, busy port). Errors
+are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+
+from kubetrail import __version__
+from kubetrail.config import ConfigError, Settings
+from kubetrail.store import DEFAULT_STORE_URL, Store, StoreError, open_store
+
+DEMO_STORE_URL = "sqlite:///./kubetrail-demo.db"
+MAX_REPORTED_REJECTIONS = 50
+
+
+class CommandError(Exception):
+    """Stops a command with one line on stderr and exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env()
+        return args.handler(args, settings)
+    except (CommandError, ConfigError, StoreError) as exc:
+        print(f"kubetrail: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kubetrail: interrupted", file=sys.stderr)
+        return 130
+
+
+def mcp_server_main() -> int:
+    """``k8s-audit-server``: the MCP server's name from the original toolkit."""
+    print(
+        "k8s-audit-server: the MCP server is not built yet in this version of kubetrail; "
+        "use the REST API (kubetrail api) meanwhile",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubetrail",
+        description="What happened in this Kubernetes cluster, and why.",
+        epilog=f"Store URLs: sqlite:///path.db (default {DEFAULT_STORE_URL}, or $KUBETRAIL_STORE).",
+    )
+    parser.add_argument("--version", action="version", version=f"kubetrail {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "demo",
+        help="load a built-in incident into an embedded store and serve the API (no cluster needed)",
+        description="Generate a realistic incident (bad rollout, CrashLoopBackOff, OOMKilled, image "
+        "pull failure, pending PVC, NotReady node, config and secret changes), load it into an "
+        "embedded store and serve the REST API.",
+    )
+    p.add_argument("--store", help=f"store URL (default: a fresh {DEMO_STORE_URL})")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    p.add_argument("--write-events", metavar="FILE", help="also write the incident's watch events as JSON lines")
+    p.add_argument("--no-serve", action="store_true", help="load the incident, do not serve")
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser(
+        "ingest",
+        help="load watch events from JSON-lines or kubectl output files",
+        description="Load watch events (kubectl get -A --watch --output-watch-events -o json, "
+        "JSON lines, kubetrail documents, kubectl get -o json lists) into a store. "
+        "'-' reads standard input. Exit code 1 when some lines were rejected.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE")
+    _store_arg(p)
+    p.add_argument("--batch-size", type=int, default=2000, help="documents per store write (default 2000)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = sub.add_parser("api", help="serve the REST API", description="Serve the REST API over a store.")
+    _store_arg(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(handler=cmd_api)
+
+    p = sub.add_parser(
+        "export",
+        help="write stored events as JSON lines (re-importable with ingest)",
+        description="Write stored event documents as JSON lines, oldest first.",
+    )
+    _store_arg(p)
+    p.add_argument("--start", help="RFC3339 lower bound (default: everything)")
+    p.add_argument("--end", help="RFC3339 upper bound (default: now)")
+    p.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser(
+        "prune",
+        help="delete events older than the retention",
+        description="Delete events older than --days (default $KUBETRAIL_RETENTION_DAYS or 14).",
+    )
+    _store_arg(p)
+    p.add_argument("--days", type=int, help="retention in days")
+    p.set_defaults(handler=cmd_prune)
+    return parser
+
+
+def _store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", help=f"store URL (default $KUBETRAIL_STORE or {DEFAULT_STORE_URL})")
+
+
+def _open(url: str) -> Store:
+    return open_store(url)
+
+
+# -- ingest ----------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from kubetrail.ingest.pipeline import ingest_files
+
+    if args.batch_size < 1:
+        raise CommandError("--batch-size must be at least 1")
+    missing = [f for f in args.files if f != "-" and not Path(f).is_file()]
+    if missing:
+        raise CommandError(f"no such file: {missing[0]}")
+    store = _open(args.store or settings.store_url)
+    total = sum(Path(f).stat().st_size for f in args.files if f != "-")
+    show_bar = not args.quiet and sys.stderr.isatty()
+    with tqdm(
+        total=total or None, unit="B", unit_scale=True, desc="ingest", disable=not show_bar,
+        file=sys.stderr,
+    ) as bar:
+        report = _Reporter(lambda line: tqdm.write(line, file=sys.stderr))
+        try:
+            stats = ingest_files(
+                args.files,
+                store,
+                policy=settings.redaction_policy(),
+                batch_size=args.batch_size,
+                report=report,
+                on_bytes=bar.update,
+            )
+        finally:
+            store.close()
+    report.finish()
+    print(f"kubetrail: {stats.summary()}", file=sys.stderr)
+    return 1 if stats.rejected else 0
+
+
+class _Reporter:
+    """Prints the first rejections, then only counts them (a garbage file must not flood)."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit = emit
+        self.count = 0
+
+    def __call__(self, line: str) -> None:
+        self.count += 1
+        if self.count <= MAX_REPORTED_REJECTIONS:
+            self.emit(f"rejected {line}")
+
+    def finish(self) -> None:
+        if self.count > MAX_REPORTED_REJECTIONS:
+            hidden = self.count - MAX_REPORTED_REJECTIONS
+            print(f"kubetrail: ... and {hidden} more rejected lines not shown", file=sys.stderr)
+
+
+# -- api -----------------------------------------------------------------------
+
+
+def _check_port_free(host: str, port: int) -> None:
+    if not 0 < port < 65536:
+        raise CommandError(f"--port {port} is not a TCP port (1-65535)")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def serve(store: Store, settings: Settings, *, host: str, port: int, log_level: str = "info") -> None:
+    import uvicorn
+
+    from kubetrail.api.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(store, settings), host=host, port=port, log_level=log_level)
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    _check_port_free(args.host, args.port)
+    store = _open(args.store or settings.store_url)
+    try:
+        serve(store, settings, host=args.host, port=args.port, log_level=args.log_level)
+    finally:
+        store.close()
+    return 0
+
+
+# -- demo ----------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from kubetrail.demo.incident import generate_incident
+    from kubetrail.events.timing import utcnow
+    from kubetrail.ingest.pipeline import ingest_values
+    from kubetrail.ingest.reader import Record
+
+    if not args.no_serve:
+        _check_port_free(args.host, args.port)
+    url = args.store or DEMO_STORE_URL
+    if args.store is None:
+        _remove_sqlite_files(Path(url.removeprefix("sqlite:///")))
+    events = generate_incident(anchor=utcnow())
+    if args.write_events:
+        with open(args.write_events, "wb") as fh:
+            for event in events:
+                fh.write(orjson.dumps(event) + b"\n")
+    store = _open(url)
+    try:
+        records = (
+            Record(value=e, source="demo", line=i, end_line=i) for i, e in enumerate(events, 1)
+        )
+        report = _Reporter(lambda line: print(line, file=sys.stderr))
+        stats = ingest_values(records, store, policy=settings.redaction_policy(), report=report)
+        print(f"kubetrail demo: loaded a built-in incident into {url}: {stats.summary()}")
+        if args.no_serve:
+            return 1 if stats.rejected else 0
+        print(_try_next(args.host, args.port, url))
+        serve(store, settings, host=args.host, port=args.port)
+    finally:
+        store.close()
+    return 0
+
+
+def _remove_sqlite_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.exists():
+            candidate.unlink()
+
+
+def _try_next(host: str, port: int, url: str) -> str:
+    base = f"http://{host}:{port}"
+    mcp = {
+        "mcpServers": {
+            "k8s-audit": {"command": "k8s-audit-server", "env": {"AUDIT_API_URL": base}}
+        }
+    }
+    return f"""
+The API is starting on {base} (Ctrl-C stops it). Try:
+
+  curl -s '{base}/health'
+  curl -s '{base}/api/v1/events?namespace=shop&resourceType=pods&limit=5'
+  curl -s '{base}/api/v1/events?signal=pod.waiting:CrashLoopBackOff'
+  curl -s '{base}/api/v1/events?signal=pod.lastTerminated:OOMKilled'
+  curl -s '{base}/api/v1/events?resourceType=events&q=FailedScheduling'
+  curl -s '{base}/api/v1/events?snapshot=false&resourceType=configmaps&resourceType=secrets'
+  curl -s '{base}/api/v1/events/_/nodes/worker-3'
+  curl -s '{base}/api/v1/events/data/persistentvolumeclaims/postgres-data'
+  open {base}/docs   (the OpenAPI explorer)
+
+Claude Desktop (claude_desktop_config.json), once the MCP server ships:
+{orjson.dumps(mcp, option=orjson.OPT_INDENT_2).decode()}
+
+The data stays in {url}: `kubetrail api --store {url}` serves it again.
+"""
+
+
+# -- export / prune --------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from kubetrail.events.timing import InvalidTime, parse_rfc3339
+    from kubetrail.store.base import EventFilter, EventQuery
+
+    try:
+        start = parse_rfc3339(args.start) if args.start else None
+        end = parse_rfc3339(args.end) if args.end else None
+    except InvalidTime as exc:
+        raise CommandError(str(exc)) from None
+    store = _open(args.store or settings.store_url)
+    out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
+    written = 0
+    try:
+        cursor = None
+        while True:
+            page = store.search(
+                EventQuery(filter=EventFilter(start=start, end=end), limit=1000, after=cursor)
+            )
+            for doc in page.items:
+                out.write(orjson.dumps(doc) + b"\n")
+            written += len(page.items)
+            if page.next is None:
+                break
+            cursor = page.next
+    finally:
+        if out is not sys.stdout.buffer:
+            out.close()
+        store.close()
+    print(f"kubetrail: exported {written} events", file=sys.stderr)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    from kubetrail.events.timing import utcnow
+
+    days = args.days if args.days is not None else settings.retention_days
+    if days < 1:
+        raise CommandError("--days must be at least 1")
+    store = _open(args.store or settings.store_url)
+    try:
+        deleted = store.delete_before(utcnow() - timedelta(days=days))
+    finally:
+        store.close()
+    print(f"kubetrail: deleted {deleted} events older than {days} days", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The event document: the one contract every store, the API and the MCP server share.
+
+An *event document* is what kubetrail stores for one observed change of one
+Kubernetes object. Its first eleven fields are exactly those of the original
+Go toolkit's REST contract, so existing clients keep working; the rest are
+kubetrail's additions (identity, signals, who changed it, Event details).
+
+A document is a plain ``dict`` (it is serialised with orjson on every hop, and a
+dataclass round trip per event would cost more than the rest of the pipeline);
+:data:`DOCUMENT_FIELDS` names every key it may carry and :class:`EventDocument`
+types it for readers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+Verb = Literal["create", "update", "delete"]
+
+#: The watch identity used as ``user`` when the real requester is not known.
+WATCHER_USER = "system:k8s-watcher"
+
+#: Fields of the original toolkit, with exactly these names.
+ORIGINAL_FIELDS: tuple[str, ...] = (
+    "timestamp",
+    "verb",
+    "user",
+    "namespace",
+    "resourceType",
+    "resourceName",
+    "responseStatus",
+    "message",
+    "objectChanges",
+    "stage",
+    "requestURI",
+)
+
+#: Fields kubetrail adds.
+ADDED_FIELDS: tuple[str, ...] = (
+    "id",
+    "uid",
+    "resourceVersion",
+    "apiGroup",
+    "apiVersion",
+    "kind",
+    "signals",
+    "fieldManager",
+    "snapshot",
+    "involvedObject",
+    "reason",
+    "eventType",
+    "count",
+)
+
+DOCUMENT_FIELDS: tuple[str, ...] = ORIGINAL_FIELDS + ADDED_FIELDS
+
+
+class InvolvedObject(TypedDict):
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+
+
+class EventDocument(TypedDict):
+    timestamp: str  # RFC3339 UTC, "2024-01-01T12:00:00Z"
+    verb: Verb
+    user: str
+    namespace: str  # "" for cluster-scoped objects
+    resourceType: str  # plural, e.g. "pods"
+    resourceName: str
+    responseStatus: int  # always 200
+    message: str  # "Update pods my-pod"
+    objectChanges: dict[str, Any]  # the redacted object snapshot
+    stage: str  # always "ResponseComplete"
+    requestURI: str  # "/api/v1/namespaces/default/pods/my-pod"
+    id: str  # "<uid>:<resourceVersion>:<verb>": writes are idempotent on it
+    uid: str
+    resourceVersion: str
+    apiGroup: str  # "" for the core group
+    apiVersion: str  # "v1", "apps/v1"
+    kind: str
+    signals: list[str]
+    fieldManager: str  # manager of the newest managedFields entry, "" if unknown
+    # True when the object was listed (already existed) rather than seen changing:
+    # the initial list of a watch or a relist after a gap. Not a change.
+    snapshot: bool
+    # Only on Kubernetes Events (core/v1 and events.k8s.io/v1):
+    involvedObject: NotRequired[InvolvedObject]
+    reason: NotRequired[str]
+    eventType: NotRequired[str]  # "Normal" | "Warning"
+    count: NotRequired[int]

@@ -1,0 +1,233 @@
+"""Redaction: secret values never leave the normaliser.
+
+Every object passes through :func:`redact` before anything else sees it (the
+store, the search text, a log line). What is replaced:
+
+- **Secrets**: every value of ``data`` and ``stringData``, and the
+  ``kubectl.kubernetes.io/last-applied-configuration`` annotation (``kubectl
+  apply`` copies the whole manifest, plain values included, into it). Always;
+  no rule can turn this off.
+- **Rules** (configurable, see :class:`RedactionRule`): values of ``data`` /
+  ``stringData`` / ``binaryData`` keys matching a pattern (e.g. a ConfigMap's
+  ``DB_PASSWORD``), and container ``env[].value`` whose variable name matches a
+  pattern, in pods and in every pod template (Deployments, Jobs, CronJobs...).
+  Whenever a rule redacts a value of an object, that object's last-applied
+  annotation is redacted too, since it holds the same value in plain text.
+
+A redacted value becomes a marker ``[REDACTED hmac-sha256:<12 hex>]``: a keyed
+hash of the value, so a rotation is still visible as a change while the value
+is not recoverable. The key (``KUBETRAIL_REDACTION_KEY``) keeps short values
+such as PINs from being guessed by hashing candidates; without one, a built-in
+key is used and the README says to set one. Markers are recognised and kept
+as they are, so redacting twice (re-ingesting exported documents) changes
+nothing.
+
+The input object is never mutated: containers along a redacted path are copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_MARKER_PREFIX = "[REDACTED hmac-sha256:"
+_MARKER = re.compile(r"^\[REDACTED hmac-sha256:[0-9a-f]{12}\]$")
+_DEFAULT_KEY = b"kubetrail-default-redaction-key"
+
+#: Variable / key names that hold credentials in practice.
+DEFAULT_SENSITIVE_NAMES = (
+    r"(?i)(passw(or)?d|passwd|secret|token|api[-_]?key|credential|private[-_]?key|auth)"
+)
+
+_DATA_FIELDS = ("data", "stringData", "binaryData")
+_POD_SPEC_PATHS: tuple[tuple[str, ...], ...] = (
+    ("spec",),  # Pod
+    ("spec", "template", "spec"),  # Deployment, StatefulSet, DaemonSet, ReplicaSet, Job
+    ("spec", "jobTemplate", "spec", "template", "spec"),  # CronJob
+    ("template", "spec"),  # PodTemplate
+)
+_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionRule:
+    """Redact values in objects of ``kinds`` (``"*"`` = any kind).
+
+    ``data_keys``: a regex; matching keys of data/stringData/binaryData are redacted.
+    ``env_names``: a regex; matching container env variables have their value redacted.
+    """
+
+    kinds: tuple[str, ...] = ("*",)
+    data_keys: re.Pattern[str] | None = None
+    env_names: re.Pattern[str] | None = None
+
+    def applies_to(self, kind: str) -> bool:
+        return "*" in self.kinds or kind in self.kinds
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any]) -> RedactionRule:
+        """Build from a config mapping: ``{kinds: [ConfigMap], dataKeys: "...", envNames: "..."}``."""
+        kinds = raw.get("kinds", ["*"])
+        if isinstance(kinds, str):
+            kinds = [kinds]
+        try:
+            data_keys = re.compile(raw["dataKeys"]) if raw.get("dataKeys") else None
+            env_names = re.compile(raw["envNames"]) if raw.get("envNames") else None
+        except re.error as exc:
+            raise ValueError(f"invalid redaction pattern: {exc}") from None
+        return cls(kinds=tuple(kinds), data_keys=data_keys, env_names=env_names)
+
+
+def default_rules() -> tuple[RedactionRule, ...]:
+    names = re.compile(DEFAULT_SENSITIVE_NAMES)
+    return (
+        RedactionRule(kinds=("*",), env_names=names),
+        RedactionRule(kinds=("ConfigMap",), data_keys=names),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionPolicy:
+    key: bytes = _DEFAULT_KEY
+    rules: tuple[RedactionRule, ...] = field(default_factory=default_rules)
+
+    def marker(self, value: Any) -> str:
+        if isinstance(value, str) and _MARKER.match(value):
+            return value
+        raw = value if isinstance(value, str) else repr(value)
+        digest = hmac.new(self.key, raw.encode("utf-8", "surrogatepass"), hashlib.sha256)
+        return f"{_MARKER_PREFIX}{digest.hexdigest()[:12]}]"
+
+
+DEFAULT_POLICY = RedactionPolicy()
+
+
+def is_marker(value: Any) -> bool:
+    return isinstance(value, str) and bool(_MARKER.match(value))
+
+
+def redact(obj: Mapping[str, Any], policy: RedactionPolicy = DEFAULT_POLICY) -> dict[str, Any]:
+    """Return ``obj`` with secret values replaced by markers (see module docstring)."""
+    out = dict(obj)
+    kind = obj.get("kind") if isinstance(obj.get("kind"), str) else ""
+    touched = False
+    if kind == "Secret":
+        for name in _DATA_FIELDS:
+            values = out.get(name)
+            if isinstance(values, Mapping):
+                out[name] = {k: policy.marker(v) for k, v in values.items()}
+        touched = True
+    for rule in policy.rules:
+        if not rule.applies_to(kind):
+            continue
+        if rule.data_keys is not None:
+            touched |= _redact_data_keys(out, rule.data_keys, policy)
+        if rule.env_names is not None:
+            touched |= _redact_env(out, rule.env_names, policy)
+    if touched:
+        _redact_last_applied(out, policy)
+    return out
+
+
+def _redact_data_keys(out: dict[str, Any], pattern: re.Pattern[str], policy: RedactionPolicy) -> bool:
+    touched = False
+    for name in _DATA_FIELDS:
+        values = out.get(name)
+        if not isinstance(values, Mapping):
+            continue
+        if any(isinstance(k, str) and pattern.search(k) for k in values):
+            out[name] = {
+                k: policy.marker(v) if isinstance(k, str) and pattern.search(k) else v
+                for k, v in values.items()
+            }
+            touched = True
+    return touched
+
+
+def _redact_env(out: dict[str, Any], pattern: re.Pattern[str], policy: RedactionPolicy) -> bool:
+    touched = False
+    for path in _POD_SPEC_PATHS:
+        spec = _get_path(out, path)
+        if not isinstance(spec, Mapping):
+            continue
+        new_spec: dict[str, Any] | None = None
+        for list_key in _CONTAINER_LISTS:
+            containers = spec.get(list_key)
+            if not isinstance(containers, list):
+                continue
+            new_containers = _redact_container_env(containers, pattern, policy)
+            if new_containers is not None:
+                new_spec = new_spec if new_spec is not None else dict(spec)
+                new_spec[list_key] = new_containers
+        if new_spec is not None:
+            _set_path(out, path, new_spec)
+            touched = True
+    return touched
+
+
+def _redact_container_env(
+    containers: list[Any], pattern: re.Pattern[str], policy: RedactionPolicy
+) -> list[Any] | None:
+    changed = False
+    result: list[Any] = []
+    for container in containers:
+        env = container.get("env") if isinstance(container, Mapping) else None
+        if not isinstance(env, list):
+            result.append(container)
+            continue
+        new_env = []
+        hit = False
+        for var in env:
+            if (
+                isinstance(var, Mapping)
+                and isinstance(var.get("name"), str)
+                and "value" in var
+                and pattern.search(var["name"])
+                and not is_marker(var["value"])
+            ):
+                new_env.append({**var, "value": policy.marker(var["value"])})
+                hit = True
+            else:
+                new_env.append(var)
+        if hit:
+            result.append({**container, "env": new_env})
+            changed = True
+        else:
+            result.append(container)
+    return result if changed else None
+
+
+def _redact_last_applied(out: dict[str, Any], policy: RedactionPolicy) -> None:
+    meta = out.get("metadata")
+    if not isinstance(meta, Mapping):
+        return
+    annotations = meta.get("annotations")
+    if isinstance(annotations, Mapping) and LAST_APPLIED in annotations:
+        out["metadata"] = {
+            **meta,
+            "annotations": {**annotations, LAST_APPLIED: policy.marker(annotations[LAST_APPLIED])},
+        }
+
+
+def _get_path(obj: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    cur: Any = obj
+    for key in path:
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(key)
+    return cur
+
+
+def _set_path(out: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """Set ``value`` at ``path`` copying every mapping on the way (copy-on-write)."""
+    cur = out
+    for key in path[:-1]:
+        nxt = dict(cur[key])
+        cur[key] = nxt
+        cur = nxt
+    cur[path[-1]] = value

@@ -1,0 +1,57 @@
+"""Names of things: a kind's plural resource name and an object's request URI.
+
+The API server is the source of truth for plurals (discovery tells them, and the
+shipper passes them in). A recorded file carries only ``kind``, so this module
+knows the plurals of the built-in kinds and falls back to the same English rules
+``kubectl`` and the API machinery's ``UnsafeGuessKindToResource`` use for the
+rest (``Policy`` → ``policies``, ``Ingress`` → ``ingresses``).
+"""
+
+from __future__ import annotations
+
+_KNOWN_PLURALS: dict[str, str] = {
+    "Endpoints": "endpoints",
+    "EndpointSlice": "endpointslices",
+    "Ingress": "ingresses",
+    "IngressClass": "ingressclasses",
+    "NetworkPolicy": "networkpolicies",
+    "PodSecurityPolicy": "podsecuritypolicies",
+    "PriorityClass": "priorityclasses",
+    "StorageClass": "storageclasses",
+    "RuntimeClass": "runtimeclasses",
+    "VolumeAttributesClass": "volumeattributesclasses",
+    "ResourceQuota": "resourcequotas",
+    "Lease": "leases",
+    "Event": "events",
+    "ComponentStatus": "componentstatuses",
+    "CustomResourceDefinition": "customresourcedefinitions",
+}
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """``"apps/v1"`` → ``("apps", "v1")``; ``"v1"`` → ``("", "v1")``."""
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+def plural_for_kind(kind: str) -> str:
+    """The lower-case plural resource name of a kind."""
+    known = _KNOWN_PLURALS.get(kind)
+    if known:
+        return known
+    lower = kind.lower()
+    if not lower:
+        return ""
+    if lower.endswith(("s", "x", "z", "ch", "sh")):
+        return lower + "es"
+    if lower.endswith("y") and len(lower) > 1 and lower[-2] not in "aeiou":
+        return lower[:-1] + "ies"
+    return lower + "s"
+
+
+def request_uri(*, api_group: str, api_version: str, namespace: str, plural: str, name: str) -> str:
+    """The REST path of one object, as the API server (and the audit log) spells it."""
+    base = f"/apis/{api_group}/{api_version}" if api_group else f"/api/{api_version}"
+    if namespace:
+        return f"{base}/namespaces/{namespace}/{plural}/{name}"
+    return f"{base}/{plural}/{name}"

@@ -1,0 +1,168 @@
+"""Time: parsing RFC3339, formatting it the one way kubetrail stores it, and
+deriving *when* an object changed when nobody recorded it.
+
+A watch event carries no time of its own. The shipper stamps each one with the
+moment it arrived; a recorded file may carry a top-level ``"timestamp"`` per
+line, and then that is the observation time. When neither exists (a plain
+``kubectl get --watch -o json`` recording), the time is read off the object: the
+**newest** of the times the API server and controllers wrote into it
+
+- ``metadata.managedFields[].time`` (every writer stamps its last write),
+- ``status.conditions[]`` ``lastTransitionTime`` / ``lastUpdateTime`` /
+  ``lastHeartbeatTime`` / ``lastProbeTime``,
+- container states in ``status.{init,ephemeral,}containerStatuses[]``:
+  ``state``/``lastState`` ``running.startedAt``, ``terminated.startedAt`` and
+  ``terminated.finishedAt``,
+- Events: ``lastTimestamp``, ``firstTimestamp``, ``eventTime``,
+  ``series.lastObservedTime`` (events.k8s.io: ``deprecatedLastTimestamp``,
+  ``deprecatedFirstTimestamp``),
+- ``metadata.deletionTimestamp`` and ``metadata.creationTimestamp``.
+
+The newest one is the best lower bound of when this version came to be. If the
+object carries no time at all, the caller's fallback (normally "now") is used.
+
+Stored times are UTC and formatted ``2024-01-01T12:00:00Z``, with a fraction
+(``.123456``) only when the time has one, so they sort and compare exactly as
+the integer microseconds the stores index.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class InvalidTime(ValueError):
+    """A string is not an RFC3339 date-time."""
+
+
+def parse_rfc3339(value: str) -> datetime:
+    """Parse an RFC3339 date-time (``2024-01-01T12:00:00Z``, offsets, fractions up
+    to nanoseconds) into an aware UTC datetime. Anything else raises
+    :class:`InvalidTime` with a message naming the expected form."""
+    if not isinstance(value, str):
+        raise InvalidTime(f"expected an RFC3339 time string, got {type(value).__name__}")
+    m = _RFC3339.match(value.strip())
+    if not m:
+        raise InvalidTime(f"{value!r} is not an RFC3339 time (expected e.g. 2024-01-01T12:00:00Z)")
+    year, month, day, hour, minute, second, frac, tz = m.groups()
+    micro = int((frac[1:] + "000000")[:6]) if frac else 0
+    try:
+        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro)
+    except ValueError as exc:
+        raise InvalidTime(f"{value!r} is not a valid date-time: {exc}") from None
+    if tz in ("Z", "z"):
+        return dt.replace(tzinfo=UTC)
+    sign = 1 if tz[0] == "+" else -1
+    offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
+    return (dt - sign * offset).replace(tzinfo=UTC)
+
+
+def format_rfc3339(dt: datetime) -> str:
+    """Format as UTC ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``."""
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: kubetrail only handles aware UTC times")
+    dt = dt.astimezone(UTC)
+    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{dt.microsecond:06d}Z" if dt.microsecond else f"{base}Z"
+
+
+def to_micros(dt: datetime) -> int:
+    """Microseconds since the epoch: the integer every store sorts on."""
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _try_parse(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_rfc3339(value)
+    except InvalidTime:
+        return None
+
+
+_CONDITION_TIMES = ("lastTransitionTime", "lastUpdateTime", "lastHeartbeatTime", "lastProbeTime")
+_EVENT_TIMES = (
+    "lastTimestamp",
+    "firstTimestamp",
+    "eventTime",
+    "deprecatedLastTimestamp",
+    "deprecatedFirstTimestamp",
+)
+_STATUS_LISTS = ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses")
+
+
+def _candidate_times(obj: Mapping[str, Any]) -> Iterator[Any]:
+    meta = obj.get("metadata")
+    if isinstance(meta, Mapping):
+        yield meta.get("creationTimestamp")
+        yield meta.get("deletionTimestamp")
+        fields = meta.get("managedFields")
+        if isinstance(fields, list):
+            for entry in fields:
+                if isinstance(entry, Mapping):
+                    yield entry.get("time")
+    for key in _EVENT_TIMES:
+        yield obj.get(key)
+    series = obj.get("series")
+    if isinstance(series, Mapping):
+        yield series.get("lastObservedTime")
+    status = obj.get("status")
+    if not isinstance(status, Mapping):
+        return
+    conditions = status.get("conditions")
+    if isinstance(conditions, list):
+        for cond in conditions:
+            if isinstance(cond, Mapping):
+                for key in _CONDITION_TIMES:
+                    yield cond.get(key)
+    for list_key in _STATUS_LISTS:
+        statuses = status.get(list_key)
+        if not isinstance(statuses, list):
+            continue
+        for cs in statuses:
+            if not isinstance(cs, Mapping):
+                continue
+            for state_key in ("state", "lastState"):
+                state = cs.get(state_key)
+                if not isinstance(state, Mapping):
+                    continue
+                running = state.get("running")
+                if isinstance(running, Mapping):
+                    yield running.get("startedAt")
+                terminated = state.get("terminated")
+                if isinstance(terminated, Mapping):
+                    yield terminated.get("startedAt")
+                    yield terminated.get("finishedAt")
+
+
+def derive_object_time(obj: Mapping[str, Any]) -> datetime | None:
+    """The newest time written into the object (see the module docstring), or
+    ``None`` when it carries none."""
+    newest: datetime | None = None
+    for raw in _candidate_times(obj):
+        dt = _try_parse(raw)
+        if dt is not None and (newest is None or dt > newest):
+            newest = dt
+    return newest
+
+
+def creation_time(obj: Mapping[str, Any]) -> datetime | None:
+    meta = obj.get("metadata")
+    return _try_parse(meta.get("creationTimestamp")) if isinstance(meta, Mapping) else None

@@ -1,0 +1,214 @@
+"""The Store protocol and the query types every store understands.
+
+A store keeps event documents and answers four kinds of question: *which
+events* (a filtered, ordered, paginated search), *how many and when* (a
+group-by aggregation: count, first seen, last seen, latest document per group),
+*is it alive* (health) and *forget the old* (retention). Everything else —
+object history, the REST API, the diagnostics — is written once on top of this
+protocol, so the embedded SQLite store and OpenSearch answer identically.
+
+Ordering is always ``(timestamp, id)``, which makes pagination a keyset cursor
+(:class:`Cursor`) that every store can serve (SQLite index range, OpenSearch
+``search_after``) and that stays stable while new events arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import orjson
+
+from kubetrail.events.model import EventDocument
+
+#: Keys a search can filter on and an aggregation can group by. Dotted names
+#: are document paths; ``signal`` is one element of ``signals``.
+GROUP_KEYS: tuple[str, ...] = (
+    "namespace",
+    "resourceType",
+    "resourceName",
+    "kind",
+    "apiGroup",
+    "verb",
+    "user",
+    "uid",
+    "signal",
+    "reason",
+    "eventType",
+    "fieldManager",
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+)
+
+
+class StoreError(Exception):
+    """A store failed; the message is one line a user can act on."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or opened."""
+
+
+class InvalidQuery(StoreError):
+    """The query is not valid (an unknown group key, a bad cursor...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Position after the last returned event in ``(timestamp, id)`` order."""
+
+    ts: int  # microseconds since the epoch
+    id: str
+
+    def encode(self) -> str:
+        raw = orjson.dumps([self.ts, self.id])
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            ts, ident = orjson.loads(raw)
+        except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+            raise InvalidQuery("cursor is not valid: pass the value of X-Next-Cursor as it is") from None
+        if not isinstance(ts, int) or not isinstance(ident, str):
+            raise InvalidQuery("cursor is not valid: pass the value of X-Next-Cursor as it is")
+        return cls(ts=ts, id=ident)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventFilter:
+    """Which events. Every tuple is any-of (empty: no condition); fields are and-ed.
+
+    ``signal`` items ending in ``*`` match by prefix (``pod.waiting:*``).
+    ``namespace`` ``""`` selects cluster-scoped objects.
+    ``text`` is full-text: every word must occur; it is never parsed as query syntax.
+    Times: ``start <= timestamp <= end``.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    namespace: tuple[str, ...] = ()
+    resource_type: tuple[str, ...] = ()
+    name: tuple[str, ...] = ()
+    kind: tuple[str, ...] = ()
+    verb: tuple[str, ...] = ()
+    uid: tuple[str, ...] = ()
+    signal: tuple[str, ...] = ()
+    reason: tuple[str, ...] = ()
+    event_type: tuple[str, ...] = ()
+    field_manager: tuple[str, ...] = ()
+    involved_kind: tuple[str, ...] = ()
+    involved_namespace: tuple[str, ...] = ()
+    involved_name: tuple[str, ...] = ()
+    involved_uid: tuple[str, ...] = ()
+    snapshot: bool | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventQuery:
+    filter: EventFilter = field(default_factory=EventFilter)
+    order: Literal["asc", "desc"] = "asc"
+    limit: int = 1000
+    after: Cursor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    items: list[EventDocument]
+    next: Cursor | None  # set when more events may follow
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AggregateQuery:
+    """Group matching events by ``group_by`` keys (see :data:`GROUP_KEYS`).
+
+    Buckets are ordered by ``order`` (``count``: most events first; ``last``:
+    most recently seen first), ties by key, ascending.
+    """
+
+    filter: EventFilter = field(default_factory=EventFilter)
+    group_by: tuple[str, ...]
+    order: Literal["count", "last"] = "count"
+    limit: int = 100
+    latest: bool = True  # include the newest document of each bucket
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    key: dict[str, str]
+    count: int
+    first_seen: str  # RFC3339
+    last_seen: str
+    latest: EventDocument | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateResult:
+    buckets: list[Bucket]
+    truncated: bool  # more groups matched than ``limit``
+
+
+@dataclass(frozen=True, slots=True)
+class WriteError:
+    id: str
+    reason: str
+
+
+@dataclass(slots=True)
+class WriteResult:
+    stored: int = 0
+    duplicates: int = 0
+    errors: list[WriteError] = field(default_factory=list)
+
+    def merge(self, other: WriteResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.errors.extend(other.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    store: str  # "sqlite", "opensearch"
+    detail: dict[str, Any]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What every store implements. Methods are synchronous and thread-safe."""
+
+    kind: str
+
+    def write(self, docs: Sequence[EventDocument]) -> WriteResult:
+        """Store documents; an ``id`` already stored counts as a duplicate, not an error."""
+        ...
+
+    def search(self, query: EventQuery) -> EventPage: ...
+
+    def aggregate(self, query: AggregateQuery) -> AggregateResult: ...
+
+    def delete_before(self, cutoff: datetime) -> int:
+        """Retention: delete events older than ``cutoff``; returns how many."""
+        ...
+
+    def health(self) -> Health: ...
+
+    def close(self) -> None: ...
+
+
+def check_group_keys(keys: Sequence[str]) -> None:
+    if not keys:
+        raise InvalidQuery("group_by needs at least one key")
+    unknown = [k for k in keys if k not in GROUP_KEYS]
+    if unknown:
+        raise InvalidQuery(
+            f"cannot group by {', '.join(unknown)}; known keys: {', '.join(GROUP_KEYS)}"
+        )

@@ -1,0 +1,520 @@
+"""The embedded store: one SQLite file, for a laptop, a demo or a small cluster.
+
+Layout: ``events`` holds one row per document — the filter and group keys as
+indexed columns, the document itself as orjson bytes, and its search text;
+``signals`` holds one row per (signal, event) so "which pods crash-looped"
+is an index range plus a ``GROUP BY``; ``events_fts`` is an FTS5 index over the
+search text (external content, so the text is stored once); ``meta`` keeps the
+schema version.
+
+Concurrency: WAL journal, one writer connection behind a lock, one reader
+connection per thread, so API readers never wait for ingest and ingest never
+waits for readers. Writes are batched: one ``BEGIN IMMEDIATE`` transaction per
+batch, ids already present are found with one ``IN`` query and skipped
+(idempotent writes), row numbers are allocated inside the transaction so the
+three tables are filled with ``executemany``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kubetrail.events.model import EventDocument
+from kubetrail.events.text import search_text
+from kubetrail.events.timing import format_rfc3339, from_micros, parse_rfc3339, to_micros
+from kubetrail.store.base import (
+    AggregateQuery,
+    AggregateResult,
+    Bucket,
+    Cursor,
+    EventFilter,
+    EventPage,
+    EventQuery,
+    Health,
+    InvalidQuery,
+    StoreError,
+    StoreUnavailable,
+    WriteError,
+    WriteResult,
+    check_group_keys,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    ts INTEGER NOT NULL,
+    verb TEXT NOT NULL,
+    user TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    api_group TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    field_manager TEXT NOT NULL,
+    snapshot INTEGER NOT NULL,
+    reason TEXT,
+    event_type TEXT,
+    inv_kind TEXT,
+    inv_namespace TEXT,
+    inv_name TEXT,
+    inv_uid TEXT,
+    doc BLOB NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_namespace ON events (namespace, ts);
+CREATE INDEX events_type ON events (resource_type, ts);
+CREATE INDEX events_object ON events (namespace, resource_type, resource_name, ts);
+CREATE INDEX events_uid ON events (uid, ts);
+CREATE INDEX events_involved ON events (inv_namespace, inv_name, ts) WHERE inv_name IS NOT NULL;
+CREATE TABLE signals (
+    signal TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (signal, ts, seq)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE events_fts USING fts5(body, content='events', content_rowid='seq');
+"""
+
+#: version → function upgrading a database from that version to the next.
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, Migration] = {}
+
+#: EventFilter field → column (plain equality filters).
+_COLUMNS: dict[str, str] = {
+    "namespace": "namespace",
+    "resource_type": "resource_type",
+    "name": "resource_name",
+    "kind": "kind",
+    "verb": "verb",
+    "uid": "uid",
+    "reason": "reason",
+    "event_type": "event_type",
+    "field_manager": "field_manager",
+    "involved_kind": "inv_kind",
+    "involved_namespace": "inv_namespace",
+    "involved_name": "inv_name",
+    "involved_uid": "inv_uid",
+}
+#: group key → column.
+_GROUP_COLUMNS: dict[str, str] = {
+    "namespace": "e.namespace",
+    "resourceType": "e.resource_type",
+    "resourceName": "e.resource_name",
+    "kind": "e.kind",
+    "apiGroup": "e.api_group",
+    "verb": "e.verb",
+    "user": "e.user",
+    "uid": "e.uid",
+    "signal": "s.signal",
+    "reason": "e.reason",
+    "eventType": "e.event_type",
+    "fieldManager": "e.field_manager",
+    "involvedObject.kind": "e.inv_kind",
+    "involvedObject.namespace": "e.inv_namespace",
+    "involvedObject.name": "e.inv_name",
+    "involvedObject.uid": "e.inv_uid",
+}
+_ID_CHUNK = 500
+_DELETE_CHUNK = 5000
+
+
+class SQLiteStore:
+    """The embedded store (see module docstring). ``path`` is a file path."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._closed = False
+        self._all_connections: list[sqlite3.Connection] = []
+        self._conn_lock = threading.Lock()
+        if self.path.parent and not self.path.parent.exists():
+            raise StoreUnavailable(f"cannot open {self.path}: directory {self.path.parent} does not exist")
+        try:
+            self._writer = self._connect()
+            self._migrate(self._writer)
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from None
+
+    # -- connections -------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        with self._conn_lock:
+            self._all_connections.append(conn)
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreUnavailable(f"SQLite store {self.path} is closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        self._closed = True
+        with self._conn_lock:
+            for conn in self._all_connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all_connections.clear()
+
+    # -- schema --------------------------------------------------------------
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"{self.path} has schema version {version}, newer than this kubetrail "
+                f"understands ({SCHEMA_VERSION}): upgrade kubetrail"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction(conn):
+            if version == 0:
+                for statement in _SCHEMA_V1.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                version = 1
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](conn)
+                version += 1
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(version),),
+            )
+
+    @staticmethod
+    @contextmanager
+    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- writes --------------------------------------------------------------
+
+    def write(self, docs: Sequence[EventDocument]) -> WriteResult:
+        result = WriteResult()
+        if not docs:
+            return result
+        rows: list[tuple[Any, ...]] = []
+        signal_rows: list[tuple[str, int, int]] = []
+        fts_rows: list[tuple[int, str]] = []
+        prepared: dict[str, tuple[tuple[Any, ...], list[str], str]] = {}
+        for doc in docs:
+            try:
+                ident = doc["id"]
+                if ident in prepared:
+                    result.duplicates += 1
+                    continue
+                prepared[ident] = _row(doc)
+            except (KeyError, TypeError, ValueError) as exc:
+                result.errors.append(WriteError(id=str(doc.get("id", "?")), reason=f"bad document: {exc}"))
+        with self._write_lock:
+            conn = self._writer
+            try:
+                with self._transaction(conn):
+                    existing = self._existing_ids(conn, list(prepared))
+                    seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+                    for ident, (row, signals, body) in prepared.items():
+                        if ident in existing:
+                            result.duplicates += 1
+                            continue
+                        seq += 1
+                        rows.append((seq, *row))
+                        ts = row[1]
+                        signal_rows.extend((s, ts, seq) for s in signals)
+                        fts_rows.append((seq, body))
+                    conn.executemany(
+                        "INSERT INTO events (seq, id, ts, verb, user, namespace, resource_type,"
+                        " resource_name, kind, api_group, uid, field_manager, snapshot, reason,"
+                        " event_type, inv_kind, inv_namespace, inv_name, inv_uid, doc, body)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        rows,
+                    )
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO signals (signal, ts, seq) VALUES (?,?,?)", signal_rows
+                    )
+                    conn.executemany("INSERT INTO events_fts (rowid, body) VALUES (?,?)", fts_rows)
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite write to {self.path} failed: {exc}") from None
+        result.stored += len(rows)
+        return result
+
+    @staticmethod
+    def _existing_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[i : i + _ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
+        return found
+
+    def delete_before(self, cutoff: datetime) -> int:
+        """Delete in chunks of :data:`_DELETE_CHUNK` rows, oldest first, one short
+        transaction each, so readers (WAL) never stall and a writer waits at most
+        one chunk."""
+        limit = to_micros(cutoff)
+        deleted = 0
+        while True:
+            with self._write_lock, self._transaction(self._writer):
+                conn = self._writer
+                rows = conn.execute(
+                    "SELECT seq, body, ts FROM events WHERE ts < ? ORDER BY ts LIMIT ?",
+                    (limit, _DELETE_CHUNK),
+                ).fetchall()
+                if rows:
+                    conn.executemany(
+                        "INSERT INTO events_fts (events_fts, rowid, body) VALUES ('delete', ?, ?)",
+                        [(seq, body) for seq, body, _ in rows],
+                    )
+                    conn.executemany("DELETE FROM events WHERE seq = ?", [(r[0],) for r in rows])
+                    deleted += len(rows)
+                # Every event older than the chunk's newest time is gone now (and,
+                # on the last round, every event older than the cutoff).
+                bound = rows[-1][2] if len(rows) == _DELETE_CHUNK else limit
+                conn.execute("DELETE FROM signals WHERE ts < ?", (bound,))
+            if len(rows) < _DELETE_CHUNK:
+                return deleted
+
+    # -- reads ---------------------------------------------------------------
+
+    def search(self, query: EventQuery) -> EventPage:
+        if query.limit < 1:
+            raise InvalidQuery("limit must be at least 1")
+        where, params = _where(query.filter)
+        desc = query.order == "desc"
+        if query.after is not None:
+            op = "<" if desc else ">"
+            where.append(f"(e.ts {op} ? OR (e.ts = ? AND e.id {op} ?))")
+            params.extend([query.after.ts, query.after.ts, query.after.id])
+        direction = "DESC" if desc else "ASC"
+        sql = (
+            f"SELECT e.ts, e.id, e.doc FROM events e {_where_sql(where)}"
+            f" ORDER BY e.ts {direction}, e.id {direction} LIMIT ?"
+        )
+        params.append(query.limit + 1)
+        rows = self._read(sql, params)
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        items = [orjson.loads(r[2]) for r in rows]
+        nxt = Cursor(ts=rows[-1][0], id=rows[-1][1]) if more and rows else None
+        return EventPage(items=items, next=nxt)
+
+    def aggregate(self, query: AggregateQuery) -> AggregateResult:
+        check_group_keys(query.group_by)
+        if query.limit < 1:
+            raise InvalidQuery("limit must be at least 1")
+        by_signal = "signal" in query.group_by
+        where, params = _where(query.filter, signal_alias="s" if by_signal else None)
+        cols = [_GROUP_COLUMNS[k] for k in query.group_by]
+        keys_sql = ", ".join(f"COALESCE({c}, '')" for c in cols)
+        join = "JOIN signals s ON s.seq = e.seq" if by_signal else ""
+        order = "n DESC" if query.order == "count" else "last_ts DESC"
+        sql = (
+            f"SELECT {keys_sql}, COUNT(*) AS n, MIN(e.ts), MAX(e.ts) AS last_ts,"
+            f" MAX(printf('%020d', e.ts) || e.id)"
+            f" FROM events e {join} {_where_sql(where)}"
+            f" GROUP BY {keys_sql} ORDER BY {order}, {keys_sql} LIMIT ?"
+        )
+        params.append(query.limit + 1)
+        rows = self._read(sql, params)
+        truncated = len(rows) > query.limit
+        rows = rows[: query.limit]
+        nkeys = len(cols)
+        latest_docs: dict[str, EventDocument] = {}
+        if query.latest and rows:
+            latest_ids = [r[nkeys + 3][20:] for r in rows]
+            latest_docs = self._docs_by_id(latest_ids)
+        buckets = []
+        for r in rows:
+            latest_id = r[nkeys + 3][20:]
+            buckets.append(
+                Bucket(
+                    key=dict(zip(query.group_by, r[:nkeys], strict=True)),
+                    count=r[nkeys],
+                    first_seen=format_rfc3339(from_micros(r[nkeys + 1])),
+                    last_seen=format_rfc3339(from_micros(r[nkeys + 2])),
+                    latest=latest_docs.get(latest_id) if query.latest else None,
+                )
+            )
+        return AggregateResult(buckets=buckets, truncated=truncated)
+
+    def _docs_by_id(self, ids: list[str]) -> dict[str, EventDocument]:
+        out: dict[str, EventDocument] = {}
+        unique = list(dict.fromkeys(ids))
+        for i in range(0, len(unique), _ID_CHUNK):
+            chunk = unique[i : i + _ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for ident, doc in self._read(f"SELECT id, doc FROM events WHERE id IN ({marks})", chunk):
+                out[ident] = orjson.loads(doc)
+        return out
+
+    def health(self) -> Health:
+        try:
+            count, oldest, newest = self._read("SELECT COUNT(*), MIN(ts), MAX(ts) FROM events", [])[0]
+        except StoreError as exc:
+            return Health(ok=False, store=self.kind, detail={"path": str(self.path), "error": str(exc)})
+        return Health(
+            ok=True,
+            store=self.kind,
+            detail={
+                "path": str(self.path),
+                "schemaVersion": SCHEMA_VERSION,
+                "events": count,
+                "oldest": format_rfc3339(from_micros(oldest)) if oldest is not None else None,
+                "newest": format_rfc3339(from_micros(newest)) if newest is not None else None,
+            },
+        )
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "fts5" in str(exc).lower() or "syntax" in str(exc).lower():
+                raise InvalidQuery(f"search text could not be used: {exc}") from None
+            raise StoreError(f"SQLite read from {self.path} failed: {exc}") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read from {self.path} failed: {exc}") from None
+
+
+def _row(doc: EventDocument) -> tuple[tuple[Any, ...], list[str], str]:
+    """The column values, signals and search text of one document."""
+    ts = to_micros(parse_rfc3339(doc["timestamp"]))
+    involved = doc.get("involvedObject") or {}
+    body = search_text(doc["objectChanges"])
+    message = doc.get("message") or ""
+    row = (
+        doc["id"],
+        ts,
+        doc["verb"],
+        doc.get("user") or "",
+        doc.get("namespace") or "",
+        doc["resourceType"],
+        doc["resourceName"],
+        doc.get("kind") or "",
+        doc.get("apiGroup") or "",
+        doc.get("uid") or "",
+        doc.get("fieldManager") or "",
+        1 if doc.get("snapshot") else 0,
+        doc.get("reason"),
+        doc.get("eventType"),
+        involved.get("kind"),
+        involved.get("namespace") if involved else None,
+        involved.get("name"),
+        involved.get("uid"),
+        orjson.dumps(doc),
+        f"{message} {body}",
+    )
+    signals = doc.get("signals") or []
+    if not isinstance(signals, list):
+        raise ValueError("signals must be a list")
+    return row, [str(s) for s in signals], row[-1]
+
+
+def _where_sql(where: list[str]) -> str:
+    return f"WHERE {' AND '.join(where)}" if where else ""
+
+
+def fts_query(text: str) -> str | None:
+    """Turn user text into an FTS5 query that cannot be a syntax error: every word
+    becomes a quoted phrase (a trailing ``*`` keeps prefix search), all and-ed."""
+    terms = []
+    for word in text.split():
+        prefix = word.endswith("*")
+        word = word.rstrip("*")
+        if not word:
+            continue
+        terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " AND ".join(terms) if terms else None
+
+
+def _where(flt: EventFilter, *, signal_alias: str | None = None) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if flt.start is not None:
+        where.append("e.ts >= ?")
+        params.append(to_micros(flt.start))
+    if flt.end is not None:
+        where.append("e.ts <= ?")
+        params.append(to_micros(flt.end))
+    for name, column in _COLUMNS.items():
+        values: tuple[str, ...] = getattr(flt, name)
+        if not values:
+            continue
+        if len(values) == 1:
+            where.append(f"e.{column} = ?")
+        else:
+            where.append(f"e.{column} IN ({','.join('?' * len(values))})")
+        params.extend(values)
+    if flt.snapshot is not None:
+        where.append("e.snapshot = ?")
+        params.append(1 if flt.snapshot else 0)
+    if flt.signal:
+        cond, cond_params = _signal_condition(flt.signal, "s" if signal_alias else "x")
+        if signal_alias:
+            where.append(cond)
+        else:
+            time_cond = ""
+            if flt.start is not None:
+                time_cond += " AND x.ts >= ?"
+                cond_params.append(to_micros(flt.start))
+            if flt.end is not None:
+                time_cond += " AND x.ts <= ?"
+                cond_params.append(to_micros(flt.end))
+            where.append(f"e.seq IN (SELECT x.seq FROM signals x WHERE {cond}{time_cond})")
+        params.extend(cond_params)
+    if flt.text is not None:
+        match = fts_query(flt.text)
+        if match is None:
+            raise InvalidQuery("search text is empty: give at least one word")
+        where.append("e.seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+        params.append(match)
+    return where, params
+
+
+def _signal_condition(signals: tuple[str, ...], alias: str) -> tuple[str, list[Any]]:
+    parts = []
+    params: list[Any] = []
+    for sig in signals:
+        if sig.endswith("*"):
+            prefix = sig[:-1]
+            parts.append(f"({alias}.signal >= ? AND {alias}.signal < ?)")
+            params.extend([prefix, prefix + "\U0010ffff"])
+        else:
+            parts.append(f"{alias}.signal = ?")
+            params.append(sig)
+    return "(" + " OR ".join(parts) + ")", params

@@ -1,0 +1,66 @@
+"""Store URLs: which store, where.
+
+- ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` — the embedded store;
+- ``opensearch+http://[user:pass@]host:port`` and ``opensearch+https://…`` — OpenSearch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from kubetrail.store.base import StoreError
+
+DEFAULT_STORE_URL = "sqlite:///./kubetrail.db"
+SCHEMES = ("sqlite", "opensearch+http", "opensearch+https")
+
+
+class InvalidStoreURL(StoreError):
+    """The store URL cannot be understood."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreURL:
+    scheme: str
+    path: str = ""  # sqlite: the file path
+    host: str = ""
+    port: int | None = None
+    username: str | None = None
+    password: str | None = None
+
+    def redacted(self) -> str:
+        """The URL without its password, for logs and messages."""
+        if self.scheme == "sqlite":
+            return f"sqlite:///{self.path}"
+        auth = f"{self.username}:***@" if self.username else ""
+        port = f":{self.port}" if self.port else ""
+        return f"{self.scheme}://{auth}{self.host}{port}"
+
+
+def parse_store_url(url: str) -> StoreURL:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in SCHEMES:
+        raise InvalidStoreURL(
+            f"unknown store URL {url!r}: use sqlite:///path/to.db or "
+            "opensearch+http(s)://[user:pass@]host:port"
+        )
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise InvalidStoreURL(
+                f"store URL {url!r} names no file: use sqlite:///relative.db or sqlite:////abs/path.db"
+            )
+        return StoreURL(scheme=scheme, path=unquote(rest[1:]))
+    parts = urlsplit(f"http://{rest}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidStoreURL(f"store URL {url!r} has an invalid port") from None
+    if not parts.hostname:
+        raise InvalidStoreURL(f"store URL {url!r} names no host")
+    return StoreURL(
+        scheme=scheme,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )

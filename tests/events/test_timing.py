@@ -1,0 +1,79 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from kubetrail.events.timing import (
+    InvalidTime,
+    derive_object_time,
+    format_rfc3339,
+    from_micros,
+    parse_rfc3339,
+    to_micros,
+)
+from tests.k8s_objects import crashlooping_status, k8s_event, node, pod
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-01T12:00:00Z", datetime(2024, 1, 1, 12, tzinfo=UTC)),
+        ("2024-01-01T14:00:00+02:00", datetime(2024, 1, 1, 12, tzinfo=UTC)),
+        ("2024-01-01T12:00:00.123456789Z", datetime(2024, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)),
+        ("2024-01-01t12:00:00z", datetime(2024, 1, 1, 12, tzinfo=UTC)),
+    ],
+)
+def test_parse_rfc3339_accepts_the_forms_kubernetes_writes(text, expected):
+    assert parse_rfc3339(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["yesterday", "2024-01-01", "2024-13-01T00:00:00Z", "2024-01-01T12:00:00", "", "1700000000"]
+)
+def test_parse_rfc3339_rejects_everything_else_with_the_expected_form(text):
+    with pytest.raises(InvalidTime, match="RFC3339|valid"):
+        parse_rfc3339(text)
+
+
+def test_format_round_trips_and_drops_empty_fraction():
+    assert format_rfc3339(datetime(2024, 1, 1, 12, tzinfo=UTC)) == "2024-01-01T12:00:00Z"
+    dt = datetime(2024, 1, 1, 12, 0, 0, 500, tzinfo=UTC)
+    assert format_rfc3339(dt) == "2024-01-01T12:00:00.000500Z"
+    assert from_micros(to_micros(dt)) == dt
+
+
+def test_pod_time_is_the_newest_container_or_condition_time():
+    obj = pod(status=crashlooping_status(finished="2026-11-25T03:10:00Z"))
+    assert derive_object_time(obj) == parse_rfc3339("2026-11-25T03:10:00Z")
+
+
+def test_managed_fields_time_wins_when_newest():
+    obj = pod()
+    obj["metadata"]["managedFields"].append(
+        {"manager": "kubectl-edit", "operation": "Update", "time": "2026-11-25T05:00:00Z"}
+    )
+    assert derive_object_time(obj) == parse_rfc3339("2026-11-25T05:00:00Z")
+
+
+def test_node_heartbeat_counts():
+    assert derive_object_time(node(heartbeat="2026-11-25T04:30:00Z")) == parse_rfc3339(
+        "2026-11-25T04:30:00Z"
+    )
+
+
+def test_event_last_timestamp_and_series():
+    ev = k8s_event(last="2026-11-25T03:10:00Z")
+    assert derive_object_time(ev) == parse_rfc3339("2026-11-25T03:10:00Z")
+    ev["series"] = {"count": 9, "lastObservedTime": "2026-11-25T03:20:00.000001Z"}
+    assert derive_object_time(ev) == parse_rfc3339("2026-11-25T03:20:00.000001Z")
+
+
+def test_deletion_timestamp_counts():
+    obj = pod()
+    obj["metadata"]["deletionTimestamp"] = "2026-11-25T06:00:00Z"
+    assert derive_object_time(obj) == parse_rfc3339("2026-11-25T06:00:00Z")
+
+
+def test_object_without_times_gives_none_and_bad_times_are_ignored():
+    assert derive_object_time({"kind": "ConfigMap", "metadata": {"name": "x"}}) is None
+    obj = {"kind": "ConfigMap", "metadata": {"name": "x", "creationTimestamp": "not a time"}}
+    assert derive_object_time(obj) is None

@@ -1,0 +1,150 @@
+"""The command line as a user runs it: a subprocess, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from kubetrail.store.base import EventFilter, EventQuery
+from kubetrail.store.sqlite import SQLiteStore
+from tests.k8s_objects import pod, secret
+
+
+def run(*args: str, stdin: bytes | None = None, env: dict | None = None, cwd: Path | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "kubetrail", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def watch_line(event_type: str, obj: dict, timestamp: str | None = None) -> bytes:
+    event: dict = {"type": event_type, "object": obj}
+    if timestamp:
+        event["timestamp"] = timestamp
+    return orjson.dumps(event) + b"\n"
+
+
+def test_help_lists_the_commands():
+    r = run("--help")
+    assert r.returncode == 0
+    out = r.stdout.decode()
+    for command in ("demo", "ingest", "api", "export", "prune"):
+        assert command in out
+    for command in ("demo", "ingest", "api"):
+        assert run(command, "--help").returncode == 0
+
+
+def test_ingest_reports_rejected_lines_with_file_and_line_and_keeps_going(tmp_path: Path):
+    src = tmp_path / "watch.jsonl"
+    src.write_bytes(
+        watch_line("ADDED", pod(rv="1"), "2026-11-25T03:00:00Z")
+        + b"this is not json\n"
+        + watch_line("MODIFIED", pod(rv="2"), "2026-11-25T03:01:00Z")
+        + b'{"type": "MODIFIED", "object": {"kind": "Pod"}}\n'
+        + watch_line("MODIFIED", pod(rv="3"), "bad-time")
+        + watch_line("DELETED", pod(rv="4"), "2026-11-25T03:02:00Z")
+    )
+    db = tmp_path / "t.db"
+    r = run("ingest", "--store", f"sqlite:///{db}", str(src))
+    err = r.stderr.decode()
+    assert r.returncode == 1, err
+    assert f"{src}:2:" in err
+    assert f"{src}:4: " in err and "no apiVersion" in err
+    assert f"{src}:5: " in err and "bad timestamp" in err
+    assert "read 6, stored 3, duplicates 0, rejected 3" in err
+    assert "Traceback" not in err
+    r2 = run("ingest", "--store", f"sqlite:///{db}", str(src))
+    assert "stored 0, duplicates 3, rejected 3" in r2.stderr.decode()
+
+
+def test_ingest_from_stdin_and_pretty_kubectl_output(tmp_path: Path):
+    pretty = b"".join(
+        json.dumps({"type": t, "object": pod(rv=rv)}, indent=4).encode() + b"\n"
+        for t, rv in (("ADDED", "1"), ("MODIFIED", "2"))
+    )
+    db = tmp_path / "t.db"
+    r = run("ingest", "--store", f"sqlite:///{db}", "-", stdin=pretty)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "read 2, stored 2" in r.stderr.decode()
+
+
+def test_export_round_trips_through_ingest_with_the_same_ids(tmp_path: Path):
+    src = tmp_path / "w.jsonl"
+    src.write_bytes(
+        watch_line("ADDED", pod(rv="1", created="2026-11-01T00:00:00Z"), "2026-11-25T03:00:00Z")
+        + watch_line("MODIFIED", secret(password="p4ss-canary"), "2026-11-25T03:01:00Z")
+    )
+    first, second = tmp_path / "a.db", tmp_path / "b.db"
+    assert run("ingest", "--store", f"sqlite:///{first}", str(src)).returncode == 0
+    exported = tmp_path / "export.jsonl"
+    r = run("export", "--store", f"sqlite:///{first}", "-o", str(exported))
+    assert r.returncode == 0 and "exported 2 events" in r.stderr.decode()
+    assert b"p4ss-canary" not in exported.read_bytes()
+    assert run("ingest", "--store", f"sqlite:///{second}", str(exported)).returncode == 0
+    a, b = SQLiteStore(first), SQLiteStore(second)
+    try:
+        docs_a = a.search(EventQuery(filter=EventFilter())).items
+        docs_b = b.search(EventQuery(filter=EventFilter())).items
+    finally:
+        a.close()
+        b.close()
+    assert docs_a == docs_b
+    assert docs_a[0]["snapshot"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ingest", "--store", "mysql://x", "f"), "unknown store URL"),
+        (("api", "--store", "redis://localhost"), "unknown store URL"),
+        (("ingest", "--store", "sqlite:///no/such/dir/x.db", "-"), "does not exist"),
+        (("ingest", "--store", "opensearch+http://localhost:9200", "-"), "OpenSearch store is not part"),
+        (("ingest", "/no/such/file.jsonl"), "no such file"),
+        (("export", "--start", "yesterday"), "not an RFC3339 time"),
+    ],
+)
+def test_bad_store_or_arguments_are_one_line_and_exit_2(tmp_path: Path, args, message):
+    r = run(*args, cwd=tmp_path)
+    err = r.stderr.decode().strip()
+    assert r.returncode == 2, err
+    assert message in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_busy_port_is_one_line_and_exit_2(tmp_path: Path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        r = run("api", "--store", f"sqlite:///{tmp_path / 'x.db'}", "--port", str(port))
+    assert r.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr.decode()
+
+
+def test_mcp_server_entry_point_says_it_is_not_built_yet():
+    r = subprocess.run([sys.executable, "-c", "from kubetrail.cli import mcp_server_main; raise SystemExit(mcp_server_main())"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 2
+    assert "not built yet" in r.stderr.decode()
+
+
+def test_prune_deletes_old_events(tmp_path: Path):
+    src = tmp_path / "w.jsonl"
+    src.write_bytes(watch_line("MODIFIED", pod(rv="1"), "2020-01-01T00:00:00Z")
+                    + watch_line("MODIFIED", pod(rv="2"), "2099-01-01T00:00:00Z"))
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    assert run("ingest", "--store", db, str(src)).returncode == 0
+    r = run("prune", "--store", db, "--days", "14")
+    assert r.returncode == 0
+    assert "deleted 1 events older than 14 days" in r.stderr.decode()

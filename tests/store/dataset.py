@@ -32,7 +32,7 @@ def documents() -> list[dict[str, Any]]:
     docs.append(normalize("DELETED", {**other, "metadata": {**other["metadata"], "resourceVersion": "140"}}, observed_at=at(20)))
     docs.append(normalize("MODIFIED", node(ready="Unknown", rv="150"), observed_at=at(15)))
     docs.append(normalize("MODIFIED", node(name="worker-1", ready="True", rv="151"), observed_at=at(15)))
-    docs.append(normalize("ADDED", k8s_event(count=1, rv="160", last="2026-11-25T03:05:00Z"), observed_at=at(5, 1)))
+    docs.append(normalize("ADDED", k8s_event(count=1, rv="160", last="2026-11-25T03:05:00Z"), observed_at=at(5, 1), snapshot=False))
     docs.append(normalize("MODIFIED", k8s_event(count=5, rv="170", last="2026-11-25T03:10:00Z"), observed_at=at(10, 1)))
     docs.append(
         normalize(
@@ -40,6 +40,7 @@ def documents() -> list[dict[str, Any]]:
             k8s_event(reason="NodeNotReady", type_="Normal", involved_kind="Node", involved_name="worker-3",
                       namespace="default", uid="ev-node", rv="180", message="Node worker-3 status is now: NodeNotReady"),
             observed_at=at(15, 1),
+            snapshot=False,
         )
     )
     docs.append(normalize("MODIFIED", secret(password="rotated-value", rv="190"), observed_at=at(25)))

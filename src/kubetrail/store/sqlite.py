@@ -150,6 +150,7 @@ class SQLiteStore:
             self._writer = self._connect()
             self._migrate(self._writer)
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from None
 
     # -- connections -------------------------------------------------------

@@ -1,0 +1,186 @@
+"""Embedded store benchmark: `kubetrail ingest` rate and REST API query latency.
+
+    python bench/foundation.py --events 100000
+
+1. generates ``--events`` watch events of a synthetic cluster (bench/generate.py);
+2. times ``kubetrail ingest --store sqlite:///…`` on them, as a user runs it
+   (a subprocess; includes reading, parsing, normalising, redaction, signals,
+   SQLite writes and FTS indexing);
+3. starts ``kubetrail api`` on that store and measures p50/p95 of typical
+   ``GET /api/v1/events`` filters and object history over a real socket
+   (sequential requests, one client, after a warm-up).
+
+Prints a table and writes the figures as JSON (``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import write_lines  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _machine() -> dict[str, object]:
+    mem = 0
+    try:
+        with open("/proc/meminfo") as fh:
+            mem = int(fh.readline().split()[1]) // 1024 // 1024
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    k = (len(ordered) - 1) * pct
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def _time_queries(base: str, queries: list[tuple[str, str]], reps: int) -> list[dict[str, object]]:
+    results = []
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for label, path in queries:
+            for _ in range(3):
+                client.get(path).raise_for_status()
+            samples = []
+            rows = 0
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                resp = client.get(path)
+                samples.append((time.perf_counter() - t0) * 1000)
+                resp.raise_for_status()
+                body = resp.json()
+                rows = len(body) if isinstance(body, list) else len(body.get("history", []))
+            results.append(
+                {
+                    "query": label,
+                    "path": path,
+                    "rows": rows,
+                    "p50_ms": round(statistics.median(samples), 2),
+                    "p95_ms": round(_percentile(samples, 0.95), 2),
+                }
+            )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=int, default=100_000)
+    p.add_argument("--pods", type=int, default=5_000)
+    p.add_argument("--reps", type=int, default=50)
+    p.add_argument("--workdir", help="keep files here (default: a temporary directory)")
+    p.add_argument("--json", help="write the figures to this file")
+    args = p.parse_args(argv)
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="kubetrail-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    events_file = work / "cluster.jsonl"
+    db = work / "bench.db"
+    for f in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm")):
+        f.unlink(missing_ok=True)
+
+    hours = 48.0
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours + 1)
+    with events_file.open("wb") as out:
+        size = write_lines(out, events=args.events, nodes=50, pods=args.pods, namespaces=20,
+                           hours=hours, seed=7, start=start)
+    print(f"generated {args.events} events, {size / 1e6:.1f} MB -> {events_file}")
+
+    kubetrail = [sys.executable, "-m", "kubetrail"]
+    store = f"sqlite:///{db}"
+    t0 = time.perf_counter()
+    done = subprocess.run([*kubetrail, "ingest", "--quiet", "--store", store, str(events_file)],
+                          capture_output=True, text=True)
+    ingest_s = time.perf_counter() - t0
+    if done.returncode != 0:
+        print(done.stdout, done.stderr, file=sys.stderr)
+        return 1
+    print(done.stdout.strip() or done.stderr.strip())
+    db_bytes = sum(f.stat().st_size for f in work.glob("bench.db*"))
+    ingest = {
+        "events": args.events,
+        "seconds": round(ingest_s, 2),
+        "events_per_s": round(args.events / ingest_s),
+        "input_mb_per_s": round(size / 1e6 / ingest_s, 1),
+        "db_bytes_per_event": round(db_bytes / args.events),
+    }
+    print(f"ingest: {ingest['events_per_s']} events/s, {ingest['input_mb_per_s']} MB/s, "
+          f"{ingest['seconds']} s, {ingest['db_bytes_per_event']} bytes/event on disk")
+
+    port = _free_port()
+    server = subprocess.Popen([*kubetrail, "api", "--store", store, "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            print("api did not start", server.stderr.read().decode() if server.stderr else "", file=sys.stderr)
+            return 1
+        window_start = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        window_end = (start + timedelta(hours=hours + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        last_hour = (start + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rng = f"start={window_start}&end={window_end}"
+        pod_name = "svc-0003-7d9f8b6c5-00010"
+        first_page = httpx.get(f"{base}/api/v1/events?{rng}&namespace=team-05&limit=100")
+        cursor = first_page.headers.get("X-Next-Cursor", "")
+        queries = [
+            ("last hour, all kinds, limit 100", f"/api/v1/events?start={last_hour}&end={window_end}&limit=100"),
+            ("namespace, 48 h, limit 1000", f"/api/v1/events?{rng}&namespace=team-05"),
+            ("namespace + pods + update, limit 100", f"/api/v1/events?{rng}&namespace=team-05&resourceType=pods&verb=update&limit=100"),
+            ("next page by cursor", f"/api/v1/events?{rng}&namespace=team-05&limit=100&cursor={cursor}"),
+            ("signal CrashLoopBackOff, limit 100", f"/api/v1/events?{rng}&signal=pod.waiting:CrashLoopBackOff&limit=100"),
+            ("Warning Events by reason, limit 100", f"/api/v1/events?{rng}&kind=Event&signal=event.reason:BackOff&limit=100"),
+            ("full text q=OOMKilled, limit 100", f"/api/v1/events?{rng}&q=OOMKilled&limit=100"),
+            ("one object by name", f"/api/v1/events?{rng}&namespace=team-03&name={pod_name}"),
+            ("object history + related Events", f"/api/v1/events/team-03/pods/{pod_name}"),
+        ]
+        results = _time_queries(base, queries, args.reps)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    print()
+    print("| query | rows | p50 ms | p95 ms |")
+    print("| --- | ---: | ---: | ---: |")
+    for r in results:
+        print(f"| {r['query']} | {r['rows']} | {r['p50_ms']} | {r['p95_ms']} |")
+    machine = _machine()
+    print(f"\nmachine: {machine['cpus']} cpus, {machine['memory_gib']} GiB, Python {machine['python']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine, "ingest": ingest, "queries": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

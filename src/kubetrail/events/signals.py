@@ -1,0 +1,209 @@
+"""Signals: short keyword labels that say what is wrong with an object.
+
+Detection happens once, at ingest. :func:`derive_signals` reads one object and
+returns labels such as ``pod.waiting:CrashLoopBackOff`` or
+``node.condition:Ready=Unknown``; stores index them as a keyword field, and
+every diagnostic becomes an aggregation (filter by signal, group by object).
+
+The vocabulary, by kind:
+
+=========================  =====================================================
+Pod                        ``pod.waiting:<Reason>`` (any container, init and
+                           ephemeral included; the normal ``ContainerCreating``
+                           and ``PodInitializing`` are not signals),
+                           ``pod.terminated:<Reason>`` and
+                           ``pod.lastTerminated:<Reason>`` (a non-zero exit or
+                           ``OOMKilled``), ``pod.exitCode:<n>``,
+                           ``pod.reason:<status.reason>`` (e.g. ``Evicted``),
+                           ``pod.phase:Failed|Unknown``, ``pod.unschedulable``,
+                           ``pod.notReady`` (Running, not being deleted, Ready
+                           False)
+Node                       ``node.condition:Ready=False|Unknown``,
+                           ``node.condition:<Pressure>=True|Unknown`` for
+                           MemoryPressure, DiskPressure, PIDPressure,
+                           NetworkUnavailable; ``node.unschedulable``
+PersistentVolumeClaim      ``pvc.phase:Pending|Lost``
+PersistentVolume           ``pv.phase:Failed``
+Event (v1, events.k8s.io)  ``event.reason:<reason>``, ``event.type:<type>``
+Deployment                 ``deployment.condition:Available=False``,
+                           ``deployment.condition:Progressing=False``,
+                           ``deployment.condition:ReplicaFailure=True``, each
+                           with ``deployment.reason:<reason>``
+Job                        ``job.condition:Failed=True``, ``job.reason:<reason>``
+=========================  =====================================================
+
+Signals describe the object *as it is in this version*: a pod that recovers
+loses its ``pod.waiting`` signal in its next document, which is what lets a
+diagnostic say when a problem was first and last seen.
+
+The function never raises: an object of an unexpected shape yields fewer
+signals, not an error, because it runs on everything a cluster holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+# Waiting reasons every healthy pod passes through.
+_NORMAL_WAITING = frozenset({"ContainerCreating", "PodInitializing"})
+_NODE_PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+_EVENT_API_VERSIONS = frozenset({"v1", "events.k8s.io/v1", "events.k8s.io/v1beta1"})
+
+
+def derive_signals(obj: Mapping[str, Any]) -> list[str]:
+    """The object's signals, sorted and unique (``[]`` for a healthy or unknown object)."""
+    if not isinstance(obj, Mapping):
+        return []
+    kind = obj.get("kind")
+    detector = _DETECTORS.get(kind) if isinstance(kind, str) else None
+    if detector is None:
+        return []
+    if kind == "Event" and obj.get("apiVersion") not in _EVENT_API_VERSIONS:
+        return []
+    try:
+        return sorted(set(detector(obj)))
+    except (AttributeError, TypeError, ValueError):
+        # A malformed object (a list where a map belongs) loses its signals,
+        # never the document.
+        return []
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _items(value: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, Mapping):
+                yield item
+
+
+def _label(value: Any) -> str | None:
+    """A reason usable in a keyword: non-empty, one token."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value.replace(" ", "_") if value else None
+
+
+def _conditions(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {c["type"]: c for c in _items(status.get("conditions")) if isinstance(c.get("type"), str)}
+
+
+# -- pods ------------------------------------------------------------------------
+
+
+def _pod(obj: Mapping[str, Any]) -> Iterator[str]:
+    status = _mapping(obj.get("status"))
+    for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
+        for cs in _items(status.get(key)):
+            yield from _container(cs)
+
+    reason = _label(status.get("reason"))
+    if reason:
+        yield f"pod.reason:{reason}"
+    phase = status.get("phase")
+    if phase in ("Failed", "Unknown"):
+        yield f"pod.phase:{phase}"
+
+    conditions = _conditions(status)
+    scheduled = conditions.get("PodScheduled")
+    if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+        yield "pod.unschedulable"
+    ready = conditions.get("Ready")
+    deleting = _mapping(obj.get("metadata")).get("deletionTimestamp")
+    if phase == "Running" and not deleting and ready and ready.get("status") == "False":
+        yield "pod.notReady"
+
+
+def _container(cs: Mapping[str, Any]) -> Iterator[str]:
+    state = _mapping(cs.get("state"))
+    waiting = _mapping(state.get("waiting"))
+    reason = _label(waiting.get("reason"))
+    if reason and reason not in _NORMAL_WAITING:
+        yield f"pod.waiting:{reason}"
+    yield from _termination(_mapping(state.get("terminated")), "pod.terminated")
+    yield from _termination(_mapping(_mapping(cs.get("lastState")).get("terminated")), "pod.lastTerminated")
+
+
+def _termination(terminated: Mapping[str, Any], prefix: str) -> Iterator[str]:
+    if not terminated:
+        return
+    code = terminated.get("exitCode")
+    reason = _label(terminated.get("reason"))
+    failed = (isinstance(code, int) and code != 0) or reason == "OOMKilled"
+    if not failed:
+        return
+    yield f"{prefix}:{reason or 'Error'}"
+    if isinstance(code, int) and code != 0:
+        yield f"pod.exitCode:{code}"
+
+
+# -- nodes and volumes -------------------------------------------------------------
+
+
+def _node(obj: Mapping[str, Any]) -> Iterator[str]:
+    conditions = _conditions(_mapping(obj.get("status")))
+    ready = conditions.get("Ready")
+    if ready and ready.get("status") in ("False", "Unknown"):
+        yield f"node.condition:Ready={ready['status']}"
+    for kind in _NODE_PRESSURE:
+        cond = conditions.get(kind)
+        if cond and cond.get("status") in ("True", "Unknown"):
+            yield f"node.condition:{kind}={cond['status']}"
+    if _mapping(obj.get("spec")).get("unschedulable") is True:
+        yield "node.unschedulable"
+
+
+def _pvc(obj: Mapping[str, Any]) -> Iterator[str]:
+    phase = _mapping(obj.get("status")).get("phase")
+    if phase in ("Pending", "Lost"):
+        yield f"pvc.phase:{phase}"
+
+
+def _pv(obj: Mapping[str, Any]) -> Iterator[str]:
+    if _mapping(obj.get("status")).get("phase") == "Failed":
+        yield "pv.phase:Failed"
+
+
+# -- events and workloads ------------------------------------------------------------
+
+
+def _event(obj: Mapping[str, Any]) -> Iterator[str]:
+    reason = _label(obj.get("reason"))
+    if reason:
+        yield f"event.reason:{reason}"
+    event_type = _label(obj.get("type"))
+    if event_type:
+        yield f"event.type:{event_type}"
+
+
+def _workload_conditions(
+    prefix: str, bad: Mapping[str, str]
+) -> Callable[[Mapping[str, Any]], Iterator[str]]:
+    """Detector for conditions whose ``status`` equal to ``bad[type]`` is a problem."""
+
+    def detect(obj: Mapping[str, Any]) -> Iterator[str]:
+        for cond_type, cond in _conditions(_mapping(obj.get("status"))).items():
+            if bad.get(cond_type) == cond.get("status"):
+                yield f"{prefix}.condition:{cond_type}={cond['status']}"
+                reason = _label(cond.get("reason"))
+                if reason:
+                    yield f"{prefix}.reason:{reason}"
+
+    return detect
+
+
+_DETECTORS: dict[str, Callable[[Mapping[str, Any]], Iterator[str]]] = {
+    "Pod": _pod,
+    "Node": _node,
+    "PersistentVolumeClaim": _pvc,
+    "PersistentVolume": _pv,
+    "Event": _event,
+    "Deployment": _workload_conditions(
+        "deployment", {"Available": "False", "Progressing": "False", "ReplicaFailure": "True"}
+    ),
+    "Job": _workload_conditions("job", {"Failed": "True"}),
+}

@@ -1,0 +1,129 @@
+"""What only the embedded store has: its file, schema versions and migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from kubetrail.store import sqlite as sqlite_module
+from kubetrail.store.base import EventFilter, EventQuery, StoreUnavailable
+from kubetrail.store.sqlite import SQLiteStore
+from tests.store.dataset import documents
+
+
+def _schema_version(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+
+def test_new_database_gets_current_schema_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    SQLiteStore(path).close()
+    assert _schema_version(path) == sqlite_module.SCHEMA_VERSION
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_migration_runs_in_order_and_keeps_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "k.db"
+    store = SQLiteStore(path)
+    store.write(documents())
+    store.close()
+
+    applied: list[int] = []
+
+    def v1_to_v2(conn: sqlite3.Connection) -> None:
+        applied.append(1)
+        conn.execute("ALTER TABLE events ADD COLUMN cluster TEXT NOT NULL DEFAULT ''")
+
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(sqlite_module.MIGRATIONS, 1, v1_to_v2)
+    store = SQLiteStore(path)
+    try:
+        assert applied == [1]
+        assert _schema_version(path) == 2
+        assert len(store.search(EventQuery(filter=EventFilter(), limit=100)).items) == 12
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    assert "cluster" in columns
+
+    SQLiteStore(path).close()  # already current: the migration does not run again
+    assert applied == [1]
+
+
+def test_failed_migration_leaves_the_old_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "k.db"
+    SQLiteStore(path).close()
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("ALTER TABLE events ADD COLUMN half_done TEXT")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(sqlite_module.MIGRATIONS, 1, broken)
+    with pytest.raises(StoreUnavailable, match="disk I/O error"):
+        SQLiteStore(path)
+    assert _schema_version(path) == 1
+    with sqlite3.connect(path) as conn:
+        assert "half_done" not in {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    SQLiteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    with pytest.raises(StoreUnavailable, match="schema version 99, newer than this kubetrail"):
+        SQLiteStore(path)
+
+
+def test_not_a_database_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreUnavailable, match="cannot open SQLite store"):
+        SQLiteStore(path)
+
+
+def test_missing_directory_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable, match="does not exist"):
+        SQLiteStore(tmp_path / "nope" / "k.db")
+
+
+def test_readers_in_threads_see_committed_writes(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "k.db")
+    try:
+        docs = documents()
+        store.write(docs[:6])
+        seen: list[int] = []
+        errors: list[BaseException] = []
+
+        def reader() -> None:
+            try:
+                for _ in range(20):
+                    seen.append(len(store.search(EventQuery(filter=EventFilter(), limit=100)).items))
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=reader) for _ in range(4)]
+        for t in threads:
+            t.start()
+        store.write(docs[6:])
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert set(seen) <= {6, 12} and seen
+        assert len(store.search(EventQuery(filter=EventFilter(), limit=100)).items) == 12
+    finally:
+        store.close()
+
+
+def test_closed_store_says_so(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "k.db")
+    store.close()
+    with pytest.raises(StoreUnavailable, match="closed"):
+        store.search(EventQuery(filter=EventFilter(), limit=10))

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import write_lines  # noqa: E402
+from generate import write_lines
 
 
 def _free_port() -> int:
@@ -90,7 +90,9 @@ def _time_queries(base: str, queries: list[tuple[str, str]], reps: int) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--events", type=int, default=100_000)
     p.add_argument("--pods", type=int, default=5_000)
     p.add_argument("--reps", type=int, default=50)
@@ -108,15 +110,26 @@ def main(argv: list[str] | None = None) -> int:
     hours = 48.0
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours + 1)
     with events_file.open("wb") as out:
-        size = write_lines(out, events=args.events, nodes=50, pods=args.pods, namespaces=20,
-                           hours=hours, seed=7, start=start)
+        size = write_lines(
+            out,
+            events=args.events,
+            nodes=50,
+            pods=args.pods,
+            namespaces=20,
+            hours=hours,
+            seed=7,
+            start=start,
+        )
     print(f"generated {args.events} events, {size / 1e6:.1f} MB -> {events_file}")
 
     kubetrail = [sys.executable, "-m", "kubetrail"]
     store = f"sqlite:///{db}"
     t0 = time.perf_counter()
-    done = subprocess.run([*kubetrail, "ingest", "--quiet", "--store", store, str(events_file)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [*kubetrail, "ingest", "--quiet", "--store", store, str(events_file)],
+        capture_output=True,
+        text=True,
+    )
     ingest_s = time.perf_counter() - t0
     if done.returncode != 0:
         print(done.stdout, done.stderr, file=sys.stderr)
@@ -130,12 +143,17 @@ def main(argv: list[str] | None = None) -> int:
         "input_mb_per_s": round(size / 1e6 / ingest_s, 1),
         "db_bytes_per_event": round(db_bytes / args.events),
     }
-    print(f"ingest: {ingest['events_per_s']} events/s, {ingest['input_mb_per_s']} MB/s, "
-          f"{ingest['seconds']} s, {ingest['db_bytes_per_event']} bytes/event on disk")
+    print(
+        f"ingest: {ingest['events_per_s']} events/s, {ingest['input_mb_per_s']} MB/s, "
+        f"{ingest['seconds']} s, {ingest['db_bytes_per_event']} bytes/event on disk"
+    )
 
     port = _free_port()
-    server = subprocess.Popen([*kubetrail, "api", "--store", store, "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [*kubetrail, "api", "--store", store, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -145,22 +163,41 @@ def main(argv: list[str] | None = None) -> int:
             except httpx.HTTPError:
                 time.sleep(0.1)
         else:
-            print("api did not start", server.stderr.read().decode() if server.stderr else "", file=sys.stderr)
+            print(
+                "api did not start",
+                server.stderr.read().decode() if server.stderr else "",
+                file=sys.stderr,
+            )
             return 1
         window_start = start.strftime("%Y-%m-%dT%H:%M:%SZ")
         window_end = (start + timedelta(hours=hours + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         last_hour = (start + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
         rng = f"start={window_start}&end={window_end}"
-        pod_name = "svc-0003-7d9f8b6c5-00010"
+        pod_name = "svc-0021-7d9f8b6c5-00063"  # pod 63: namespace team-03
         first_page = httpx.get(f"{base}/api/v1/events?{rng}&namespace=team-05&limit=100")
         cursor = first_page.headers.get("X-Next-Cursor", "")
         queries = [
-            ("last hour, all kinds, limit 100", f"/api/v1/events?start={last_hour}&end={window_end}&limit=100"),
+            (
+                "last hour, all kinds, limit 100",
+                f"/api/v1/events?start={last_hour}&end={window_end}&limit=100",
+            ),
             ("namespace, 48 h, limit 1000", f"/api/v1/events?{rng}&namespace=team-05"),
-            ("namespace + pods + update, limit 100", f"/api/v1/events?{rng}&namespace=team-05&resourceType=pods&verb=update&limit=100"),
-            ("next page by cursor", f"/api/v1/events?{rng}&namespace=team-05&limit=100&cursor={cursor}"),
-            ("signal CrashLoopBackOff, limit 100", f"/api/v1/events?{rng}&signal=pod.waiting:CrashLoopBackOff&limit=100"),
-            ("Warning Events by reason, limit 100", f"/api/v1/events?{rng}&kind=Event&signal=event.reason:BackOff&limit=100"),
+            (
+                "namespace + pods + update, limit 100",
+                f"/api/v1/events?{rng}&namespace=team-05&resourceType=pods&verb=update&limit=100",
+            ),
+            (
+                "next page by cursor",
+                f"/api/v1/events?{rng}&namespace=team-05&limit=100&cursor={cursor}",
+            ),
+            (
+                "signal CrashLoopBackOff, limit 100",
+                f"/api/v1/events?{rng}&signal=pod.waiting:CrashLoopBackOff&limit=100",
+            ),
+            (
+                "Warning Events by reason, limit 100",
+                f"/api/v1/events?{rng}&kind=Event&signal=event.reason:BackOff&limit=100",
+            ),
             ("full text q=OOMKilled, limit 100", f"/api/v1/events?{rng}&q=OOMKilled&limit=100"),
             ("one object by name", f"/api/v1/events?{rng}&namespace=team-03&name={pod_name}"),
             ("object history + related Events", f"/api/v1/events/team-03/pods/{pod_name}"),
@@ -176,9 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         print(f"| {r['query']} | {r['rows']} | {r['p50_ms']} | {r['p95_ms']} |")
     machine = _machine()
-    print(f"\nmachine: {machine['cpus']} cpus, {machine['memory_gib']} GiB, Python {machine['python']}")
+    print(
+        f"\nmachine: {machine['cpus']} cpus, {machine['memory_gib']} GiB, Python {machine['python']}"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine, "ingest": ingest, "queries": results}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"machine": machine, "ingest": ingest, "queries": results}, indent=2)
+        )
     return 0
 
 

@@ -57,7 +57,9 @@ def _managed(manager: str, t: str, subresource: str | None = None) -> dict[str, 
 
 
 class Cluster:
-    def __init__(self, *, nodes: int, pods: int, namespaces: int, seed: int, start: datetime) -> None:
+    def __init__(
+        self, *, nodes: int, pods: int, namespaces: int, seed: int, start: datetime
+    ) -> None:
         self.rng = random.Random(seed)
         self.start = start
         self.rv = 1000
@@ -87,7 +89,12 @@ class Cluster:
                 "resourceVersion": self.next_rv(),
                 "creationTimestamp": c,
                 "generateName": f"{app}-7d9f8b6c5-",
-                "labels": {"app": app, "pod-template-hash": "7d9f8b6c5", "team": ns, "tier": "backend"},
+                "labels": {
+                    "app": app,
+                    "pod-template-hash": "7d9f8b6c5",
+                    "team": ns,
+                    "tier": "backend",
+                },
                 "annotations": {
                     "prometheus.io/scrape": "true",
                     "prometheus.io/port": "9090",
@@ -103,7 +110,10 @@ class Cluster:
                         "blockOwnerDeletion": True,
                     }
                 ],
-                "managedFields": [_managed("kube-controller-manager", c), _managed("kubelet", c, "status")],
+                "managedFields": [
+                    _managed("kube-controller-manager", c),
+                    _managed("kubelet", c, "status"),
+                ],
             },
             "spec": {
                 "nodeName": self.rng.choice(self.nodes),
@@ -118,23 +128,58 @@ class Cluster:
                         "env": [
                             {"name": "LOG_LEVEL", "value": "info"},
                             {"name": "DATABASE_HOST", "value": f"postgres.{ns}.svc.cluster.local"},
-                            {"name": "FEATURE_FLAGS", "value": "checkout-v2,async-payments,new-cart"},
-                            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                            {
+                                "name": "FEATURE_FLAGS",
+                                "value": "checkout-v2,async-payments,new-cart",
+                            },
+                            {
+                                "name": "POD_NAME",
+                                "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+                            },
                         ],
                         "resources": {
                             "requests": {"cpu": "100m", "memory": "128Mi"},
                             "limits": {"memory": "512Mi"},
                         },
-                        "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10},
-                        "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 5},
+                        "livenessProbe": {
+                            "httpGet": {"path": "/healthz", "port": 8080},
+                            "periodSeconds": 10,
+                        },
+                        "readinessProbe": {
+                            "httpGet": {"path": "/ready", "port": 8080},
+                            "periodSeconds": 5,
+                        },
                         "volumeMounts": [
-                            {"name": "kube-api-access", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": True}
+                            {
+                                "name": "kube-api-access",
+                                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                                "readOnly": True,
+                            }
                         ],
                     }
                 ],
-                "volumes": [{"name": "kube-api-access", "projected": {"sources": [{"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}}]}}],
+                "volumes": [
+                    {
+                        "name": "kube-api-access",
+                        "projected": {
+                            "sources": [
+                                {
+                                    "serviceAccountToken": {
+                                        "path": "token",
+                                        "expirationSeconds": 3607,
+                                    }
+                                }
+                            ]
+                        },
+                    }
+                ],
                 "tolerations": [
-                    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+                    {
+                        "key": "node.kubernetes.io/not-ready",
+                        "operator": "Exists",
+                        "effect": "NoExecute",
+                        "tolerationSeconds": 300,
+                    }
                 ],
             },
             "status": {
@@ -164,7 +209,9 @@ class Cluster:
             },
         }
 
-    def _event(self, pod: dict[str, Any], reason: str, type_: str, message: str, t: str, count: int) -> dict[str, Any]:
+    def _event(
+        self, pod: dict[str, Any], reason: str, type_: str, message: str, t: str, count: int
+    ) -> dict[str, Any]:
         meta = pod["metadata"]
         name = f"{meta['name']}.{_uid(meta['uid'], reason).replace('-', '')[:16]}"
         return {
@@ -218,13 +265,27 @@ class Cluster:
                 waiting, term, code = self.rng.choice(_PROBLEMS)
                 cs["restartCount"] += 1
                 cs["ready"] = False
-                cs["state"] = {"waiting": {"reason": waiting, "message": "back-off restarting failed container app"}}
+                cs["state"] = {
+                    "waiting": {
+                        "reason": waiting,
+                        "message": "back-off restarting failed container app",
+                    }
+                }
                 if term:
                     cs["lastState"] = {
-                        "terminated": {"exitCode": code, "reason": term, "startedAt": ts, "finishedAt": ts}
+                        "terminated": {
+                            "exitCode": code,
+                            "reason": term,
+                            "startedAt": ts,
+                            "finishedAt": ts,
+                        }
                     }
                 pod["status"]["conditions"][1].update(status="False", lastTransitionTime=ts)
-                reason, type_, msg = "BackOff", "Warning", f"Back-off restarting failed container app in pod {pod['metadata']['name']}"
+                reason, type_, msg = (
+                    "BackOff",
+                    "Warning",
+                    f"Back-off restarting failed container app in pod {pod['metadata']['name']}",
+                )
             else:
                 cs["ready"] = True
                 cs["state"] = {"running": {"startedAt": ts}}
@@ -235,13 +296,26 @@ class Cluster:
             if emitted < events:
                 event = self._event(pod, reason, type_, msg, ts, cs["restartCount"] + 1)
                 uid = event["metadata"]["uid"]
-                yield {"type": "MODIFIED" if uid in seen_events else "ADDED", "object": event, "timestamp": ts}
+                yield {
+                    "type": "MODIFIED" if uid in seen_events else "ADDED",
+                    "object": event,
+                    "timestamp": ts,
+                }
                 seen_events.add(uid)
                 emitted += 1
 
 
-def write_lines(out: Any, *, events: int, nodes: int, pods: int, namespaces: int, hours: float, seed: int,
-                start: datetime) -> int:
+def write_lines(
+    out: Any,
+    *,
+    events: int,
+    nodes: int,
+    pods: int,
+    namespaces: int,
+    hours: float,
+    seed: int,
+    start: datetime,
+) -> int:
     cluster = Cluster(nodes=nodes, pods=pods, namespaces=namespaces, seed=seed, start=start)
     size = 0
     for ev in cluster.churn(events, hours):
@@ -252,7 +326,9 @@ def write_lines(out: Any, *, events: int, nodes: int, pods: int, namespaces: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--events", type=int, default=100_000)
     p.add_argument("--nodes", type=int, default=50)
     p.add_argument("--pods", type=int, default=5_000)
@@ -262,10 +338,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", default="-")
     args = p.parse_args(argv)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=args.hours + 1)
-    out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")
+    out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
     try:
-        write_lines(out, events=args.events, nodes=args.nodes, pods=args.pods, namespaces=args.namespaces,
-                    hours=args.hours, seed=args.seed, start=start)
+        write_lines(
+            out,
+            events=args.events,
+            nodes=args.nodes,
+            pods=args.pods,
+            namespaces=args.namespaces,
+            hours=args.hours,
+            seed=args.seed,
+            start=start,
+        )
     finally:
         if out is not sys.stdout.buffer:
             out.close()

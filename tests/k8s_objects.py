@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 
-def managed(manager: str, time: str, operation: str = "Update", subresource: str | None = None) -> dict[str, Any]:
+def managed(
+    manager: str, time: str, operation: str = "Update", subresource: str | None = None
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "manager": manager,
         "operation": operation,
@@ -97,11 +99,18 @@ def pod(
     }
 
 
-def crashlooping_status(restarts: int = 4, finished: str = "2026-11-25T03:10:00Z") -> dict[str, Any]:
+def crashlooping_status(
+    restarts: int = 4, finished: str = "2026-11-25T03:10:00Z"
+) -> dict[str, Any]:
     return {
         "phase": "Running",
         "conditions": [
-            {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": finished}
+            {
+                "type": "Ready",
+                "status": "False",
+                "reason": "ContainersNotReady",
+                "lastTransitionTime": finished,
+            }
         ],
         "containerStatuses": [
             {
@@ -169,7 +178,13 @@ def secret(
     }
 
 
-def node(name: str = "worker-3", *, ready: str = "True", rv: str = "3001", heartbeat: str = "2026-11-25T04:00:00Z") -> dict[str, Any]:
+def node(
+    name: str = "worker-3",
+    *,
+    ready: str = "True",
+    rv: str = "3001",
+    heartbeat: str = "2026-11-25T04:00:00Z",
+) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",

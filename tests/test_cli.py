@@ -107,7 +107,10 @@ def test_export_round_trips_through_ingest_with_the_same_ids(tmp_path: Path):
         (("ingest", "--store", "mysql://x", "f"), "unknown store URL"),
         (("api", "--store", "redis://localhost"), "unknown store URL"),
         (("ingest", "--store", "sqlite:///no/such/dir/x.db", "-"), "does not exist"),
-        (("ingest", "--store", "opensearch+http://localhost:9200", "-"), "OpenSearch store is not part"),
+        (
+            ("ingest", "--store", "opensearch+http://localhost:9200", "-"),
+            "OpenSearch store is not part",
+        ),
         (("ingest", "/no/such/file.jsonl"), "no such file"),
         (("export", "--start", "yesterday"), "not an RFC3339 time"),
     ],
@@ -133,16 +136,25 @@ def test_busy_port_is_one_line_and_exit_2(tmp_path: Path):
 
 
 def test_mcp_server_entry_point_says_it_is_not_built_yet():
-    r = subprocess.run([sys.executable, "-c", "from kubetrail.cli import mcp_server_main; raise SystemExit(mcp_server_main())"],
-                       capture_output=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from kubetrail.cli import mcp_server_main; raise SystemExit(mcp_server_main())",
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert "not built yet" in r.stderr.decode()
 
 
 def test_prune_deletes_old_events(tmp_path: Path):
     src = tmp_path / "w.jsonl"
-    src.write_bytes(watch_line("MODIFIED", pod(rv="1"), "2020-01-01T00:00:00Z")
-                    + watch_line("MODIFIED", pod(rv="2"), "2099-01-01T00:00:00Z"))
+    src.write_bytes(
+        watch_line("MODIFIED", pod(rv="1"), "2020-01-01T00:00:00Z")
+        + watch_line("MODIFIED", pod(rv="2"), "2099-01-01T00:00:00Z")
+    )
     db = f"sqlite:///{tmp_path / 'p.db'}"
     assert run("ingest", "--store", db, str(src)).returncode == 0
     r = run("prune", "--store", db, "--days", "14")

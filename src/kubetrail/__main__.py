@@ -1,4 +1,5 @@
-from kubetrail.cli import main
 import sys
+
+from kubetrail.cli import main
 
 sys.exit(main())

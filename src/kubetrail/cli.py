@@ -19,7 +19,7 @@ import orjson
 
 from kubetrail import __version__
 from kubetrail.config import ConfigError, Settings
-from kubetrail.store import DEFAULT_STORE_URL, Store, StoreError, open_store
+from kubetrail.store import DEFAULT_STORE_URL, Store, StoreError, open_store, parse_store_url
 
 DEMO_STORE_URL = "sqlite:///./kubetrail-demo.db"
 MAX_REPORTED_REJECTIONS = 50
@@ -67,15 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "demo",
-        help="load a built-in incident into an embedded store and serve the API (no cluster needed)",
-        description="Generate a realistic incident (bad rollout, CrashLoopBackOff, OOMKilled, image "
-        "pull failure, pending PVC, NotReady node, config and secret changes), load it into an "
-        "embedded store and serve the REST API.",
+        help="load a built-in incident into an embedded store and serve the API (no cluster)",
+        description="Generate a realistic incident (bad rollout, CrashLoopBackOff, OOMKilled, "
+        "image pull failure, pending PVC, NotReady node, config and secret changes), load it "
+        "into an embedded store and serve the REST API.",
     )
     p.add_argument("--store", help=f"store URL (default: a fresh {DEMO_STORE_URL})")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
-    p.add_argument("--write-events", metavar="FILE", help="also write the incident's watch events as JSON lines")
+    p.add_argument(
+        "--write-events",
+        metavar="FILE",
+        help="also write the incident's watch events as JSON lines",
+    )
     p.add_argument("--no-serve", action="store_true", help="load the incident, do not serve")
     p.set_defaults(handler=cmd_demo)
 
@@ -88,11 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("files", nargs="+", metavar="FILE")
     _store_arg(p)
-    p.add_argument("--batch-size", type=int, default=2000, help="documents per store write (default 2000)")
+    p.add_argument(
+        "--batch-size", type=int, default=2000, help="documents per store write (default 2000)"
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_ingest)
 
-    p = sub.add_parser("api", help="serve the REST API", description="Serve the REST API over a store.")
+    p = sub.add_parser(
+        "api", help="serve the REST API", description="Serve the REST API over a store."
+    )
     _store_arg(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
@@ -139,14 +147,20 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.batch_size < 1:
         raise CommandError("--batch-size must be at least 1")
+    url = args.store or settings.store_url
+    parse_store_url(url)  # a wrong URL is the first thing to say, before any file check
     missing = [f for f in args.files if f != "-" and not Path(f).is_file()]
     if missing:
         raise CommandError(f"no such file: {missing[0]}")
-    store = _open(args.store or settings.store_url)
+    store = _open(url)
     total = sum(Path(f).stat().st_size for f in args.files if f != "-")
     show_bar = not args.quiet and sys.stderr.isatty()
     with tqdm(
-        total=total or None, unit="B", unit_scale=True, desc="ingest", disable=not show_bar,
+        total=total or None,
+        unit="B",
+        unit_scale=True,
+        desc="ingest",
+        disable=not show_bar,
         file=sys.stderr,
     ) as bar:
         report = _Reporter(lambda line: tqdm.write(line, file=sys.stderr))
@@ -198,7 +212,9 @@ def _check_port_free(host: str, port: int) -> None:
             raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def serve(store: Store, settings: Settings, *, host: str, port: int, log_level: str = "info") -> None:
+def serve(
+    store: Store, settings: Settings, *, host: str, port: int, log_level: str = "info"
+) -> None:
     import uvicorn
 
     from kubetrail.api.app import create_app
@@ -263,9 +279,7 @@ def _remove_sqlite_files(path: Path) -> None:
 def _try_next(host: str, port: int, url: str) -> str:
     base = f"http://{host}:{port}"
     mcp = {
-        "mcpServers": {
-            "k8s-audit": {"command": "k8s-audit-server", "env": {"AUDIT_API_URL": base}}
-        }
+        "mcpServers": {"k8s-audit": {"command": "k8s-audit-server", "env": {"AUDIT_API_URL": base}}}
     }
     return f"""
 The API is starting on {base} (Ctrl-C stops it). Try:

@@ -67,5 +67,8 @@ def settings() -> Settings:
 
 @pytest.fixture
 def client(store: Store, settings: Settings) -> Iterator[httpx.Client]:
-    with ServerThread(store, settings) as server, httpx.Client(base_url=server.url, timeout=10) as c:
+    with (
+        ServerThread(store, settings) as server,
+        httpx.Client(base_url=server.url, timeout=10) as c,
+    ):
         yield c

@@ -5,7 +5,18 @@ from tests.k8s_objects import pod
 
 
 def test_image_change_is_named_by_container_name():
-    old = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "a:1"}, {"name": "side", "image": "s:1"}]}}}}
+    old = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "app", "image": "a:1"},
+                        {"name": "side", "image": "s:1"},
+                    ]
+                }
+            }
+        }
+    }
     new = copy.deepcopy(old)
     new["spec"]["template"]["spec"]["containers"][0]["image"] = "a:2"
     assert changed_paths(old, new) == ["spec.template.spec.containers[app].image"]
@@ -27,8 +38,22 @@ def test_added_removed_and_changed_keys_and_noise_ignored():
 
 
 def test_conditions_are_matched_by_type():
-    old = {"status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}]}}
-    new = {"status": {"conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False"}]}}
+    old = {
+        "status": {
+            "conditions": [
+                {"type": "Ready", "status": "True"},
+                {"type": "PodScheduled", "status": "True"},
+            ]
+        }
+    }
+    new = {
+        "status": {
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Ready", "status": "False"},
+            ]
+        }
+    }
     assert changed_paths(old, new) == ["status.conditions[Ready].status"]
 
 

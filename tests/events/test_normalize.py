@@ -41,7 +41,10 @@ def test_grouped_cluster_scoped_and_namespaced_request_uris():
         "kind": "Deployment",
         "metadata": {"name": "checkout", "namespace": "shop", "uid": "d1", "resourceVersion": "5"},
     }
-    assert normalize("ADDED", deploy)["requestURI"] == "/apis/apps/v1/namespaces/shop/deployments/checkout"
+    assert (
+        normalize("ADDED", deploy)["requestURI"]
+        == "/apis/apps/v1/namespaces/shop/deployments/checkout"
+    )
     doc = normalize("MODIFIED", node())
     assert doc["requestURI"] == "/api/v1/nodes/worker-3"
     assert doc["namespace"] == ""
@@ -75,7 +78,9 @@ def test_added_long_after_creation_is_a_snapshot_and_a_fresh_one_a_create():
     fresh = pod(created="2026-11-25T00:00:00Z")
     doc = normalize("ADDED", fresh, observed_at=parse_rfc3339("2026-11-25T00:00:03Z"))
     assert doc["snapshot"] is False
-    explicit = normalize("ADDED", fresh, observed_at=parse_rfc3339("2026-11-25T00:00:03Z"), snapshot=True)
+    explicit = normalize(
+        "ADDED", fresh, observed_at=parse_rfc3339("2026-11-25T00:00:03Z"), snapshot=True
+    )
     assert explicit["snapshot"] is True
 
 
@@ -86,7 +91,12 @@ def test_id_is_stable_and_distinguishes_verbs():
 
 
 def test_object_without_uid_or_resource_version_still_gets_a_stable_id():
-    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "d"}, "data": {"a": "1"}}
+    obj = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "d"},
+        "data": {"a": "1"},
+    }
     first = normalize("ADDED", obj)["id"]
     assert first == normalize("ADDED", obj)["id"]
     changed = {**obj, "data": {"a": "2"}}

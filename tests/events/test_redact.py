@@ -48,7 +48,9 @@ def test_redacting_twice_changes_nothing():
 
 
 def test_env_values_with_secret_names_are_redacted_by_default_and_last_applied_too():
-    obj = pod(env=[{"name": "DB_PASSWORD", "value": CANARY}, {"name": "LOG_LEVEL", "value": "debug"}])
+    obj = pod(
+        env=[{"name": "DB_PASSWORD", "value": CANARY}, {"name": "LOG_LEVEL", "value": "debug"}]
+    )
     obj["metadata"]["annotations"] = {LAST_APPLIED: '{"env": "' + CANARY + '"}'}
     out = redact(obj)
     env = out["spec"]["containers"][0]["env"]
@@ -60,15 +62,27 @@ def test_env_values_with_secret_names_are_redacted_by_default_and_last_applied_t
 def test_env_in_deployment_and_cronjob_templates():
     containers = [{"name": "app", "env": [{"name": "API_TOKEN", "value": CANARY}]}]
     deploy = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": containers}}}}
-    cron = {"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"initContainers": containers}}}}}}
+    cron = {
+        "kind": "CronJob",
+        "spec": {"jobTemplate": {"spec": {"template": {"spec": {"initContainers": containers}}}}},
+    }
     assert not _leaks(redact(deploy))
     assert not _leaks(redact(cron))
-    assert deploy["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == CANARY  # input untouched
+    assert (
+        deploy["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == CANARY
+    )  # input untouched
 
 
 def test_configured_rule_for_configmap_keys():
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"DSN": CANARY, "mode": "x"}}
-    policy = RedactionPolicy(rules=(RedactionRule.from_config({"kinds": ["ConfigMap"], "dataKeys": "^DSN$"}),))
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c"},
+        "data": {"DSN": CANARY, "mode": "x"},
+    }
+    policy = RedactionPolicy(
+        rules=(RedactionRule.from_config({"kinds": ["ConfigMap"], "dataKeys": "^DSN$"}),)
+    )
     out = redact(cm, policy)
     assert is_marker(out["data"]["DSN"]) and out["data"]["mode"] == "x"
     assert redact(cm, RedactionPolicy(rules=()))["data"]["DSN"] == CANARY

@@ -15,7 +15,11 @@ def _waiting_pod(reason: str, message: str = "") -> dict[str, Any]:
     status = {
         "phase": "Pending",
         "conditions": [
-            {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-11-25T03:00:00Z"},
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastTransitionTime": "2026-11-25T03:00:00Z",
+            },
             {
                 "type": "Ready",
                 "status": "False",
@@ -118,9 +122,7 @@ def test_init_container_failures_are_seen() -> None:
                 "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
             }
         ],
-        "containerStatuses": [
-            {"name": "app", "state": {"waiting": {"reason": "PodInitializing"}}}
-        ],
+        "containerStatuses": [{"name": "app", "state": {"waiting": {"reason": "PodInitializing"}}}],
     }
     signals = derive_signals(pod(status=status))
     assert "pod.waiting:CrashLoopBackOff" in signals
@@ -176,7 +178,9 @@ def test_node_healthy() -> None:
     assert derive_signals(node()) == []
 
 
-@pytest.mark.parametrize("pressure", ["MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"])
+@pytest.mark.parametrize(
+    "pressure", ["MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"]
+)
 def test_node_pressure(pressure: str) -> None:
     obj = node()
     obj["status"]["conditions"].append(
@@ -201,7 +205,11 @@ def test_cordoned_node() -> None:
     obj = node()
     obj["spec"]["unschedulable"] = True
     obj["spec"]["taints"] = [
-        {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": "2026-11-25T04:00:00Z"}
+        {
+            "key": "node.kubernetes.io/unschedulable",
+            "effect": "NoSchedule",
+            "timeAdded": "2026-11-25T04:00:00Z",
+        }
     ]
     assert derive_signals(obj) == ["node.unschedulable"]
 
@@ -257,7 +265,12 @@ def test_events_k8s_io_event() -> None:
     event = {
         "apiVersion": "events.k8s.io/v1",
         "kind": "Event",
-        "metadata": {"name": "worker-3.180a", "namespace": "default", "uid": "ev-2", "resourceVersion": "5"},
+        "metadata": {
+            "name": "worker-3.180a",
+            "namespace": "default",
+            "uid": "ev-2",
+            "resourceVersion": "5",
+        },
         "eventTime": "2026-11-25T04:20:00.000000Z",
         "reason": "NodeNotReady",
         "note": "Node worker-3 status is now: NodeNotReady",
@@ -271,7 +284,12 @@ def test_events_k8s_io_event() -> None:
 
 
 def test_event_kind_of_another_api_group_is_not_a_kubernetes_event() -> None:
-    crd = {"apiVersion": "example.com/v1", "kind": "Event", "metadata": {"name": "x"}, "reason": "Foo"}
+    crd = {
+        "apiVersion": "example.com/v1",
+        "kind": "Event",
+        "metadata": {"name": "x"},
+        "reason": "Foo",
+    }
     assert derive_signals(crd) == []
 
 
@@ -279,7 +297,13 @@ def _deployment(conditions: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "checkout", "namespace": "shop", "uid": "dep-1", "resourceVersion": "7", "generation": 4},
+        "metadata": {
+            "name": "checkout",
+            "namespace": "shop",
+            "uid": "dep-1",
+            "resourceVersion": "7",
+            "generation": 4,
+        },
         "spec": {"replicas": 3},
         "status": {
             "observedGeneration": 4,
@@ -331,11 +355,21 @@ def test_failed_job() -> None:
     job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": "etl-nightly", "namespace": "data", "uid": "job-1", "resourceVersion": "3"},
+        "metadata": {
+            "name": "etl-nightly",
+            "namespace": "data",
+            "uid": "job-1",
+            "resourceVersion": "3",
+        },
         "status": {
             "failed": 6,
             "conditions": [
-                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                }
             ],
         },
     }
@@ -361,4 +395,6 @@ def test_malformed_objects_never_raise(obj: Any) -> None:
 
 
 def test_unknown_kind_has_no_signals() -> None:
-    assert derive_signals({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}) == []
+    assert (
+        derive_signals({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}) == []
+    )

@@ -27,10 +27,11 @@ def test_parse_rfc3339_accepts_the_forms_kubernetes_writes(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["yesterday", "2024-01-01", "2024-13-01T00:00:00Z", "2024-01-01T12:00:00", "", "1700000000"]
+    "text",
+    ["yesterday", "2024-01-01", "2024-13-01T00:00:00Z", "2024-01-01T12:00:00", "", "1700000000"],
 )
 def test_parse_rfc3339_rejects_everything_else_with_the_expected_form(text):
-    with pytest.raises(InvalidTime, match="RFC3339|valid"):
+    with pytest.raises(InvalidTime, match=r"RFC3339|valid"):
         parse_rfc3339(text)
 
 

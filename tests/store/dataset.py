@@ -29,26 +29,62 @@ def documents() -> list[dict[str, Any]]:
     docs.append(normalize("MODIFIED", crashing2, observed_at=at(10)))
     other = pod(name="cart-1", uid="cart-uid", rv="130", created="2026-11-25T03:12:00Z")
     docs.append(normalize("ADDED", other, observed_at=at(12)))  # a real create
-    docs.append(normalize("DELETED", {**other, "metadata": {**other["metadata"], "resourceVersion": "140"}}, observed_at=at(20)))
+    docs.append(
+        normalize(
+            "DELETED",
+            {**other, "metadata": {**other["metadata"], "resourceVersion": "140"}},
+            observed_at=at(20),
+        )
+    )
     docs.append(normalize("MODIFIED", node(ready="Unknown", rv="150"), observed_at=at(15)))
-    docs.append(normalize("MODIFIED", node(name="worker-1", ready="True", rv="151"), observed_at=at(15)))
-    docs.append(normalize("ADDED", k8s_event(count=1, rv="160", last="2026-11-25T03:05:00Z"), observed_at=at(5, 1), snapshot=False))
-    docs.append(normalize("MODIFIED", k8s_event(count=5, rv="170", last="2026-11-25T03:10:00Z"), observed_at=at(10, 1)))
+    docs.append(
+        normalize("MODIFIED", node(name="worker-1", ready="True", rv="151"), observed_at=at(15))
+    )
     docs.append(
         normalize(
             "ADDED",
-            k8s_event(reason="NodeNotReady", type_="Normal", involved_kind="Node", involved_name="worker-3",
-                      namespace="default", uid="ev-node", rv="180", message="Node worker-3 status is now: NodeNotReady"),
+            k8s_event(count=1, rv="160", last="2026-11-25T03:05:00Z"),
+            observed_at=at(5, 1),
+            snapshot=False,
+        )
+    )
+    docs.append(
+        normalize(
+            "MODIFIED",
+            k8s_event(count=5, rv="170", last="2026-11-25T03:10:00Z"),
+            observed_at=at(10, 1),
+        )
+    )
+    docs.append(
+        normalize(
+            "ADDED",
+            k8s_event(
+                reason="NodeNotReady",
+                type_="Normal",
+                involved_kind="Node",
+                involved_name="worker-3",
+                namespace="default",
+                uid="ev-node",
+                rv="180",
+                message="Node worker-3 status is now: NodeNotReady",
+            ),
             observed_at=at(15, 1),
             snapshot=False,
         )
     )
-    docs.append(normalize("MODIFIED", secret(password="rotated-value", rv="190"), observed_at=at(25)))
+    docs.append(
+        normalize("MODIFIED", secret(password="rotated-value", rv="190"), observed_at=at(25))
+    )
     cm = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": "checkout-config", "namespace": "shop", "uid": "cm-uid", "resourceVersion": "200",
-                     "creationTimestamp": "2026-10-01T00:00:00Z"},
+        "metadata": {
+            "name": "checkout-config",
+            "namespace": "shop",
+            "uid": "cm-uid",
+            "resourceVersion": "200",
+            "creationTimestamp": "2026-10-01T00:00:00Z",
+        },
         "data": {"DATABASE_URL": "postgres://db.shop.svc:5432/checkout"},
     }
     docs.append(normalize("MODIFIED", cm, observed_at=at(30)))

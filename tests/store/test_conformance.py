@@ -100,7 +100,9 @@ def test_filters(loaded: Store):
     assert len(search(loaded, event_type=("Normal",))) == 1
     assert len(search(loaded, involved_kind=("Node",), involved_name=("worker-3",))) == 1
     assert len(search(loaded, field_manager=("kubectl-client-side-apply",))) == 1
-    assert [d["resourceName"] for d in search(loaded, snapshot=True)] == ["checkout-7d9f8b6c5-x2k4p"]
+    assert [d["resourceName"] for d in search(loaded, snapshot=True)] == [
+        "checkout-7d9f8b6c5-x2k4p"
+    ]
     assert len(search(loaded, snapshot=False)) == 11
 
 
@@ -122,7 +124,9 @@ def test_full_text_search(loaded: Store):
     assert search(loaded, text="nothing-matches-this") == []
 
 
-@pytest.mark.parametrize("text", ['"unbalanced', "AND OR NOT", "NEAR(a b)", "col:value", "a* -b ^c", "))(("])
+@pytest.mark.parametrize(
+    "text", ['"unbalanced', "AND OR NOT", "NEAR(a b)", "col:value", "a* -b ^c", "))(("]
+)
 def test_full_text_never_fails_on_query_syntax(loaded: Store, text: str):
     search(loaded, text=text)  # must not raise
 
@@ -176,7 +180,9 @@ def test_retention_deletes_old_events_everywhere(loaded: Store):
     assert min(d["timestamp"] for d in remaining) == "2026-11-25T03:12:00Z"
     assert search(loaded, signal=("pod.waiting:CrashLoopBackOff",)) == []
     assert search(loaded, text="BackOff") == []
-    agg = loaded.aggregate(AggregateQuery(filter=EventFilter(signal=("pod.*",)), group_by=("signal",)))
+    agg = loaded.aggregate(
+        AggregateQuery(filter=EventFilter(signal=("pod.*",)), group_by=("signal",))
+    )
     assert agg.buckets == []
     assert loaded.delete_before(at(12)) == 0
 

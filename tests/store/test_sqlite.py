@@ -27,7 +27,9 @@ def test_new_database_gets_current_schema_and_wal(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_migration_runs_in_order_and_keeps_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migration_runs_in_order_and_keeps_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "k.db"
     store = SQLiteStore(path)
     store.write(documents())
@@ -56,7 +58,9 @@ def test_migration_runs_in_order_and_keeps_data(tmp_path: Path, monkeypatch: pyt
     assert applied == [1]
 
 
-def test_failed_migration_leaves_the_old_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_migration_leaves_the_old_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "k.db"
     SQLiteStore(path).close()
 
@@ -105,7 +109,9 @@ def test_readers_in_threads_see_committed_writes(tmp_path: Path) -> None:
         def reader() -> None:
             try:
                 for _ in range(20):
-                    seen.append(len(store.search(EventQuery(filter=EventFilter(), limit=100)).items))
+                    seen.append(
+                        len(store.search(EventQuery(filter=EventFilter(), limit=100)).items)
+                    )
             except BaseException as exc:  # surfaced below
                 errors.append(exc)
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from kubetrail.api.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kubetrail.api.responses import JSONResponse
 from kubetrail.store.base import InvalidQuery, StoreError, StoreUnavailable
 
 log = logging.getLogger("kubetrail.api")

@@ -42,7 +42,9 @@ def limit_value(limit: int | None, settings: Settings) -> int:
     if limit is None:
         return min(settings.default_limit, settings.max_query_limit)
     if limit < 1 or limit > settings.max_query_limit:
-        raise bad_request(f"limit must be between 1 and {settings.max_query_limit}", {"limit": limit})
+        raise bad_request(
+            f"limit must be between 1 and {settings.max_query_limit}", {"limit": limit}
+        )
     return limit
 
 

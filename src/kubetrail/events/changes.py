@@ -78,7 +78,10 @@ def _list_key(old: list[Any], new: list[Any]) -> str | None:
         return None
     for key in _LIST_KEYS:
         names = [item.get(key) if isinstance(item, Mapping) else None for item in items]
-        if all(isinstance(n, str) for n in names) and len(set(names[: len(old)])) == len(old):
-            if len(set(names[len(old) :])) == len(new):
-                return key
+        if (
+            all(isinstance(n, str) for n in names)
+            and len(set(names[: len(old)])) == len(old)
+            and len(set(names[len(old) :])) == len(new)
+        ):
+            return key
     return None

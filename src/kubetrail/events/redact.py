@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-_MARKER_PREFIX = "[REDACTED hmac-sha256:"
+MARKER_PREFIX = "[REDACTED hmac-sha256:"
 _MARKER = re.compile(r"^\[REDACTED hmac-sha256:[0-9a-f]{12}\]$")
 _DEFAULT_KEY = b"kubetrail-default-redaction-key"
 
@@ -71,7 +71,7 @@ class RedactionRule:
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any]) -> RedactionRule:
-        """Build from a config mapping: ``{kinds: [ConfigMap], dataKeys: "...", envNames: "..."}``."""
+        """From config: ``{kinds: [ConfigMap], dataKeys: "<regex>", envNames: "<regex>"}``."""
         kinds = raw.get("kinds", ["*"])
         if isinstance(kinds, str):
             kinds = [kinds]
@@ -101,14 +101,14 @@ class RedactionPolicy:
             return value
         raw = value if isinstance(value, str) else repr(value)
         digest = hmac.new(self.key, raw.encode("utf-8", "surrogatepass"), hashlib.sha256)
-        return f"{_MARKER_PREFIX}{digest.hexdigest()[:12]}]"
+        return f"{MARKER_PREFIX}{digest.hexdigest()[:12]}]"
 
 
 DEFAULT_POLICY = RedactionPolicy()
 
 
 def is_marker(value: Any) -> bool:
-    return isinstance(value, str) and bool(_MARKER.match(value))
+    return isinstance(value, str) and value.startswith(MARKER_PREFIX) and bool(_MARKER.match(value))
 
 
 def redact(obj: Mapping[str, Any], policy: RedactionPolicy = DEFAULT_POLICY) -> dict[str, Any]:
@@ -134,7 +134,9 @@ def redact(obj: Mapping[str, Any], policy: RedactionPolicy = DEFAULT_POLICY) -> 
     return out
 
 
-def _redact_data_keys(out: dict[str, Any], pattern: re.Pattern[str], policy: RedactionPolicy) -> bool:
+def _redact_data_keys(
+    out: dict[str, Any], pattern: re.Pattern[str], policy: RedactionPolicy
+) -> bool:
     touched = False
     for name in _DATA_FIELDS:
         values = out.get(name)

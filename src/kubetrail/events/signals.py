@@ -89,7 +89,9 @@ def _label(value: Any) -> str | None:
 
 
 def _conditions(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {c["type"]: c for c in _items(status.get("conditions")) if isinstance(c.get("type"), str)}
+    return {
+        c["type"]: c for c in _items(status.get("conditions")) if isinstance(c.get("type"), str)
+    }
 
 
 # -- pods ------------------------------------------------------------------------
@@ -110,7 +112,11 @@ def _pod(obj: Mapping[str, Any]) -> Iterator[str]:
 
     conditions = _conditions(status)
     scheduled = conditions.get("PodScheduled")
-    if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+    if (
+        scheduled
+        and scheduled.get("status") == "False"
+        and scheduled.get("reason") == "Unschedulable"
+    ):
         yield "pod.unschedulable"
     ready = conditions.get("Ready")
     deleting = _mapping(obj.get("metadata")).get("deletionTimestamp")
@@ -125,7 +131,9 @@ def _container(cs: Mapping[str, Any]) -> Iterator[str]:
     if reason and reason not in _NORMAL_WAITING:
         yield f"pod.waiting:{reason}"
     yield from _termination(_mapping(state.get("terminated")), "pod.terminated")
-    yield from _termination(_mapping(_mapping(cs.get("lastState")).get("terminated")), "pod.lastTerminated")
+    yield from _termination(
+        _mapping(_mapping(cs.get("lastState")).get("terminated")), "pod.lastTerminated"
+    )
 
 
 def _termination(terminated: Mapping[str, Any], prefix: str) -> Iterator[str]:

@@ -66,7 +66,7 @@ def ingest_values(
             docs = to_documents(rec.value, policy=policy)
         except RecordError as exc:
             stats.rejected += 1
-            report(f"{_location(rec)}: {exc}")
+            report(f"{rec.location}: {exc}")
             continue
         if not docs:
             stats.skipped += 1
@@ -86,11 +86,6 @@ def _flush(store: Store, batch: list[EventDocument], stats: IngestStats, report:
     for err in result.errors:
         stats.rejected += 1
         report(f"document {err.id}: not stored: {err.reason}")
-
-
-def _location(rec: Record) -> str:
-    loc = f"{rec.source}:{rec.line}" if rec.line == rec.end_line else f"{rec.source}:{rec.line}-{rec.end_line}"
-    return f"{loc}[item {rec.index}]" if rec.index is not None else loc
 
 
 @contextmanager

@@ -49,7 +49,7 @@ def to_documents(
         raise RecordError(str(exc)) from None
     raise RecordError(
         "not a watch event, kubetrail document or Kubernetes object "
-        "(expected {\"type\": ..., \"object\": {...}})"
+        '(expected {"type": ..., "object": {...}})'
     )
 
 

@@ -76,7 +76,9 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             ts, ident = orjson.loads(raw)
         except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
-            raise InvalidQuery("cursor is not valid: pass the value of X-Next-Cursor as it is") from None
+            raise InvalidQuery(
+                "cursor is not valid: pass the value of X-Next-Cursor as it is"
+            ) from None
         if not isinstance(ts, int) or not isinstance(ident, str):
             raise InvalidQuery("cursor is not valid: pass the value of X-Next-Cursor as it is")
         return cls(ts=ts, id=ident)

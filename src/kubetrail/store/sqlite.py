@@ -17,6 +17,7 @@ three tables are filled with ``executemany``.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -145,7 +146,9 @@ class SQLiteStore:
         self._all_connections: list[sqlite3.Connection] = []
         self._conn_lock = threading.Lock()
         if self.path.parent and not self.path.parent.exists():
-            raise StoreUnavailable(f"cannot open {self.path}: directory {self.path.parent} does not exist")
+            raise StoreUnavailable(
+                f"cannot open {self.path}: directory {self.path.parent} does not exist"
+            )
         try:
             self._writer = self._connect()
             self._migrate(self._writer)
@@ -181,10 +184,8 @@ class SQLiteStore:
         self._closed = True
         with self._conn_lock:
             for conn in self._all_connections:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._all_connections.clear()
 
     # -- schema --------------------------------------------------------------
@@ -243,7 +244,9 @@ class SQLiteStore:
                     continue
                 prepared[ident] = _row(doc)
             except (KeyError, TypeError, ValueError) as exc:
-                result.errors.append(WriteError(id=str(doc.get("id", "?")), reason=f"bad document: {exc}"))
+                result.errors.append(
+                    WriteError(id=str(doc.get("id", "?")), reason=f"bad document: {exc}")
+                )
         with self._write_lock:
             conn = self._writer
             try:
@@ -267,7 +270,8 @@ class SQLiteStore:
                         rows,
                     )
                     conn.executemany(
-                        "INSERT OR IGNORE INTO signals (signal, ts, seq) VALUES (?,?,?)", signal_rows
+                        "INSERT OR IGNORE INTO signals (signal, ts, seq) VALUES (?,?,?)",
+                        signal_rows,
                     )
                     conn.executemany("INSERT INTO events_fts (rowid, body) VALUES (?,?)", fts_rows)
             except sqlite3.Error as exc:
@@ -281,7 +285,9 @@ class SQLiteStore:
         for i in range(0, len(ids), _ID_CHUNK):
             chunk = ids[i : i + _ID_CHUNK]
             marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
+            found.update(
+                r[0] for r in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk)
+            )
         return found
 
     def delete_before(self, cutoff: datetime) -> int:
@@ -380,15 +386,21 @@ class SQLiteStore:
         for i in range(0, len(unique), _ID_CHUNK):
             chunk = unique[i : i + _ID_CHUNK]
             marks = ",".join("?" * len(chunk))
-            for ident, doc in self._read(f"SELECT id, doc FROM events WHERE id IN ({marks})", chunk):
+            for ident, doc in self._read(
+                f"SELECT id, doc FROM events WHERE id IN ({marks})", chunk
+            ):
                 out[ident] = orjson.loads(doc)
         return out
 
     def health(self) -> Health:
         try:
-            count, oldest, newest = self._read("SELECT COUNT(*), MIN(ts), MAX(ts) FROM events", [])[0]
+            count, oldest, newest = self._read("SELECT COUNT(*), MIN(ts), MAX(ts) FROM events", [])[
+                0
+            ]
         except StoreError as exc:
-            return Health(ok=False, store=self.kind, detail={"path": str(self.path), "error": str(exc)})
+            return Health(
+                ok=False, store=self.kind, detail={"path": str(self.path), "error": str(exc)}
+            )
         return Health(
             ok=True,
             store=self.kind,

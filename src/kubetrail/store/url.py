@@ -37,26 +37,35 @@ class StoreURL:
         return f"{self.scheme}://{auth}{self.host}{port}"
 
 
+def _shown(url: str) -> str:
+    """The URL as it may appear in a message: any ``user:password@`` hidden."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{tail}"
+
+
 def parse_store_url(url: str) -> StoreURL:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in SCHEMES:
         raise InvalidStoreURL(
-            f"unknown store URL {url!r}: use sqlite:///path/to.db or "
+            f"unknown store URL {_shown(url)!r}: use sqlite:///path/to.db or "
             "opensearch+http(s)://[user:pass@]host:port"
         )
     if scheme == "sqlite":
         if not rest.startswith("/") or rest == "/":
             raise InvalidStoreURL(
-                f"store URL {url!r} names no file: use sqlite:///relative.db or sqlite:////abs/path.db"
+                f"store URL {_shown(url)!r} names no file: use sqlite:///relative.db or sqlite:////abs/path.db"
             )
         return StoreURL(scheme=scheme, path=unquote(rest[1:]))
     parts = urlsplit(f"http://{rest}")
     try:
         port = parts.port
     except ValueError:
-        raise InvalidStoreURL(f"store URL {url!r} has an invalid port") from None
+        raise InvalidStoreURL(f"store URL {_shown(url)!r} has an invalid port") from None
     if not parts.hostname:
-        raise InvalidStoreURL(f"store URL {url!r} names no host")
+        raise InvalidStoreURL(f"store URL {_shown(url)!r} names no host")
     return StoreURL(
         scheme=scheme,
         host=parts.hostname,

@@ -33,25 +33,41 @@ def list_events(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
-    start: Annotated[str | None, Query(description=f"Inclusive lower bound; {_TIME}. Default: end - 24h.")] = None,
-    end: Annotated[str | None, Query(description=f"Inclusive upper bound; {_TIME}. Default: now.")] = None,
+    start: Annotated[
+        str | None, Query(description=f"Inclusive lower bound; {_TIME}. Default: end - 24h.")
+    ] = None,
+    end: Annotated[
+        str | None, Query(description=f"Inclusive upper bound; {_TIME}. Default: now.")
+    ] = None,
     namespace: Annotated[
         list[str], Query(description="Namespace; `_` selects cluster-scoped objects." + _MULTI)
     ] = [],  # noqa: B006 - FastAPI copies defaults
-    resourceType: Annotated[list[str], Query(description="Plural resource type, e.g. pods." + _MULTI)] = [],  # noqa: B006,N803
+    resourceType: Annotated[
+        list[str], Query(description="Plural resource type, e.g. pods." + _MULTI)
+    ] = [],  # noqa: B006
     verb: Annotated[list[str], Query(description="create, update or delete." + _MULTI)] = [],  # noqa: B006
     name: Annotated[list[str], Query(description="Object name (resourceName)." + _MULTI)] = [],  # noqa: B006
     kind: Annotated[list[str], Query(description="Object kind, e.g. Pod." + _MULTI)] = [],  # noqa: B006
     signal: Annotated[
         list[str],
-        Query(description="Signal, e.g. pod.waiting:CrashLoopBackOff; a trailing * matches a prefix." + _MULTI),
+        Query(
+            description="Signal, e.g. pod.waiting:CrashLoopBackOff; a trailing * matches a prefix."
+            + _MULTI
+        ),
     ] = [],  # noqa: B006
-    q: Annotated[str | None, Query(description="Full-text search: every word must occur; a trailing * matches a prefix.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Full-text search: every word must occur; a trailing * matches a prefix."
+        ),
+    ] = None,
     snapshot: Annotated[
         bool | None,
         Query(description="true: only listings (state when watching began); false: only changes."),
     ] = None,
-    limit: Annotated[int | None, Query(description="Page size; default 1000, max configurable.")] = None,
+    limit: Annotated[
+        int | None, Query(description="Page size; default 1000, max configurable.")
+    ] = None,
     cursor: Annotated[str | None, Query(description="X-Next-Cursor of the previous page.")] = None,
 ) -> JSONResponse:
     start_dt, end_dt = params.time_range(start, end)
@@ -90,7 +106,7 @@ def object_events(
     store: StoreDep,
     settings: SettingsDep,
     namespace: Annotated[str, Path(description="Namespace, or `_` for cluster-scoped objects.")],
-    resourceType: Annotated[str, Path(description="Plural resource type, e.g. pods.")],  # noqa: N803
+    resourceType: Annotated[str, Path(description="Plural resource type, e.g. pods.")],
     name: Annotated[str, Path(description="Object name.")],
     start: Annotated[str | None, Query(description=f"Optional lower bound; {_TIME}.")] = None,
     end: Annotated[str | None, Query(description=f"Optional upper bound; {_TIME}.")] = None,
@@ -106,7 +122,7 @@ def object_events(
         raise ApiError(
             404,
             f"nothing stored about {resourceType} {namespace}/{name}",
-            {"hint": "cluster-scoped objects use _ as namespace, e.g. /api/v1/events/_/nodes/worker-1"},
+            {"hint": "cluster-scoped objects use _ as namespace: /api/v1/events/_/nodes/worker-1"},
         )
     return JSONResponse(
         {

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from kubetrail.api.responses import JSONResponse
 
 from kubetrail import __version__
 from kubetrail.api.deps import StoreDep
+from kubetrail.api.responses import JSONResponse
 
 router = APIRouter()
 

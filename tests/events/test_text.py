@@ -1,0 +1,52 @@
+"""The full-text rendering of a snapshot."""
+
+from __future__ import annotations
+
+from kubetrail.events.redact import redact
+from kubetrail.events.text import MAX_TEXT, MAX_VALUE, search_text
+from tests.k8s_objects import crashlooping_status, pod, secret
+
+
+def test_names_labels_images_and_reasons_are_searchable() -> None:
+    text = search_text(pod(status=crashlooping_status()))
+    words = text.split()
+    for expected in (
+        "checkout-7d9f8b6c5-x2k4p",
+        "shop",
+        "app",  # a label key
+        "checkout",  # a label value
+        "registry.example.com/shop/checkout:1.5.0",
+        "CrashLoopBackOff",
+        "Error",
+    ):
+        assert expected in words, expected
+
+
+def test_bookkeeping_timestamps_and_markers_are_left_out() -> None:
+    obj = redact(secret(password="hunter2-canary"))
+    text = search_text(obj)
+    assert "kube" not in text  # managedFields manager names are not indexed
+    assert "kubectl-client-side-apply" not in text
+    assert "2026-10-01T08:00:00Z" not in text
+    assert "REDACTED" not in text
+    assert "hunter2" not in text
+    assert "payments" in text.split()  # the annotation `team: payments`
+
+
+def test_each_value_once_and_capped() -> None:
+    big = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "big"},
+        "data": {f"k{i}": f"value-{i}-" + "x" * 3000 for i in range(100)},
+    }
+    text = search_text(big)
+    assert len(text) <= MAX_TEXT + MAX_VALUE + 1
+    assert max(len(w) for w in text.split()) <= MAX_VALUE
+    twice = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "same"},
+        "data": {"a": "same"},
+    }
+    assert search_text(twice).split().count("same") == 1

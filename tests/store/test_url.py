@@ -1,0 +1,36 @@
+"""Store URLs: what they mean, and errors that never show a password."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubetrail.store.url import InvalidStoreURL, parse_store_url
+
+
+def test_sqlite_relative_and_absolute_paths() -> None:
+    assert parse_store_url("sqlite:///./kubetrail.db").path == "./kubetrail.db"
+    assert parse_store_url("sqlite:////var/lib/kubetrail/k.db").path == "/var/lib/kubetrail/k.db"
+
+
+def test_opensearch_url_with_credentials() -> None:
+    url = parse_store_url("opensearch+https://admin:p%40ss@search.example.com:9200")
+    assert (url.scheme, url.host, url.port) == ("opensearch+https", "search.example.com", 9200)
+    assert (url.username, url.password) == ("admin", "p@ss")
+    assert url.redacted() == "opensearch+https://admin:***@search.example.com:9200"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://db/x", "unknown store URL"),
+        ("kubetrail.db", "unknown store URL"),
+        ("sqlite://", "names no file"),
+        ("opensearch+http://", "names no host"),
+        ("opensearch+http://admin:hunter2@host:99999", "invalid port"),
+        ("redis://admin:hunter2@host:6379", "unknown store URL"),
+    ],
+)
+def test_bad_urls_say_what_is_wrong_without_the_password(url: str, message: str) -> None:
+    with pytest.raises(InvalidStoreURL, match=message) as err:
+        parse_store_url(url)
+    assert "hunter2" not in str(err.value)

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         window_start = start.strftime("%Y-%m-%dT%H:%M:%SZ")
         window_end = (start + timedelta(hours=hours + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        last_hour = (start + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        last_hour = (start + timedelta(hours=hours - 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         rng = f"start={window_start}&end={window_end}"
         pod_name = "svc-0021-7d9f8b6c5-00063"  # pod 63: namespace team-03
         first_page = httpx.get(f"{base}/api/v1/events?{rng}&namespace=team-05&limit=100")

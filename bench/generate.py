@@ -245,7 +245,8 @@ class Cluster:
 
     def churn(self, events: int, hours: float) -> Iterator[dict[str, Any]]:
         """``events`` watch events spread over ``hours`` after ``start``."""
-        step = timedelta(hours=hours) / max(1, events)
+        # the listing comes first, then the churn spans exactly ``hours``
+        step = timedelta(hours=hours) / max(1, events - min(events, len(self.pods)))
         t = self.start
         emitted = 0
         seen_events: set[str] = set()

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kubetrail.demo.incident import DEMO_SECRET_CANARY
 
 from kubetrail.config import Settings
+from kubetrail.demo.incident import DEMO_SECRET_CANARY
 from kubetrail.store.sqlite import SQLiteStore
 from tests.api.conftest import ServerThread
 

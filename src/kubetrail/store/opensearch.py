@@ -1,0 +1,368 @@
+"""The OpenSearch store: the production store for a real cluster.
+
+Layout (created by ``kubetrail setup``, see :mod:`kubetrail.store.os_setup`):
+indices ``<prefix>-000001, -000002, …`` behind the write alias ``<prefix>``,
+rolled over and deleted after the retention by ISM. Writes go to the alias,
+reads to ``<prefix>-*`` (every index, whichever is the write index).
+
+**Writes** are bulk ``create`` requests with the document ``id`` as ``_id``:
+a 409 means "already stored" and counts as a duplicate, so a replayed batch,
+a relist or a second shipper replica is harmless. Batches are chunked by
+count and bytes (opensearch-py's ``streaming_bulk``); 429s are retried by the
+helper with backoff, connection failures by re-sending the batch (safe: ids),
+and any other per-item error is reported with its reason, never dropped.
+
+**Reads** sort by ``(timestampMicros, id)`` and page with ``search_after``:
+the API's cursor is that pair, identical to the embedded store's.
+**Aggregations** page through a ``composite`` aggregation (count, min, max and
+the newest event's id per group), order and cut the groups like the embedded
+store does, then fetch the newest documents by id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import (
+    ConnectionError as OSConnectionError,
+)
+from opensearchpy.exceptions import (
+    ConnectionTimeout,
+    NotFoundError,
+    RequestError,
+    TransportError,
+)
+
+from kubetrail.events.model import EventDocument
+from kubetrail.events.timing import format_rfc3339, from_micros, to_micros
+from kubetrail.store import os_query
+from kubetrail.store.base import (
+    AggregateQuery,
+    AggregateResult,
+    Bucket,
+    EventPage,
+    EventQuery,
+    Health,
+    InvalidQuery,
+    StoreError,
+    StoreUnavailable,
+    WriteError,
+    WriteResult,
+    check_group_keys,
+)
+
+DEFAULT_PREFIX = "kubetrail-events"
+_COMPOSITE_PAGE = 1000
+_ID_CHUNK = 1000
+
+
+class OpenSearchStore:
+    """A :class:`~kubetrail.store.base.Store` on a cluster prepared by ``kubetrail setup``."""
+
+    kind = "opensearch"
+
+    def __init__(
+        self,
+        client: OpenSearch,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        name: str = "opensearch",
+        refresh: bool | str = False,
+        chunk_docs: int = 1000,
+        chunk_bytes: int = 8 * 1024 * 1024,
+        connection_retries: int = 5,
+        retry_backoff: float = 0.5,
+        check_setup: bool = True,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.alias = prefix
+        self.pattern = f"{prefix}-*"
+        self.name = name  # the URL without password, for messages
+        self.refresh = refresh
+        self.chunk_docs = chunk_docs
+        self.chunk_bytes = chunk_bytes
+        self.connection_retries = connection_retries
+        self.retry_backoff = retry_backoff
+        if check_setup:
+            self._check_setup()
+
+    def _check_setup(self) -> None:
+        try:
+            exists = self.client.indices.exists_alias(name=self.alias)
+        except (OSConnectionError, ConnectionTimeout) as exc:
+            raise StoreUnavailable(
+                f"cannot reach OpenSearch at {self.name}: {_reason(exc)}"
+            ) from None
+        except TransportError as exc:
+            raise StoreUnavailable(f"OpenSearch at {self.name} answered {_reason(exc)}") from None
+        if not exists:
+            raise StoreUnavailable(
+                f"OpenSearch at {self.name} has no write alias {self.alias!r}: "
+                f"run `kubetrail setup --store {self.name}` first"
+            )
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- writes --------------------------------------------------------------
+
+    def write(self, docs: Sequence[EventDocument]) -> WriteResult:
+        result = WriteResult()
+        actions = []
+        for doc in docs:
+            try:
+                actions.append(
+                    {
+                        "_op_type": "create",
+                        "_index": self.alias,
+                        "_id": doc["id"],
+                        "_source": os_query.index_body(dict(doc)),
+                    }
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                result.errors.append(
+                    WriteError(id=str(doc.get("id", "?")), reason=f"bad document: {exc}")
+                )
+        if not actions:
+            return result
+        pending = actions
+        for attempt in range(self.connection_retries + 1):
+            try:
+                pending = self._bulk(pending, result)
+                return result
+            except (OSConnectionError, ConnectionTimeout) as exc:
+                # Resending is safe: ids make already-stored documents duplicates.
+                if attempt == self.connection_retries:
+                    raise StoreUnavailable(
+                        f"cannot reach OpenSearch at {self.name}: {_reason(exc)} "
+                        f"({len(pending)} documents not stored)"
+                    ) from None
+                time.sleep(self.retry_backoff * 2**attempt)
+        return result
+
+    def _bulk(self, actions: list[dict[str, Any]], result: WriteResult) -> list[dict[str, Any]]:
+        """Send ``actions``, counting outcomes into ``result``. When the connection
+        fails mid-way, ``actions`` is cut down to what got no answer (in place)
+        and the error is raised for the caller to retry."""
+        done: set[str] = set()
+        try:
+            for ok, item in helpers.streaming_bulk(
+                self.client,
+                actions,
+                chunk_size=self.chunk_docs,
+                max_chunk_bytes=self.chunk_bytes,
+                raise_on_error=False,
+                raise_on_exception=True,
+                max_retries=self.connection_retries,
+                initial_backoff=self.retry_backoff,
+                refresh=self.refresh,
+            ):
+                info = item.get("create") or next(iter(item.values()))
+                ident = str(info.get("_id"))
+                done.add(ident)
+                status = info.get("status", 0)
+                if ok:
+                    result.stored += 1
+                elif status == 409:
+                    result.duplicates += 1
+                else:
+                    err = info.get("error") or {}
+                    reason = err.get("reason") if isinstance(err, dict) else str(err)
+                    kind = err.get("type") if isinstance(err, dict) else "error"
+                    result.errors.append(WriteError(id=ident, reason=f"{status} {kind}: {reason}"))
+        except (OSConnectionError, ConnectionTimeout):
+            remaining = [a for a in actions if a["_id"] not in done]
+            actions[:] = remaining
+            raise
+        except TransportError as exc:
+            raise StoreError(
+                f"OpenSearch at {self.name} refused the bulk write: {_reason(exc)}"
+            ) from None
+        return []
+
+    # -- reads ---------------------------------------------------------------
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.client.search(index=self.pattern, body=body, ignore_unavailable=True)
+        except (OSConnectionError, ConnectionTimeout) as exc:
+            raise StoreUnavailable(
+                f"cannot reach OpenSearch at {self.name}: {_reason(exc)}"
+            ) from None
+        except RequestError as exc:
+            raise InvalidQuery(f"OpenSearch rejected the query: {_reason(exc)}") from None
+        except NotFoundError:
+            return {"hits": {"hits": []}, "aggregations": {}}
+        except TransportError as exc:
+            raise StoreError(f"OpenSearch at {self.name} failed: {_reason(exc)}") from None
+
+    def search(self, query: EventQuery) -> EventPage:
+        body = os_query.search_body(query)
+        hits = self._search(body)["hits"]["hits"]
+        more = len(hits) > query.limit
+        hits = hits[: query.limit]
+        items = [h["_source"] for h in hits]
+        nxt = os_query.cursor_of(hits[-1]) if more and hits else None
+        return EventPage(items=items, next=nxt)
+
+    def aggregate(self, query: AggregateQuery) -> AggregateResult:
+        check_group_keys(query.group_by)
+        if query.limit < 1:
+            raise InvalidQuery("limit must be at least 1")
+        keep_signal = (
+            (lambda s: os_query.signal_matches(s, query.filter.signal))
+            if "signal" in query.group_by and query.filter.signal
+            else None
+        )
+        groups: list[tuple[dict[str, str], int, int, int, str]] = []
+        for bucket in self._composite_buckets(query):
+            key = {
+                k: "" if bucket["key"].get(k) is None else str(bucket["key"][k])
+                for k in query.group_by
+            }
+            if keep_signal is not None and not keep_signal(key["signal"]):
+                continue
+            newest = ""
+            if query.latest:
+                top = bucket["newest"]["hits"]["hits"]
+                if top:
+                    newest = str(top[0]["fields"]["id"][0])
+            groups.append(
+                (
+                    key,
+                    bucket["doc_count"],
+                    int(bucket["first"]["value"]),
+                    int(bucket["last"]["value"]),
+                    newest,
+                )
+            )
+        keys = query.group_by
+        if query.order == "count":
+            groups.sort(key=lambda g: (-g[1], *(g[0][k] for k in keys)))
+        else:
+            groups.sort(key=lambda g: (-g[3], *(g[0][k] for k in keys)))
+        truncated = len(groups) > query.limit
+        groups = groups[: query.limit]
+        latest = self._docs_by_id([g[4] for g in groups if g[4]]) if query.latest else {}
+        buckets = [
+            Bucket(
+                key=key,
+                count=count,
+                first_seen=format_rfc3339(from_micros(first)),
+                last_seen=format_rfc3339(from_micros(last)),
+                latest=latest.get(newest) if query.latest else None,
+            )
+            for key, count, first, last, newest in groups
+        ]
+        return AggregateResult(buckets=buckets, truncated=truncated)
+
+    def _composite_buckets(self, query: AggregateQuery) -> Iterator[dict[str, Any]]:
+        after = None
+        while True:
+            body = os_query.composite_body(query, page_size=_COMPOSITE_PAGE, after=after)
+            agg = (self._search(body).get("aggregations") or {}).get("groups")
+            if not agg:
+                return
+            yield from agg["buckets"]
+            after = agg.get("after_key")
+            if not agg["buckets"] or after is None:
+                return
+
+    def _docs_by_id(self, ids: list[str]) -> dict[str, EventDocument]:
+        out: dict[str, EventDocument] = {}
+        unique = list(dict.fromkeys(ids))
+        for i in range(0, len(unique), _ID_CHUNK):
+            chunk = unique[i : i + _ID_CHUNK]
+            body = {
+                "query": {"terms": {"id": chunk}},
+                "size": len(chunk),
+                "_source": {"excludes": list(os_query.INTERNAL_FIELDS)},
+            }
+            for hit in self._search(body)["hits"]["hits"]:
+                out[hit["_source"]["id"]] = hit["_source"]
+        return out
+
+    # -- retention and health ---------------------------------------------------
+
+    def delete_before(self, cutoff: datetime) -> int:
+        try:
+            resp = self.client.delete_by_query(
+                index=self.pattern,
+                body={"query": {"range": {"timestampMicros": {"lt": to_micros(cutoff)}}}},
+                conflicts="proceed",
+                refresh=True,
+                ignore_unavailable=True,
+            )
+        except (OSConnectionError, ConnectionTimeout) as exc:
+            raise StoreUnavailable(
+                f"cannot reach OpenSearch at {self.name}: {_reason(exc)}"
+            ) from None
+        except TransportError as exc:
+            raise StoreError(
+                f"OpenSearch at {self.name} failed to delete: {_reason(exc)}"
+            ) from None
+        return int(resp.get("deleted", 0))
+
+    def health(self) -> Health:
+        try:
+            cluster = self.client.cluster.health()
+            stats = self._search(
+                {
+                    "size": 0,
+                    "track_total_hits": True,
+                    "aggs": {
+                        "oldest": {"min": {"field": "timestampMicros"}},
+                        "newest": {"max": {"field": "timestampMicros"}},
+                    },
+                }
+            )
+        except (StoreError, TransportError, OSConnectionError) as exc:
+            return Health(
+                ok=False, store=self.kind, detail={"url": self.name, "error": _reason(exc)}
+            )
+        aggs = stats.get("aggregations") or {}
+        total = stats["hits"].get("total", {})
+
+        def when(name: str) -> str | None:
+            value = (aggs.get(name) or {}).get("value")
+            return format_rfc3339(from_micros(int(value))) if value is not None else None
+
+        status = cluster.get("status")
+        return Health(
+            ok=status in ("green", "yellow"),
+            store=self.kind,
+            detail={
+                "url": self.name,
+                "cluster": cluster.get("cluster_name"),
+                "status": status,
+                "alias": self.alias,
+                "events": total.get("value", 0) if isinstance(total, dict) else total,
+                "oldest": when("oldest"),
+                "newest": when("newest"),
+            },
+        )
+
+
+def _reason(exc: Exception) -> str:
+    """One line from an opensearch-py exception, without request bodies."""
+    if isinstance(exc, OSConnectionError):  # also a TransportError, with status "N/A"
+        cause = exc.info if isinstance(exc.info, Exception) else None
+        text = str(cause or exc.error or "connection failed")
+        return text.splitlines()[0][:300]
+    if isinstance(exc, TransportError):
+        info = exc.info if isinstance(exc.info, dict) else {}
+        err = info.get("error")
+        if isinstance(err, dict):
+            root = (err.get("root_cause") or [err])[0]
+            return f"{exc.status_code} {root.get('type', '')}: {root.get('reason', '')}".strip()
+        if isinstance(err, str):
+            return f"{exc.status_code} {err}"
+        if isinstance(exc.status_code, int):
+            return f"{exc.status_code} {exc.error}"
+        return str(exc.error or exc)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,194 @@
+"""OpenSearch request bodies for the store's queries. Pure: dicts in, dicts out.
+
+The indexed document is the event document plus three fields the store adds
+(and strips again on read, see :data:`INTERNAL_FIELDS`):
+
+- ``timestampMicros`` (long): the exact time in microseconds. ``date`` fields
+  keep milliseconds, and two events of the same millisecond must still sort
+  (and page) exactly as in the embedded store, so sorting, ranges and
+  first/last seen use this field; ``timestamp`` stays for people and Dashboards;
+- ``searchText`` (text): the message and the snapshot's text rendering, what
+  ``q=`` searches;
+- ``labels`` / ``annotations`` (``flat_object``): copies for Discover filters.
+
+Full-text input goes through ``simple_query_string`` with only the prefix and
+whitespace operators enabled, so quotes, parentheses, ``AND``, ``-`` or ``|``
+typed by a user are text, never syntax, and can never make the query fail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetrail.events.redact import LAST_APPLIED
+from kubetrail.events.text import search_text
+from kubetrail.events.timing import parse_rfc3339, to_micros
+from kubetrail.store.base import AggregateQuery, Cursor, EventFilter, EventQuery, InvalidQuery
+
+INTERNAL_FIELDS = ("timestampMicros", "searchText", "labels", "annotations")
+MAX_RESULT_WINDOW = 10_000
+
+#: EventFilter field → indexed keyword field.
+FILTER_FIELDS: dict[str, str] = {
+    "namespace": "namespace",
+    "resource_type": "resourceType",
+    "name": "resourceName",
+    "kind": "kind",
+    "verb": "verb",
+    "uid": "uid",
+    "reason": "reason",
+    "event_type": "eventType",
+    "field_manager": "fieldManager",
+    "involved_kind": "involvedObject.kind",
+    "involved_namespace": "involvedObject.namespace",
+    "involved_name": "involvedObject.name",
+    "involved_uid": "involvedObject.uid",
+}
+#: group key → indexed keyword field.
+GROUP_FIELDS: dict[str, str] = {
+    "namespace": "namespace",
+    "resourceType": "resourceType",
+    "resourceName": "resourceName",
+    "kind": "kind",
+    "apiGroup": "apiGroup",
+    "verb": "verb",
+    "user": "user",
+    "uid": "uid",
+    "signal": "signals",
+    "reason": "reason",
+    "eventType": "eventType",
+    "fieldManager": "fieldManager",
+    "involvedObject.kind": "involvedObject.kind",
+    "involvedObject.namespace": "involvedObject.namespace",
+    "involvedObject.name": "involvedObject.name",
+    "involvedObject.uid": "involvedObject.uid",
+}
+
+
+def index_body(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document as indexed: the event document plus the internal fields."""
+    obj = doc.get("objectChanges") or {}
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    body = dict(doc)
+    body["timestampMicros"] = to_micros(parse_rfc3339(doc["timestamp"]))
+    body["searchText"] = f"{doc.get('message') or ''} {search_text(obj)}"
+    labels = meta.get("labels")
+    if isinstance(labels, dict) and labels:
+        body["labels"] = labels
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        kept = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+        if kept:
+            body["annotations"] = kept
+    return body
+
+
+def text_query(text: str) -> dict[str, Any]:
+    if not text.split():
+        raise InvalidQuery("search text is empty: give at least one word")
+    return {
+        "simple_query_string": {
+            "query": text,
+            "fields": ["searchText"],
+            "default_operator": "and",
+            "flags": "PREFIX|WHITESPACE",
+            "analyze_wildcard": True,
+        }
+    }
+
+
+def signal_query(signals: tuple[str, ...]) -> dict[str, Any]:
+    exact = [s for s in signals if not s.endswith("*")]
+    should: list[dict[str, Any]] = [
+        {"prefix": {"signals": s[:-1]}} for s in signals if s.endswith("*")
+    ]
+    if exact:
+        should.append({"terms": {"signals": exact}})
+    return (
+        should[0] if len(should) == 1 else {"bool": {"should": should, "minimum_should_match": 1}}
+    )
+
+
+def filter_query(flt: EventFilter) -> dict[str, Any]:
+    clauses: list[dict[str, Any]] = []
+    if flt.start is not None or flt.end is not None:
+        bounds: dict[str, int] = {}
+        if flt.start is not None:
+            bounds["gte"] = to_micros(flt.start)
+        if flt.end is not None:
+            bounds["lte"] = to_micros(flt.end)
+        clauses.append({"range": {"timestampMicros": bounds}})
+    for name, fld in FILTER_FIELDS.items():
+        values: tuple[str, ...] = getattr(flt, name)
+        if values:
+            clauses.append({"terms": {fld: list(values)}})
+    if flt.snapshot is not None:
+        clauses.append({"term": {"snapshot": flt.snapshot}})
+    if flt.signal:
+        clauses.append(signal_query(flt.signal))
+    if flt.text is not None:
+        clauses.append(text_query(flt.text))
+    if not clauses:
+        return {"match_all": {}}
+    return {"bool": {"filter": clauses}}
+
+
+def search_body(query: EventQuery) -> dict[str, Any]:
+    if query.limit < 1:
+        raise InvalidQuery("limit must be at least 1")
+    if query.limit >= MAX_RESULT_WINDOW:
+        raise InvalidQuery(f"limit must be below {MAX_RESULT_WINDOW}")
+    order = "desc" if query.order == "desc" else "asc"
+    body: dict[str, Any] = {
+        "query": filter_query(query.filter),
+        "sort": [{"timestampMicros": order}, {"id": order}],
+        "size": query.limit + 1,  # one more tells whether a next page exists
+        "track_total_hits": False,
+        "_source": {"excludes": list(INTERNAL_FIELDS)},
+    }
+    if query.after is not None:
+        body["search_after"] = [query.after.ts, query.after.id]
+    return body
+
+
+def cursor_of(hit: dict[str, Any]) -> Cursor:
+    ts, ident = hit["sort"]
+    return Cursor(ts=int(ts), id=str(ident))
+
+
+def composite_body(
+    query: AggregateQuery, *, page_size: int, after: dict[str, Any] | None
+) -> dict[str, Any]:
+    """One page of all groups: count, first and last time, the newest event's id."""
+    sources = [
+        {key: {"terms": {"field": GROUP_FIELDS[key], "missing_bucket": True}}}
+        for key in query.group_by
+    ]
+    composite: dict[str, Any] = {"size": page_size, "sources": sources}
+    if after is not None:
+        composite["after"] = after
+    sub: dict[str, Any] = {
+        "first": {"min": {"field": "timestampMicros"}},
+        "last": {"max": {"field": "timestampMicros"}},
+    }
+    if query.latest:
+        sub["newest"] = {
+            "top_hits": {
+                "size": 1,
+                "sort": [{"timestampMicros": "desc"}, {"id": "desc"}],
+                "_source": False,
+                "docvalue_fields": ["id"],
+            }
+        }
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": filter_query(query.filter),
+        "aggs": {"groups": {"composite": composite, "aggs": sub}},
+    }
+
+
+def signal_matches(signal: str, wanted: tuple[str, ...]) -> bool:
+    """Whether a signal satisfies a filter's signal list (exact or ``prefix*``)."""
+    return any(signal.startswith(w[:-1]) if w.endswith("*") else signal == w for w in wanted)

@@ -1,0 +1,232 @@
+"""OpenSearch index templates and ISM policy, rendered from the jinja2 files.
+
+The JSON lives once, in ``kubetrail/index_templates/*.json.j2`` (also reachable as
+the top-level ``index-templates/`` folder of the repository); this module only
+validates the parameters, renders the files with :class:`jinja2.StrictUndefined`
+and parses the result. ``kubetrail setup`` (:mod:`kubetrail.store.os_setup`)
+applies what :func:`render_all` returns.
+
+Objects, for the default prefix ``kubetrail-events``:
+
+- component templates ``kubetrail-events-settings`` and ``kubetrail-events-mappings``;
+- index template ``kubetrail-events`` for ``kubetrail-events-*``;
+- ISM policy ``kubetrail-events-14d``;
+- bootstrap index ``kubetrail-events-000001`` carrying the write alias ``kubetrail-events``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from kubetrail import __version__
+
+TEMPLATE_PACKAGE = "kubetrail"
+TEMPLATE_DIR = "index_templates"
+
+#: Rendered object -> template file.
+TEMPLATE_FILES: dict[str, str] = {
+    "component-settings": "component-settings.json.j2",
+    "component-mappings": "component-mappings.json.j2",
+    "index-template": "index-template.json.j2",
+    "ism-policy": "ism-policy.json.j2",
+    "bootstrap-index": "bootstrap-index.json.j2",
+}
+
+# Index names: lowercase, no \ / * ? " < > | , # : or space, not starting with _ - + .
+_PREFIX_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_MAX_PREFIX = 200
+_AGE_RE = re.compile(r"[1-9][0-9]*(d|h|m|s)")
+_SIZE_RE = re.compile(r"[1-9][0-9]*(b|kb|mb|gb|tb|pb)")
+_REFRESH_RE = re.compile(r"-1|[1-9][0-9]*(ms|s|m|h)")
+
+
+class TemplateError(ValueError):
+    """A template file does not render to valid JSON (a packaging or editing bug)."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class TemplateParams:
+    """What the templates are rendered from. Invalid values raise :class:`ValueError`."""
+
+    prefix: str = "kubetrail-events"
+    retention_days: int = 14
+    rollover_age: str = "1d"
+    rollover_size: str = "30gb"
+    shards: int = 1
+    replicas: int = 1
+    refresh_interval: str = "5s"
+    #: map labels/annotations as ``flat_object`` (OpenSearch >= 2.7)
+    flat_object: bool = True
+    #: the cluster has the ISM plugin: set the rollover alias, ``_meta.retention: ism``
+    ism: bool = True
+
+    def __post_init__(self) -> None:
+        p = self.prefix
+        if not isinstance(p, str) or not _PREFIX_RE.fullmatch(p) or len(p) > _MAX_PREFIX:
+            raise ValueError(
+                f"prefix {p!r} is not a valid index name prefix: use lowercase letters, digits, "
+                f"'-', '_' or '.', starting with a letter or digit, at most {_MAX_PREFIX} "
+                "characters"
+            )
+        if not _is_int(self.retention_days) or not 1 <= self.retention_days <= 36500:
+            raise ValueError(
+                f"retention days {self.retention_days!r} must be a whole number from 1 to 36500"
+            )
+        if not isinstance(self.rollover_age, str) or not _AGE_RE.fullmatch(self.rollover_age):
+            raise ValueError(
+                f"rollover age {self.rollover_age!r} must be a positive time like 1d, 12h, 30m"
+            )
+        if not isinstance(self.rollover_size, str) or not _SIZE_RE.fullmatch(self.rollover_size):
+            raise ValueError(
+                f"rollover size {self.rollover_size!r} must be a positive size like 30gb, 500mb"
+            )
+        if not _is_int(self.shards) or not 1 <= self.shards <= 1024:
+            raise ValueError(f"shards {self.shards!r} must be a whole number from 1 to 1024")
+        if not _is_int(self.replicas) or not 0 <= self.replicas <= 64:
+            raise ValueError(f"replicas {self.replicas!r} must be a whole number from 0 to 64")
+        if not isinstance(self.refresh_interval, str) or not _REFRESH_RE.fullmatch(
+            self.refresh_interval
+        ):
+            raise ValueError(
+                f"refresh interval {self.refresh_interval!r} must be a time like 5s, 500ms, 1m "
+                "or -1 (no refresh)"
+            )
+        for name in ("flat_object", "ism"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, not {getattr(self, name)!r}")
+
+    @property
+    def alias(self) -> str:
+        """The write alias: the prefix itself (indices are ``<prefix>-000001``...)."""
+        return self.prefix
+
+    @property
+    def settings_name(self) -> str:
+        return f"{self.prefix}-settings"
+
+    @property
+    def mappings_name(self) -> str:
+        return f"{self.prefix}-mappings"
+
+    @property
+    def index_template_name(self) -> str:
+        return self.prefix
+
+    @property
+    def policy_id(self) -> str:
+        return f"{self.prefix}-{self.retention_days}d"
+
+    @property
+    def bootstrap_index(self) -> str:
+        return f"{self.prefix}-000001"
+
+    @property
+    def index_pattern(self) -> str:
+        return f"{self.prefix}-*"
+
+
+@dataclass(frozen=True)
+class RenderedTemplates(Mapping[str, dict[str, Any]]):
+    """Rendered bodies keyed like :data:`TEMPLATE_FILES`, plus the object names."""
+
+    params: TemplateParams
+    bodies: dict[str, dict[str, Any]] = field(repr=False)
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        return self.bodies[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.bodies)
+
+    def __len__(self) -> int:
+        return len(self.bodies)
+
+    @property
+    def names(self) -> dict[str, str]:
+        p = self.params
+        return {
+            "component-settings": p.settings_name,
+            "component-mappings": p.mappings_name,
+            "index-template": p.index_template_name,
+            "ism-policy": p.policy_id,
+            "bootstrap-index": p.bootstrap_index,
+            "alias": p.alias,
+        }
+
+    @property
+    def component_templates(self) -> dict[str, dict[str, Any]]:
+        """Component template name -> body, in the order they must be created."""
+        return {
+            self.params.settings_name: self.bodies["component-settings"],
+            self.params.mappings_name: self.bodies["component-mappings"],
+        }
+
+    @property
+    def index_template(self) -> dict[str, Any]:
+        return self.bodies["index-template"]
+
+    @property
+    def ism_policy(self) -> dict[str, Any]:
+        return self.bodies["ism-policy"]
+
+    @property
+    def bootstrap(self) -> dict[str, Any]:
+        return self.bodies["bootstrap-index"]
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # JSON, not HTML: strings are escaped with |tojson
+        keep_trailing_newline=True,
+    )
+
+
+def template_source(name: str) -> str:
+    """The text of one template file shipped in the package."""
+    return resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR, name).read_text("utf-8")
+
+
+def render(name: str, params: TemplateParams) -> dict[str, Any]:
+    """Render one template file (a :data:`TEMPLATE_FILES` value) and parse its JSON."""
+    context = asdict(params) | {
+        "alias": params.alias,
+        "settings_name": params.settings_name,
+        "mappings_name": params.mappings_name,
+        "policy_id": params.policy_id,
+        "kubetrail_version": __version__,
+    }
+    try:
+        text = _environment().from_string(template_source(name)).render(context)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"index template {name} does not render: {exc}") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TemplateError(
+            f"index template {name} does not render to valid JSON: {exc.msg} "
+            f"at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(body, dict):
+        raise TemplateError(
+            f"index template {name} renders to {type(body).__name__}, not an object"
+        )
+    return body
+
+
+def render_all(params: TemplateParams | None = None) -> RenderedTemplates:
+    params = params or TemplateParams()
+    return RenderedTemplates(
+        params=params, bodies={key: render(f, params) for key, f in TEMPLATE_FILES.items()}
+    )

@@ -1,7 +1,23 @@
-"""Every store runs the same conformance suite: add a factory to STORE_FACTORIES."""
+"""Every store runs the same conformance suite.
+
+Stores under test (the ``store`` fixture's parameters):
+
+- ``sqlite``: the embedded store in a temporary file;
+- ``osmem``: the OpenSearch store against a real ``osmem-server`` process (an
+  OpenSearch-compatible server from PyPI), set up by ``kubetrail setup``'s code;
+- ``opensearch``: a real OpenSearch, from ``OPENSEARCH_URL`` (a disposable cluster,
+  security disabled: the suite creates and deletes indices) or, where a Docker
+  engine answers, a testcontainers ``opensearchproject/opensearch:2`` single node.
+  Otherwise those cases skip, saying how to run them.
+
+Each OpenSearch case gets its own index prefix, so cases never see each other's
+documents and one server serves the whole session.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,18 +25,48 @@ import pytest
 
 from kubetrail.store.base import Store
 from kubetrail.store.sqlite import SQLiteStore
+from tests.store.opensearch_servers import opensearch_store, real_opensearch_url
+from tests.store.osmem import running_osmem
+
+_prefixes = itertools.count(1)
 
 
-def _sqlite(tmp_path: Path) -> Store:
+@pytest.fixture(scope="session")
+def osmem_url() -> Iterator[str]:
+    with running_osmem() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def real_opensearch() -> Iterator[str]:
+    with real_opensearch_url() as url:
+        yield url
+
+
+def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return SQLiteStore(tmp_path / "conformance.db")
 
 
-STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {"sqlite": _sqlite}
+def _osmem(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    url = request.getfixturevalue("osmem_url")
+    return opensearch_store(url, prefix=f"conf{next(_prefixes)}-{os.getpid()}-events")
+
+
+def _real(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    url = request.getfixturevalue("real_opensearch")
+    return opensearch_store(url, prefix=f"conf{next(_prefixes)}-{os.getpid()}-events")
+
+
+STORE_FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], Store]] = {
+    "sqlite": _sqlite,
+    "osmem": _osmem,
+    "opensearch": _real,
+}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s = STORE_FACTORIES[request.param](tmp_path)
+    s = STORE_FACTORIES[request.param](request, tmp_path)
     try:
         yield s
     finally:

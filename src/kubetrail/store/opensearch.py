@@ -206,7 +206,7 @@ class OpenSearchStore:
         hits = self._search(body)["hits"]["hits"]
         more = len(hits) > query.limit
         hits = hits[: query.limit]
-        items = [h["_source"] for h in hits]
+        items = [os_query.public_document(h["_source"]) for h in hits]
         nxt = os_query.cursor_of(hits[-1]) if more and hits else None
         return EventPage(items=items, next=nxt)
 
@@ -278,13 +278,10 @@ class OpenSearchStore:
         unique = list(dict.fromkeys(ids))
         for i in range(0, len(unique), _ID_CHUNK):
             chunk = unique[i : i + _ID_CHUNK]
-            body = {
-                "query": {"terms": {"id": chunk}},
-                "size": len(chunk),
-                "_source": {"excludes": list(os_query.INTERNAL_FIELDS)},
-            }
+            body = {"query": {"terms": {"id": chunk}}, "size": len(chunk)}
             for hit in self._search(body)["hits"]["hits"]:
-                out[hit["_source"]["id"]] = hit["_source"]
+                doc = os_query.public_document(hit["_source"])
+                out[doc["id"]] = doc
         return out
 
     # -- retention and health ---------------------------------------------------

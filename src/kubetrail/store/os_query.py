@@ -145,11 +145,21 @@ def search_body(query: EventQuery) -> dict[str, Any]:
         "sort": [{"timestampMicros": order}, {"id": order}],
         "size": query.limit + 1,  # one more tells whether a next page exists
         "track_total_hits": False,
-        "_source": {"excludes": list(INTERNAL_FIELDS)},
     }
     if query.after is not None:
         body["search_after"] = [query.after.ts, query.after.id]
     return body
+
+
+def public_document(source: dict[str, Any]) -> dict[str, Any]:
+    """The event document of a hit: the ``_source`` without the store's own fields.
+
+    Stripped here rather than with ``_source`` filtering: filtering rebuilds the
+    source and may expand dotted keys (``kubernetes.io/hostname``) into objects,
+    which would change the Kubernetes object we return."""
+    for name in INTERNAL_FIELDS:
+        source.pop(name, None)
+    return source
 
 
 def cursor_of(hit: dict[str, Any]) -> Cursor:
@@ -161,8 +171,10 @@ def composite_body(
     query: AggregateQuery, *, page_size: int, after: dict[str, Any] | None
 ) -> dict[str, Any]:
     """One page of all groups: count, first and last time, the newest event's id."""
+    # A missing value groups as "" (as the embedded store's COALESCE does), except
+    # for signals: an event without signals belongs to no signal's group.
     sources = [
-        {key: {"terms": {"field": GROUP_FIELDS[key], "missing_bucket": True}}}
+        {key: {"terms": {"field": GROUP_FIELDS[key], "missing_bucket": key != "signal"}}}
         for key in query.group_by
     ]
     composite: dict[str, Any] = {"size": page_size, "sources": sources}

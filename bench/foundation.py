@@ -1,6 +1,8 @@
-"""Embedded store benchmark: `kubetrail ingest` rate and REST API query latency.
+"""Store benchmark: `kubetrail ingest` rate and REST API query latency.
 
-    python bench/foundation.py --events 100000
+    python bench/foundation.py --events 100000                    # embedded SQLite
+    python bench/foundation.py --events 100000 --store osmem      # osmem-server (PyPI)
+    python bench/foundation.py --store opensearch+http://host:9200  # a real cluster (disposable!)
 
 1. generates ``--events`` watch events of a synthetic cluster (bench/generate.py);
 2. times ``kubetrail ingest --store sqlite:///…`` on them, as a user runs it
@@ -16,6 +18,7 @@ Prints a table and writes the figures as JSON (``--json``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -98,7 +101,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=50)
     p.add_argument("--workdir", help="keep files here (default: a temporary directory)")
     p.add_argument("--json", help="write the figures to this file")
+    p.add_argument(
+        "--store",
+        default="sqlite",
+        help="sqlite (default), osmem (starts osmem-server), or an opensearch+http(s):// URL",
+    )
     args = p.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        return _run(args, stack)
+
+
+def _opensearch_url(kind: str, stack: contextlib.ExitStack) -> str:
+    if kind.startswith("opensearch+"):
+        return kind
+    import osmem_server
+
+    proc = subprocess.Popen(
+        [str(osmem_server.resolve_binary()), "--addr", "127.0.0.1:0", "--no-ja"],
+        stdin=subprocess.PIPE,  # osmem-server exits when its stdin closes
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    stack.callback(proc.wait)
+    stack.callback(proc.stdin.close)  # type: ignore[union-attr]
+    return "opensearch+" + json.loads(proc.stdout.readline())["url"]  # type: ignore[union-attr]
+
+
+def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="kubetrail-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -123,7 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generated {args.events} events, {size / 1e6:.1f} MB -> {events_file}")
 
     kubetrail = [sys.executable, "-m", "kubetrail"]
-    store = f"sqlite:///{db}"
+    if args.store == "sqlite":
+        store = f"sqlite:///{db}"
+    elif args.store == "osmem" or args.store.startswith("opensearch+"):
+        store = _opensearch_url(args.store, stack)
+        setup = subprocess.run([*kubetrail, "setup", "--store", store, "--replicas", "0"],
+                               capture_output=True, text=True)
+        if setup.returncode != 0:
+            print(setup.stdout, setup.stderr, file=sys.stderr)
+            return 1
+    else:
+        print(f"--store {args.store!r}: use sqlite, osmem or an opensearch+http(s):// URL", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     done = subprocess.run(
         [*kubetrail, "ingest", "--quiet", "--store", store, str(events_file)],
@@ -135,18 +175,19 @@ def main(argv: list[str] | None = None) -> int:
         print(done.stdout, done.stderr, file=sys.stderr)
         return 1
     print(done.stdout.strip() or done.stderr.strip())
-    db_bytes = sum(f.stat().st_size for f in work.glob("bench.db*"))
-    ingest = {
+    ingest: dict[str, object] = {
+        "store": args.store if not args.store.startswith("opensearch+") else "opensearch",
         "events": args.events,
         "seconds": round(ingest_s, 2),
         "events_per_s": round(args.events / ingest_s),
         "input_mb_per_s": round(size / 1e6 / ingest_s, 1),
-        "db_bytes_per_event": round(db_bytes / args.events),
     }
-    print(
-        f"ingest: {ingest['events_per_s']} events/s, {ingest['input_mb_per_s']} MB/s, "
-        f"{ingest['seconds']} s, {ingest['db_bytes_per_event']} bytes/event on disk"
-    )
+    line = f"ingest: {ingest['events_per_s']} events/s, {ingest['input_mb_per_s']} MB/s, {ingest['seconds']} s"
+    if args.store == "sqlite":
+        db_bytes = sum(f.stat().st_size for f in work.glob("bench.db*"))
+        ingest["db_bytes_per_event"] = round(db_bytes / args.events)
+        line += f", {ingest['db_bytes_per_event']} bytes/event on disk"
+    print(line)
 
     port = _free_port()
     server = subprocess.Popen(

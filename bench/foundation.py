@@ -197,19 +197,19 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 120
+        while True:
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/health", timeout=30).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            print(
-                "api did not start",
-                server.stderr.read().decode() if server.stderr else "",
-                file=sys.stderr,
-            )
-            return 1
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                _, err = server.communicate(timeout=10)
+                print("api did not start:", err.decode(errors="replace")[-2000:], file=sys.stderr)
+                return 1
+            time.sleep(0.2)
         window_start = start.strftime("%Y-%m-%dT%H:%M:%SZ")
         window_end = (start + timedelta(hours=hours + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         last_hour = (start + timedelta(hours=hours - 1)).strftime("%Y-%m-%dT%H:%M:%SZ")

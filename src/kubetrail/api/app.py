@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from kubetrail import __version__
 from kubetrail.api.errors import install_error_handlers
-from kubetrail.api.routes import events, health
+from kubetrail.api.routes import diagnostics, events, health
 from kubetrail.config import Settings
 from kubetrail.store.base import Store
 
@@ -24,4 +24,5 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(events.router)
+    app.include_router(diagnostics.router)
     return app

@@ -1,0 +1,324 @@
+"""Pod checks: ``check_pod_issues`` and ``check_resource_limits``.
+
+Both start from the pod signals derived at ingest (``pod.waiting:*``,
+``pod.lastTerminated:OOMKilled``, ``pod.reason:Evicted``, ``pod.unschedulable``)
+grouped by pod and signal, and add what only Kubernetes Events say (probe
+failures, scheduling and quota messages), grouped by object and reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from kubetrail.diagnostics.common import (
+    aggregate,
+    attach_events,
+    base_filter,
+    event_findings,
+    one_line,
+    related_events_by_object,
+    report,
+)
+from kubetrail.diagnostics.model import CheckParams, Finding, ObjectRef, Report, Severity
+from kubetrail.store.base import Bucket, Store
+
+_CRITICAL_WAITING = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "InvalidImageName",
+        "RunContainerError",
+        "ErrImageNeverPull",
+    }
+)
+_POD_SIGNALS = (
+    "pod.waiting:*",
+    "pod.lastTerminated:OOMKilled",
+    "pod.terminated:OOMKilled",
+    "pod.reason:*",
+    "pod.unschedulable",
+)
+_PROBE = re.compile(r"^(Liveness|Readiness|Startup) probe", re.IGNORECASE)
+
+
+def _issue_for(signal: str) -> tuple[str, Severity] | None:
+    kind, _, value = signal.partition(":")
+    if kind == "pod.waiting":
+        return value, "critical" if value in _CRITICAL_WAITING else "warning"
+    if kind in ("pod.lastTerminated", "pod.terminated") and value == "OOMKilled":
+        return "OOMKilled", "critical"
+    if kind == "pod.reason":
+        return value, "warning"
+    if kind == "pod.unschedulable":
+        return "Unschedulable", "warning"
+    return None
+
+
+def containers(pod: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """(spec container, status) pairs, init containers first."""
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    out = []
+    for spec_key, status_key in (
+        ("initContainers", "initContainerStatuses"),
+        ("containers", "containerStatuses"),
+    ):
+        by_name = {c.get("name"): c for c in status.get(status_key) or [] if isinstance(c, Mapping)}
+        for c in spec.get(spec_key) or []:
+            if isinstance(c, Mapping):
+                out.append((c, by_name.get(c.get("name"), {})))
+    return out
+
+
+def container_evidence(pod: Mapping[str, Any], issue: str) -> tuple[str, dict[str, Any]]:
+    """The message and evidence for ``issue`` from the pod's container statuses."""
+    for spec, status in containers(pod):
+        state = status.get("state") or {}
+        waiting = state.get("waiting") or {}
+        last = (status.get("lastState") or {}).get("terminated") or {}
+        terminated = state.get("terminated") or {}
+        evidence: dict[str, Any] = {
+            "container": spec.get("name"),
+            "image": spec.get("image"),
+            "restartCount": status.get("restartCount", 0),
+        }
+        limits = (spec.get("resources") or {}).get("limits") or {}
+        if waiting.get("reason") == issue:
+            if last:
+                evidence["lastTermination"] = {
+                    "reason": last.get("reason"),
+                    "exitCode": last.get("exitCode"),
+                    "finishedAt": last.get("finishedAt"),
+                }
+                if last.get("message"):
+                    evidence["lastTermination"]["message"] = one_line(last["message"])
+            message = waiting.get("message") or issue
+            if last:
+                message = (
+                    f"{message} (last exit: {last.get('reason')}, code {last.get('exitCode')})"
+                )
+            return one_line(message), evidence
+        if issue == "OOMKilled" and "OOMKilled" in (last.get("reason"), terminated.get("reason")):
+            evidence["memoryLimit"] = limits.get("memory")
+            evidence["memoryRequest"] = ((spec.get("resources") or {}).get("requests") or {}).get(
+                "memory"
+            )
+            limit = limits.get("memory") or "no limit"
+            return one_line(
+                f"container {spec.get('name')} was OOMKilled (exit 137, memory limit {limit})"
+            ), evidence
+    status = pod.get("status") or {}
+    if status.get("message"):
+        return one_line(status["message"]), {"reason": status.get("reason")}
+    for cond in status.get("conditions") or []:
+        if isinstance(cond, Mapping) and cond.get("type") == "PodScheduled" and cond.get("message"):
+            return one_line(cond["message"]), {"reason": cond.get("reason")}
+    return issue, {}
+
+
+def _signal_findings(
+    store: Store, params: CheckParams, signals: tuple[str, ...]
+) -> tuple[list[Finding], bool]:
+    flt = base_filter(params, resource_type=("pods",), signal=signals)
+    buckets, truncated = aggregate(store, flt, ("namespace", "resourceName", "signal"))
+    merged: dict[tuple[str, str, str], Finding] = {}
+    for b in buckets:
+        mapped = _issue_for(b.key["signal"])
+        if mapped is None:
+            continue
+        issue, severity = mapped
+        key = (b.key["namespace"], b.key["resourceName"], issue)
+        found = merged.get(key)
+        if found is not None:
+            found.count = max(found.count, b.count)
+            found.first_seen = min(found.first_seen, b.first_seen)
+            found.last_seen = max(found.last_seen, b.last_seen)
+            continue
+        pod = (b.latest or {}).get("objectChanges") or {}
+        message, evidence = container_evidence(pod, issue)
+        merged[key] = Finding(
+            object=ObjectRef(
+                kind="Pod",
+                namespace=key[0],
+                name=key[1],
+                uid=str((b.latest or {}).get("uid") or ""),
+            ),
+            issue=issue,
+            severity=severity,
+            count=b.count,
+            first_seen=b.first_seen,
+            last_seen=b.last_seen,
+            message=message,
+            evidence=evidence,
+        )
+    return list(merged.values()), truncated
+
+
+def _mark_current(store: Store, params: CheckParams, findings: list[Finding]) -> None:
+    """Whether each pod still shows the issue in its newest stored version."""
+    names = tuple(sorted({f.object.name for f in findings}))
+    if not names:
+        return
+    flt = base_filter(params, resource_type=("pods",), name=names)
+    flt = dataclasses.replace(flt, start=None)  # the newest version up to the end of the range
+    buckets, _ = aggregate(store, flt, ("namespace", "resourceName"))
+    newest: dict[tuple[str, str], Bucket] = {
+        (b.key["namespace"], b.key["resourceName"]): b for b in buckets
+    }
+    for f in findings:
+        b = newest.get((f.object.namespace, f.object.name))
+        if b is None or b.latest is None:
+            continue
+        if b.latest.get("verb") == "delete":
+            f.evidence["current"] = "deleted"
+            continue
+        still = any(
+            (_issue_for(s) or ("", ""))[0] == f.issue for s in b.latest.get("signals") or []
+        )
+        f.evidence["current"] = "still failing" if still else f"recovered by {b.last_seen}"
+
+
+_POD_EVENT_REASONS: dict[str, tuple[str, Severity]] = {
+    "Unhealthy": ("ProbeFailure", "warning"),
+    "FailedScheduling": ("FailedScheduling", "warning"),
+    "Evicted": ("Evicted", "warning"),
+    "FailedCreatePodSandBox": ("FailedCreatePodSandBox", "warning"),
+    "FailedMount": ("FailedMount", "warning"),
+}
+
+
+def check_pod_issues(store: Store, params: CheckParams) -> Report:
+    findings, truncated = _signal_findings(store, params, _POD_SIGNALS)
+    seen = {(f.object.namespace, f.object.name, f.issue) for f in findings}
+    for f in event_findings(store, params, kinds=("Pod",), reasons=_POD_EVENT_REASONS):
+        if f.issue == "ProbeFailure":
+            probe = _PROBE.match(f.message)
+            f.evidence["probe"] = probe.group(1).lower() if probe else "unknown"
+        if f.issue == "Evicted" and (f.object.namespace, f.object.name, "Evicted") in seen:
+            continue
+        if (
+            f.issue == "FailedScheduling"
+            and (f.object.namespace, f.object.name, "Unschedulable") in seen
+        ):
+            continue
+        findings.append(f)
+    _mark_current(store, params, findings)
+    attach_events(
+        findings, related_events_by_object(store, params, kinds=("Pod",), warnings_only=True)
+    )
+    return report("check_pod_issues", params, findings, truncated=truncated)
+
+
+# -- resource limits -----------------------------------------------------------------
+
+_INSUFFICIENT = re.compile(
+    r"Insufficient (cpu|memory|ephemeral-storage|nvidia\.com/gpu|pods)", re.I
+)
+_QUOTA = re.compile(r"exceeded quota", re.I)
+_EVICTED_FOR = re.compile(r"low on resource: ([\w-]+)", re.I)
+
+RESOURCE_NOTES = [
+    "CPU throttling is not visible in watch data (it needs cAdvisor/metrics-server metrics); "
+    "it is not reported here.",
+]
+
+
+def check_resource_limits(store: Store, params: CheckParams) -> Report:
+    findings, truncated = _signal_findings(
+        store,
+        params,
+        ("pod.lastTerminated:OOMKilled", "pod.terminated:OOMKilled", "pod.reason:Evicted"),
+    )
+    for f in findings:
+        if f.issue == "Evicted":
+            match = _EVICTED_FOR.search(f.message)
+            if match:
+                f.evidence["resource"] = match.group(1)
+                f.issue = f"Evicted ({match.group(1)})"
+    for f in event_findings(
+        store,
+        params,
+        kinds=("Pod",),
+        reasons={"FailedScheduling": ("InsufficientResources", "warning")},
+        message_filter=lambda reason, msg: bool(_INSUFFICIENT.search(msg)),
+    ):
+        f.evidence["insufficient"] = sorted({m.lower() for m in _INSUFFICIENT.findall(f.message)})
+        findings.append(f)
+    for f in event_findings(
+        store,
+        params,
+        kinds=("ReplicaSet", "StatefulSet", "DaemonSet", "Job"),
+        reasons={"FailedCreate": ("QuotaExceeded", "warning")},
+        message_filter=lambda reason, msg: bool(_QUOTA.search(msg)),
+    ):
+        findings.append(f)
+    notes = list(RESOURCE_NOTES)
+    failing, _ = _signal_findings(store, params, _POD_SIGNALS)
+    unbounded = _pods_without_limits(store, params, failing)
+    findings.extend(unbounded)
+    attach_events(
+        findings, related_events_by_object(store, params, kinds=("Pod",), warnings_only=True)
+    )
+    return report("check_resource_limits", params, findings, truncated=truncated, notes=notes)
+
+
+def _pods_without_limits(
+    store: Store, params: CheckParams, failing: list[Finding]
+) -> list[Finding]:
+    """Failing pods with a container lacking memory requests or limits."""
+    out = []
+    seen: set[tuple[str, str]] = set()
+    names = tuple(sorted({f.object.name for f in failing}))
+    if not names:
+        return out
+    buckets, _ = aggregate(
+        store,
+        base_filter(params, resource_type=("pods",), name=names),
+        ("namespace", "resourceName"),
+    )
+    for b in buckets:
+        key = (b.key["namespace"], b.key["resourceName"])
+        pod = (b.latest or {}).get("objectChanges") or {}
+        if key in seen:
+            continue
+        missing = []
+        for spec, _status in containers(pod):
+            res = spec.get("resources") or {}
+            lacks = [
+                what
+                for what, part in (("requests", res.get("requests")), ("limits", res.get("limits")))
+                if not (part or {}).get("memory")
+            ]
+            if lacks:
+                missing.append({"container": spec.get("name"), "missingMemory": lacks})
+        if missing:
+            seen.add(key)
+            out.append(
+                Finding(
+                    object=ObjectRef(
+                        kind="Pod",
+                        namespace=key[0],
+                        name=key[1],
+                        uid=str((b.latest or {}).get("uid") or ""),
+                    ),
+                    issue="NoMemoryRequestsOrLimits",
+                    severity="info",
+                    count=b.count,
+                    first_seen=b.first_seen,
+                    last_seen=b.last_seen,
+                    message=one_line(
+                        "failing pod without memory "
+                        + ", ".join(
+                            f"{m['container']}: {'/'.join(m['missingMemory'])}" for m in missing
+                        )
+                    ),
+                    evidence={"containers": missing},
+                )
+            )
+    return out

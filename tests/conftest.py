@@ -1,0 +1,39 @@
+"""Fixtures shared across the test tree: the built-in incident loaded into stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kubetrail.demo.incident import generate_incident
+from kubetrail.ingest.records import to_documents
+from kubetrail.store.base import Store
+from kubetrail.store.sqlite import SQLiteStore
+from tests.incident import ANCHOR
+from tests.store.opensearch_servers import opensearch_store
+from tests.store.osmem import running_osmem
+
+
+@pytest.fixture(scope="session")
+def incident_docs() -> list[dict]:
+    return [doc for event in generate_incident(anchor=ANCHOR) for doc in to_documents(event)]
+
+
+@pytest.fixture(scope="session")
+def sqlite_incident(
+    incident_docs: list[dict], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    store = SQLiteStore(tmp_path_factory.mktemp("diag") / "incident.db")
+    store.write(incident_docs)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def osmem_incident(incident_docs: list[dict]) -> Iterator[Store]:
+    with running_osmem() as url:
+        store = opensearch_store(url, prefix="diag-events")
+        store.write(incident_docs)
+        yield store
+        store.close()

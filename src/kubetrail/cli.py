@@ -47,13 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def mcp_server_main() -> int:
-    """``k8s-audit-server``: the MCP server's name from the original toolkit."""
-    print(
-        "k8s-audit-server: the MCP server is not built yet in this version of kubetrail; "
-        "use the REST API (kubetrail api) meanwhile",
-        file=sys.stderr,
-    )
-    return 2
+    """``k8s-audit-server``: the original toolkit's name for ``kubetrail mcp`` (stdio)."""
+    return main(["mcp", *sys.argv[1:]])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,6 +167,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenSearch Dashboards to import kubetrail's saved objects into (not built yet)",
     )
     p.set_defaults(handler=cmd_setup)
+
+    p = sub.add_parser(
+        "mcp",
+        help="serve the MCP server (Claude Desktop: stdio; --http: streamable HTTP)",
+        description="Serve kubetrail's diagnostics, resources and prompts over the Model "
+        "Context Protocol. By default it answers from the REST API (--api-url, "
+        "$AUDIT_API_URL or http://localhost:8080; $KUBETRAIL_API_TOKEN is sent as a bearer "
+        "token) and talks MCP over stdio, as Claude Desktop expects. Also installed as "
+        "k8s-audit-server.",
+        epilog="--http serves the streamable HTTP transport on /mcp; clients must send "
+        "Authorization: Bearer $KUBETRAIL_API_TOKEN (--no-auth: none, loopback only).",
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument(
+        "--store", help="open this store directly instead of asking the REST API"
+    )
+    source.add_argument(
+        "--api-url",
+        help="kubetrail REST API (default $AUDIT_API_URL or http://localhost:8080)",
+    )
+    p.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    p.add_argument("--host", default="127.0.0.1", help="--http address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8081, help="--http port (default 8081)")
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="--http without a bearer token (refused unless --host is a loopback address)",
+    )
+    p.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
+    p.set_defaults(handler=cmd_mcp)
     return parser
 
 
@@ -279,6 +306,50 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- mcp -----------------------------------------------------------------------
+
+
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from kubetrail.mcp import RestBackend, StoreBackend, build_server
+    from kubetrail.mcp.transport import configure_logging, is_loopback, run_http, run_stdio
+
+    token = os.environ.get("KUBETRAIL_API_TOKEN") or None
+    if args.http:
+        _check_port_free(args.host, args.port)
+        if args.no_auth and not is_loopback(args.host):
+            raise CommandError(
+                f"--no-auth is only allowed on a loopback address, not {args.host}: "
+                "set KUBETRAIL_API_TOKEN instead"
+            )
+        if not token and not args.no_auth:
+            raise CommandError(
+                "--http needs a bearer token: set KUBETRAIL_API_TOKEN "
+                "(or --no-auth on 127.0.0.1 for local testing)"
+            )
+    configure_logging(args.log_level)
+    if args.store:
+        backend: StoreBackend | RestBackend = StoreBackend(_open(args.store), location=args.store)
+    else:
+        backend = RestBackend.from_env(args.api_url)
+    try:
+        server = build_server(backend)
+        if args.http:
+            run_http(
+                server,
+                host=args.host,
+                port=args.port,
+                token=None if args.no_auth else token,
+                log_level=args.log_level,
+            )
+        else:
+            run_stdio(server)
+    finally:
+        backend.close()
+    return 0
+
+
 # -- demo ----------------------------------------------------------------------
 
 
@@ -340,8 +411,11 @@ The API is starting on {base} (Ctrl-C stops it). Try:
   curl -s '{base}/api/v1/events/data/persistentvolumeclaims/postgres-data'
   open {base}/docs   (the OpenAPI explorer)
 
-Claude Desktop (claude_desktop_config.json), once the MCP server ships:
+Claude Desktop: add this to claude_desktop_config.json (macOS: ~/Library/Application
+Support/Claude/, Windows: %APPDATA%\\Claude\\, Linux: ~/.config/Claude/) and restart it:
 {orjson.dumps(mcp, option=orjson.OPT_INDENT_2).decode()}
+Or try the MCP tools from a terminal (Node.js):
+  npx -y @modelcontextprotocol/inspector --cli -e AUDIT_API_URL={base} k8s-audit-server --method tools/list
 
 The data stays in {url}: `kubetrail api --store {url}` serves it again.
 """

@@ -22,7 +22,7 @@ def test_modified_pod_has_every_original_field_with_the_contract_values():
     assert doc["stage"] == "ResponseComplete"
     assert doc["requestURI"] == "/api/v1/namespaces/shop/pods/checkout-7d9f8b6c5-x2k4p"
     assert doc["objectChanges"]["status"]["containerStatuses"][0]["restartCount"] == 4
-    assert doc["id"] == "5f1c2d3e-0000-4000-8000-000000000001:1001:update"
+    assert doc["id"] == "5f1c2d3e-0000-4000-8000-000000000001:1001"
     assert doc["apiGroup"] == "" and doc["apiVersion"] == "v1" and doc["kind"] == "Pod"
     assert "pod.waiting:CrashLoopBackOff" in doc["signals"]
     assert doc["fieldManager"] == "kubelet"
@@ -167,3 +167,12 @@ def test_input_object_is_not_mutated():
     before = copy.deepcopy(obj)
     normalize("MODIFIED", obj)
     assert obj == before
+
+
+def test_one_id_per_version_however_it_was_seen() -> None:
+    obj = pod(rv="2001")
+    as_update = normalize("MODIFIED", obj, observed_at=parse_rfc3339("2026-11-25T03:00:00Z"))
+    as_snapshot = normalize("ADDED", obj, observed_at=parse_rfc3339("2026-11-25T05:00:00Z"), snapshot=True)
+    deleted = normalize("DELETED", obj, observed_at=parse_rfc3339("2026-11-25T05:00:00Z"))
+    assert as_update["id"] == as_snapshot["id"] == f"{obj['metadata']['uid']}:2001"
+    assert deleted["id"] == f"{obj['metadata']['uid']}:2001:delete"

@@ -14,9 +14,13 @@ snapshot when the object was created more than :data:`SNAPSHOT_TOLERANCE`
 before the event's time: a real creation is observed within moments of its
 ``creationTimestamp``.
 
-**Identity.** ``id`` is ``<uid>:<resourceVersion>:<verb>``: seeing the same
-version twice (a relist, a replayed spool, a second replica) yields the same id,
-and stores write idempotently on it.
+**Identity.** ``id`` is ``<uid>:<resourceVersion>``, with ``:delete`` appended
+for deletions: one id per observed *version* of an object, however it was seen.
+Seeing the same version twice (a relist, a replayed spool, a second replica
+whose startup listing shows as a snapshot what the first stored as an update)
+yields the same id, and stores write idempotently on it. A deletion gets its
+own id because a delete synthesised after a watch gap carries the last known
+version, not a new one.
 """
 
 from __future__ import annotations
@@ -143,13 +147,15 @@ def document_id(
     namespace: str,
     name: str,
 ) -> str:
-    """``uid:resourceVersion:verb``; objects lacking either (hand-written files)
-    fall back to their identity and a hash of their content, still stable."""
+    """``uid:resourceVersion`` (``:delete`` for deletions); objects lacking either
+    (hand-written files) fall back to their identity and a hash of their content,
+    still stable."""
+    suffix = ":delete" if verb == "delete" else ""
     if uid and resource_version:
-        return f"{uid}:{resource_version}:{verb}"
+        return f"{uid}:{resource_version}{suffix}"
     ident = uid or f"{kind}/{namespace}/{name}"
     digest = hashlib.sha256(orjson.dumps(redacted, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return f"{ident}:{resource_version or 'h' + digest[:16]}:{verb}"
+    return f"{ident}:{resource_version or 'h' + digest[:16]}{suffix}"
 
 
 def newest_field_manager(meta: Mapping[str, Any]) -> str:

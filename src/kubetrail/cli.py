@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kubetrail {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    from kubetrail.shipper.command import add_ship_parser
+
+    add_ship_parser(sub)
 
     p = sub.add_parser(
         "demo",
@@ -180,9 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Authorization: Bearer $KUBETRAIL_API_TOKEN (--no-auth: none, loopback only).",
     )
     source = p.add_mutually_exclusive_group()
-    source.add_argument(
-        "--store", help="open this store directly instead of asking the REST API"
-    )
+    source.add_argument("--store", help="open this store directly instead of asking the REST API")
     source.add_argument(
         "--api-url",
         help="kubetrail REST API (default $AUDIT_API_URL or http://localhost:8080)",
@@ -195,9 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="--http without a bearer token (refused unless --host is a loopback address)",
     )
-    p.add_argument(
-        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
-    )
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=cmd_mcp)
     return parser
 
@@ -415,7 +414,8 @@ Claude Desktop: add this to claude_desktop_config.json (macOS: ~/Library/Applica
 Support/Claude/, Windows: %APPDATA%\\Claude\\, Linux: ~/.config/Claude/) and restart it:
 {orjson.dumps(mcp, option=orjson.OPT_INDENT_2).decode()}
 Or try the MCP tools from a terminal (Node.js):
-  npx -y @modelcontextprotocol/inspector --cli -e AUDIT_API_URL={base} k8s-audit-server --method tools/list
+  npx -y @modelcontextprotocol/inspector --cli -e AUDIT_API_URL={base} \\
+      k8s-audit-server --method tools/list
 
 The data stays in {url}: `kubetrail api --store {url}` serves it again.
 """

@@ -1,0 +1,35 @@
+"""kubetrail's MCP server (``kubetrail mcp``, alias ``k8s-audit-server``).
+
+Claude Desktop (or any MCP client) gets the six diagnostics, ``search_events``
+and ``get_object_history`` as read-only tools, the original toolkit's
+``audit://`` resources and four investigation prompts. The server answers from
+the REST API (``AUDIT_API_URL``, default ``http://localhost:8080``; see
+:class:`~kubetrail.mcp.backends.RestBackend`, which also works against an API
+that only serves ``GET /api/v1/events``) or from a store opened directly
+(``--store``, :class:`~kubetrail.mcp.backends.StoreBackend`).
+
+This package lives inside ``kubetrail`` on purpose: a top-level ``mcp`` package
+would shadow the MCP SDK.
+"""
+
+from kubetrail.mcp.backends import (
+    ApiUnavailable,
+    Backend,
+    BackendError,
+    InvalidArguments,
+    NotFound,
+    RestBackend,
+    StoreBackend,
+)
+from kubetrail.mcp.server import build_server
+
+__all__ = [
+    "ApiUnavailable",
+    "Backend",
+    "BackendError",
+    "InvalidArguments",
+    "NotFound",
+    "RestBackend",
+    "StoreBackend",
+    "build_server",
+]

@@ -1,0 +1,193 @@
+"""Shipper configuration: the original tool's ``resources.yaml``, plus kubetrail's keys.
+
+The original keys keep their meaning::
+
+    discoverCRDs: true        # watch CRDs found at runtime
+    retentionDays: 14
+    serverPort: 8080          # REST API port when --api-port is not given
+    maxQueryLimit: 5000
+    resources:                # extra or explicit resources (always watched)
+      - {group: apps, version: v1, kind: Deployment, plural: deployments, namespaced: true}
+
+kubetrail's own keys (all optional)::
+
+    store: sqlite:////data/kubetrail.db     # or opensearch+https://…
+    include: [pods, deployments.apps]       # only these (plural or plural.group); empty = all
+    exclude: [leases.coordination.k8s.io]   # never these (default: Leases, heartbeat noise)
+    namespaces: [shop, payments]            # only these namespaces; empty = all
+    redaction:                              # extra rules (Secrets are always redacted)
+      - {kinds: [ConfigMap], dataKeys: "(?i)password|token"}
+    batchSize: 500                          # documents per store write
+    flushInterval: 1.0                      # seconds before a partial batch is written
+    queueSize: 10000                        # events buffered between watchers and delivery
+    spoolDir: /data/spool                   # where batches wait while the store is down
+    suppressHeartbeats: true                # drop updates that change only heartbeat times
+    watchTimeout: 300                       # seconds per watch request before renewal
+    stallTimeout: 90                        # no line (not even a bookmark) for this long: restart
+
+``CONFIG_PATH`` (default ``/config/resources.yaml``) names the file; a missing
+file at the default path means defaults, at an explicit path it is an error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubetrail.events.redact import RedactionPolicy, RedactionRule
+
+DEFAULT_CONFIG_PATH = "/config/resources.yaml"
+DEFAULT_EXCLUDE = ("leases.coordination.k8s.io",)
+
+
+class ShipperConfigError(ValueError):
+    """The configuration cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSpec:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def key(self) -> str:
+        """``plural`` for the core group, else ``plural.group`` (kubectl's notation)."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def list_path(self, namespace: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if namespace and self.namespaced:
+            return f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShipperConfig:
+    discover_crds: bool = True
+    retention_days: int = 14
+    server_port: int = 8080
+    max_query_limit: int = 5000
+    resources: tuple[ResourceSpec, ...] = ()
+    store: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    namespaces: tuple[str, ...] = ()
+    redaction: tuple[RedactionRule, ...] = ()
+    batch_size: int = 500
+    flush_interval: float = 1.0
+    queue_size: int = 10_000
+    spool_dir: str = "./kubetrail-spool"
+    suppress_heartbeats: bool = True
+    watch_timeout: int = 300
+    stall_timeout: float = 90.0
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, reported once
+
+    def redaction_policy(self, key: bytes | None = None) -> RedactionPolicy:
+        base = RedactionPolicy(key=key) if key else RedactionPolicy()
+        if not self.redaction:
+            return base
+        return RedactionPolicy(key=base.key, rules=(*base.rules, *self.redaction))
+
+
+_KEYS = {
+    "discoverCRDs": ("discover_crds", bool),
+    "retentionDays": ("retention_days", int),
+    "serverPort": ("server_port", int),
+    "maxQueryLimit": ("max_query_limit", int),
+    "store": ("store", str),
+    "batchSize": ("batch_size", int),
+    "flushInterval": ("flush_interval", float),
+    "queueSize": ("queue_size", int),
+    "spoolDir": ("spool_dir", str),
+    "suppressHeartbeats": ("suppress_heartbeats", bool),
+    "watchTimeout": ("watch_timeout", int),
+    "stallTimeout": ("stall_timeout", float),
+}
+
+
+def load_config(path: str | None = None) -> ShipperConfig:
+    """Read ``path`` (or ``$CONFIG_PATH``, or the default path if it exists)."""
+    explicit = path or os.environ.get("CONFIG_PATH")
+    target = Path(explicit or DEFAULT_CONFIG_PATH)
+    if not target.exists():
+        if explicit:
+            raise ShipperConfigError(f"config file {target} does not exist")
+        return ShipperConfig()
+    try:
+        raw = yaml.safe_load(target.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ShipperConfigError(f"cannot read {target}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ShipperConfigError(f"{target}: expected a mapping at the top level")
+    return parse_config(raw, source=str(target))
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "config") -> ShipperConfig:
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _KEYS:
+            name, typ = _KEYS[key]
+            values[name] = _typed(source, key, value, typ)
+        elif key == "resources":
+            values["resources"] = tuple(_resource(source, i, r) for i, r in enumerate(value or []))
+        elif key in ("include", "exclude", "namespaces"):
+            values[key] = _strings(source, key, value)
+        elif key == "redaction":
+            try:
+                values["redaction"] = tuple(RedactionRule.from_config(r) for r in value or [])
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise ShipperConfigError(f"{source}: redaction: {exc}") from None
+        else:
+            extra[key] = value
+    for name in ("batch_size", "queue_size", "watch_timeout", "retention_days"):
+        if name in values and values[name] < 1:
+            raise ShipperConfigError(f"{source}: {name} must be at least 1")
+    return ShipperConfig(**values, extra=extra)
+
+
+def _typed(source: str, key: str, value: Any, typ: type) -> Any:
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        raise ShipperConfigError(f"{source}: {key} must be true or false, got {value!r}")
+    try:
+        return typ(value)
+    except (TypeError, ValueError):
+        raise ShipperConfigError(
+            f"{source}: {key} must be a {typ.__name__}, got {value!r}"
+        ) from None
+
+
+def _strings(source: str, key: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ShipperConfigError(f"{source}: {key} must be a list of strings")
+    return tuple(value)
+
+
+def _resource(source: str, index: int, raw: Any) -> ResourceSpec:
+    if not isinstance(raw, dict):
+        raise ShipperConfigError(f"{source}: resources[{index}] must be a mapping")
+    missing = [k for k in ("version", "kind", "plural") if not raw.get(k)]
+    if missing:
+        raise ShipperConfigError(f"{source}: resources[{index}] needs {', '.join(missing)}")
+    return ResourceSpec(
+        group=str(raw.get("group") or ""),
+        version=str(raw["version"]),
+        kind=str(raw["kind"]),
+        plural=str(raw["plural"]),
+        namespaced=bool(raw.get("namespaced", True)),
+    )

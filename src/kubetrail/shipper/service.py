@@ -1,0 +1,221 @@
+"""The shipper as a running service: discovery, one watcher per resource, delivery,
+CRDs followed at runtime, metrics and health endpoints, clean shutdown.
+
+Readiness (``/readyz``) means: discovery done and every watcher through its
+first list. Liveness (``/healthz``) means the delivery thread runs.
+"""
+
+from __future__ import annotations
+
+import http.server
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from kubetrail.events.redact import RedactionPolicy
+from kubetrail.shipper.checkpoint import Checkpoints
+from kubetrail.shipper.config import ResourceSpec, ShipperConfig
+from kubetrail.shipper.delivery import Delivery
+from kubetrail.shipper.discovery import BUILTIN_GROUPS, discover, select
+from kubetrail.shipper.kube import Kube, KubeError
+from kubetrail.shipper.metrics import Metrics
+from kubetrail.shipper.spool import Spool
+from kubetrail.shipper.watcher import Watcher
+from kubetrail.store.base import Store
+
+log = logging.getLogger("kubetrail.shipper")
+
+REDISCOVERY_INTERVAL = 300.0
+_CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
+
+
+@dataclass
+class _Endpoint:
+    server: http.server.ThreadingHTTPServer
+    thread: threading.Thread
+
+
+class Shipper:
+    def __init__(
+        self, *, kube: Kube, store: Store, config: ShipperConfig, policy: RedactionPolicy
+    ) -> None:
+        self.kube = kube
+        self.store = store
+        self.config = config
+        self.policy = policy
+        self.metrics = Metrics()
+        spool_dir = Path(config.spool_dir)
+        self.spool = Spool(spool_dir)
+        self.checkpoints = Checkpoints(spool_dir / "checkpoints.json")
+        self.delivery = Delivery(
+            store,
+            spool=self.spool,
+            checkpoints=self.checkpoints,
+            metrics=self.metrics,
+            batch_size=config.batch_size,
+            flush_interval=config.flush_interval,
+            queue_size=config.queue_size,
+        )
+        self.watchers: dict[str, Watcher] = {}
+        self._lock = threading.Lock()
+        self._rediscover = threading.Event()
+        self._stop = threading.Event()
+        self._discovered = False
+        self._endpoint: _Endpoint | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        if len(self.spool):
+            log.info("replaying %d spooled segments from a previous run", len(self.spool))
+        self.delivery.start()
+        self._sync_watchers()
+        self._discovered = True
+        threading.Thread(target=self._discovery_loop, name="discovery", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop watching and deliver (or spool) everything received."""
+        self._stop.set()
+        self._rediscover.set()
+        with self._lock:
+            watchers = list(self.watchers.values())
+        for w in watchers:
+            w.stop()
+        for w in watchers:
+            w.join(timeout=2)
+        self.delivery.close()
+        if self._endpoint is not None:
+            self._endpoint.server.shutdown()
+
+    def wait_synced(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            watchers = list(self.watchers.values())
+        return all(w.synced.wait(max(0.0, deadline - time.monotonic())) for w in watchers)
+
+    @property
+    def ready(self) -> bool:
+        with self._lock:
+            watchers = list(self.watchers.values())
+        return self._discovered and all(w.synced.is_set() for w in watchers)
+
+    # -- discovery and watchers ------------------------------------------------------
+
+    def wanted(self) -> list[ResourceSpec]:
+        found = discover(self.kube)
+        if found.failed_groups:
+            log.warning("discovery failed for %s; kept as before", ", ".join(found.failed_groups))
+        chosen = select(
+            found.resources,
+            include=self.config.include,
+            exclude=self.config.exclude,
+            explicit=self.config.resources,
+            discover_crds=self.config.discover_crds,
+            builtin_groups=BUILTIN_GROUPS,
+        )
+        failed = set(found.failed_groups)
+        with self._lock:
+            kept = [
+                w.resource
+                for w in self.watchers.values()
+                if (
+                    f"{w.resource.group}/{w.resource.version}"
+                    if w.resource.group
+                    else w.resource.version
+                )
+                in failed
+            ]
+        return chosen + [r for r in kept if r.key not in {c.key for c in chosen}]
+
+    def _sync_watchers(self) -> None:
+        wanted = {r.key: r for r in self.wanted()}
+        with self._lock:
+            for key in [k for k in self.watchers if k not in wanted]:
+                log.info("resource %s is gone; stopping its watcher", key)
+                self.watchers.pop(key).stop()
+                self.checkpoints.forget(key)
+            for key, res in wanted.items():
+                current = self.watchers.get(key)
+                if current is not None and current.resource == res:
+                    continue
+                if current is not None:
+                    current.stop()
+                watcher = Watcher(
+                    res,
+                    kube=self.kube,
+                    emit=self.delivery.put,
+                    policy=self.policy,
+                    metrics=self.metrics,
+                    resume_rv=self.checkpoints.get(key),
+                    namespaces=self.config.namespaces if res.namespaced else (),
+                    suppress_heartbeats=self.config.suppress_heartbeats,
+                    watch_timeout=self.config.watch_timeout,
+                    stall_timeout=self.config.stall_timeout,
+                    on_crd_change=self._rediscover.set if key == _CRD_KEY else None,
+                )
+                self.watchers[key] = watcher
+                log.info("watching %s", key, extra={"resource": key})
+                watcher.start()
+            self.metrics.watchers.set(len(self.watchers))
+
+    def _discovery_loop(self) -> None:
+        while not self._stop.is_set():
+            triggered = self._rediscover.wait(REDISCOVERY_INTERVAL)
+            if self._stop.is_set():
+                return
+            if triggered:
+                time.sleep(0.5)  # a CRD becomes served shortly after it is created
+            self._rediscover.clear()
+            try:
+                self._sync_watchers()
+            except KubeError as exc:
+                log.warning("re-discovery failed: %s", exc)
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def serve_endpoints(self, host: str, port: int) -> int:
+        """``/metrics``, ``/healthz``, ``/readyz`` on ``host:port``; returns the port."""
+        shipper = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    body, ctype, code = (
+                        generate_latest(shipper.metrics.registry),
+                        CONTENT_TYPE_LATEST,
+                        200,
+                    )
+                elif self.path == "/healthz":
+                    ok = shipper.delivery.alive
+                    body, ctype, code = (
+                        (b"ok" if ok else b"delivery stopped"),
+                        "text/plain",
+                        200 if ok else 503,
+                    )
+                elif self.path == "/readyz":
+                    ok = shipper.ready
+                    body, ctype, code = (
+                        (b"ready" if ok else b"syncing"),
+                        "text/plain",
+                        200 if ok else 503,
+                    )
+                else:
+                    body, ctype, code = b"not found", "text/plain", 404
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        server = http.server.ThreadingHTTPServer((host, port), Handler)
+        thread = threading.Thread(target=server.serve_forever, name="endpoints", daemon=True)
+        thread.start()
+        self._endpoint = _Endpoint(server, thread)
+        return server.server_address[1]

@@ -1,0 +1,343 @@
+"""One resource's list+watch loop, turning changes into event documents.
+
+The loop, per resource (one thread each)::
+
+    list (paginated)  ──►  watch from the list's resourceVersion  ──► … renew …
+         ▲                         │ 410 Gone / too old
+         └──── relist and diff ◄───┘
+
+- **First start**: the list's objects are *snapshots* (``snapshot: true``):
+  they existed before watching began and are not changes.
+- **Restart after a crash**: the checkpoint says up to which resourceVersion
+  events are durable; the list only rebuilds the state silently and the watch
+  resumes from the checkpoint, so the API server replays what was lost.
+- **410 Gone**: relist and compare with the known state (uid → resourceVersion):
+  new objects become creates, changed ones updates, vanished ones deletes, all
+  marked ``gap: true`` (observed after a gap, time approximate).
+- **Drops and stalls**: a connection that ends or sends nothing (not even a
+  bookmark) for ``stall_timeout`` seconds is reopened from the last
+  resourceVersion, with exponential backoff and jitter on errors.
+- **Heartbeat churn**: an update whose only differences are resourceVersion,
+  managedFields times and condition heartbeat/probe times is counted and
+  suppressed (``suppress_heartbeats``).
+
+State per object is ``uid → (resourceVersion, digest, namespace, name)``, never
+the object: enough to diff a relist, synthesise a delete, and spot churn.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from kubetrail.events.normalize import NormalizeError, normalize
+from kubetrail.events.redact import RedactionPolicy
+from kubetrail.events.timing import utcnow
+from kubetrail.shipper.config import ResourceSpec
+from kubetrail.shipper.kube import Kube, KubeError
+from kubetrail.shipper.metrics import Metrics
+
+log = logging.getLogger("kubetrail.shipper")
+
+LIST_PAGE = 500
+_VOLATILE_CONDITION_KEYS = ("lastHeartbeatTime", "lastProbeTime")
+
+
+class Gone(Exception):
+    """The watch's resourceVersion is too old (410): relist."""
+
+
+@dataclass(slots=True)
+class Change:
+    """What a watcher hands to delivery: a document (``None`` for a position-only
+    marker such as a bookmark) and the resourceVersion it brings the resource to."""
+
+    resource: str
+    rv: str
+    doc: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class _Known:
+    rv: str
+    digest: int
+    namespace: str
+    name: str
+
+
+Emit = Callable[[Change], None]
+
+
+def churn_digest(obj: Mapping[str, Any]) -> int:
+    """A digest of the object without the fields heartbeats change."""
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("resourceVersion", None)
+    fields = meta.get("managedFields")
+    if isinstance(fields, list):
+        meta["managedFields"] = [
+            {k: v for k, v in f.items() if k != "time"} if isinstance(f, Mapping) else f
+            for f in fields
+        ]
+    stripped = dict(obj)
+    stripped["metadata"] = meta
+    status = obj.get("status")
+    if isinstance(status, Mapping) and isinstance(status.get("conditions"), list):
+        status = dict(status)
+        status["conditions"] = [
+            {k: v for k, v in c.items() if k not in _VOLATILE_CONDITION_KEYS}
+            if isinstance(c, Mapping)
+            else c
+            for c in status["conditions"]
+        ]
+        stripped["status"] = status
+    return hash(orjson.dumps(stripped, option=orjson.OPT_SORT_KEYS))
+
+
+class Watcher:
+    def __init__(
+        self,
+        resource: ResourceSpec,
+        *,
+        kube: Kube,
+        emit: Emit,
+        policy: RedactionPolicy,
+        metrics: Metrics,
+        resume_rv: str | None = None,
+        namespaces: tuple[str, ...] = (),
+        suppress_heartbeats: bool = True,
+        watch_timeout: int = 300,
+        stall_timeout: float = 90.0,
+        on_crd_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.resource = resource
+        self.key = resource.key
+        self.kube = kube
+        self.emit = emit
+        self.policy = policy
+        self.metrics = metrics
+        self.resume_rv = resume_rv
+        self.namespaces = namespaces or (None,)
+        self.suppress = suppress_heartbeats
+        self.watch_timeout = watch_timeout
+        self.stall_timeout = stall_timeout
+        self.on_crd_change = on_crd_change
+        self.known: dict[str, _Known] = {}
+        self.synced = threading.Event()  # set once the first list is through
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        for ns in self.namespaces:
+            t = threading.Thread(
+                target=self._run, args=(ns,), name=f"watch-{self.key}-{ns or 'all'}", daemon=True
+            )
+            self._threads.append(t)
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        for t in self._threads:
+            t.join(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the loop ------------------------------------------------------------------
+
+    def _run(self, namespace: str | None) -> None:
+        rv: str | None = None
+        mode = "resume" if self.resume_rv else "initial"
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                if rv is None:
+                    rv = self._list(namespace, mode)
+                    if mode == "resume":
+                        rv = self.resume_rv
+                    self.synced.set()
+                rv = self._watch(namespace, rv)
+                backoff = 0.5
+            except Gone:
+                self.metrics.relists.labels(self.key).inc()
+                log.info("watch expired, relisting", extra={"resource": self.key})
+                rv, mode = None, "gap"
+            except KubeError as exc:
+                if self._stop.is_set():
+                    return
+                if exc.status in (403, 404):
+                    # gone from the API (a CRD deleted) or not permitted: stop, say it once
+                    log.warning("cannot watch %s: %s", self.key, exc, extra={"resource": self.key})
+                    self.synced.set()
+                    return
+                self.metrics.watch_restarts.labels(self.key).inc()
+                delay = backoff * (0.5 + random.random())
+                log.info("watch of %s interrupted (%s); retrying in %.1fs", self.key, exc, delay)
+                self._stop.wait(delay)
+                backoff = min(backoff * 2, 30.0)
+                if rv is None and mode == "initial" and self.known:
+                    mode = "gap"
+
+    def _list(self, namespace: str | None, mode: str) -> str:
+        """List everything (paginated); emit per ``mode``; return the list's resourceVersion."""
+        path = self.resource.list_path(namespace)
+        seen: set[str] = set()
+        cont = ""
+        list_rv = ""
+        while True:
+            query: list[tuple[str, Any]] = [("limit", LIST_PAGE)]
+            if cont:
+                query.append(("continue", cont))
+            try:
+                page = self.kube.get(path, query, timeout=60)
+            except KubeError as exc:
+                if exc.status == 410 and cont:
+                    cont = ""  # the continue token expired: start the list again
+                    seen.clear()
+                    continue
+                raise
+            list_rv = (page.get("metadata") or {}).get("resourceVersion") or list_rv
+            for item in page.get("items") or []:
+                item.setdefault("kind", self.resource.kind)
+                item.setdefault("apiVersion", self.resource.api_version)
+                uid = (item.get("metadata") or {}).get("uid")
+                if uid:
+                    seen.add(uid)
+                    self._listed(item, mode)
+            cont = (page.get("metadata") or {}).get("continue") or ""
+            if not cont:
+                break
+        if mode == "gap":
+            for uid in [
+                u for u in self.known if u not in seen and self._in_scope(self.known[u], namespace)
+            ]:
+                gone = self.known.pop(uid)
+                tombstone = {
+                    "apiVersion": self.resource.api_version,
+                    "kind": self.resource.kind,
+                    "metadata": {
+                        "name": gone.name,
+                        "namespace": gone.namespace or None,
+                        "uid": uid,
+                        "resourceVersion": gone.rv,
+                    },
+                }
+                if not gone.namespace:
+                    del tombstone["metadata"]["namespace"]
+                self._emit("DELETED", tombstone, rv=list_rv, gap=True)
+        if list_rv and mode != "resume":
+            # after a resume the watch replays from the checkpoint: moving it to the
+            # list's position now would skip what is being replayed
+            self.emit(Change(self.key, list_rv, None))
+        return list_rv
+
+    @staticmethod
+    def _in_scope(known: _Known, namespace: str | None) -> bool:
+        return namespace is None or known.namespace == namespace
+
+    def _listed(self, obj: dict[str, Any], mode: str) -> None:
+        meta = obj["metadata"]
+        uid, rv = meta["uid"], str(meta.get("resourceVersion") or "")
+        digest = churn_digest(obj)
+        before = self.known.get(uid)
+        self.known[uid] = _Known(rv, digest, meta.get("namespace") or "", meta.get("name") or "")
+        if mode == "initial":
+            self._emit("ADDED", obj, rv=rv, snapshot=True)
+        elif mode == "gap":
+            if before is None:
+                self._emit("ADDED", obj, rv=rv, gap=True)
+            elif before.rv != rv and not (self.suppress and before.digest == digest):
+                self._emit("MODIFIED", obj, rv=rv, gap=True)
+
+    def _watch(self, namespace: str | None, rv: str) -> str:
+        query: list[tuple[str, Any]] = [
+            ("watch", "1"),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", self.watch_timeout),
+        ]
+        if rv:
+            query.append(("resourceVersion", rv))
+        for line in self.kube.stream_lines(
+            self.resource.list_path(namespace), query, read_timeout=self.stall_timeout
+        ):
+            if self._stop.is_set():
+                return rv
+            try:
+                event = orjson.loads(line)
+                kind = event["type"]
+                obj = event["object"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                log.warning("undecodable watch line from %s skipped", self.key)
+                continue
+            if kind == "ERROR":
+                if obj.get("code") == 410 or obj.get("reason") in ("Expired", "Gone"):
+                    raise Gone()
+                raise KubeError(
+                    f"watch error: {obj.get('message')}", status=int(obj.get("code") or 0)
+                )
+            new_rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+            if kind == "BOOKMARK":
+                rv = new_rv
+                self.emit(Change(self.key, rv, None))
+                continue
+            self.metrics.received.labels(self.key).inc()
+            obj.setdefault("kind", self.resource.kind)
+            obj.setdefault("apiVersion", self.resource.api_version)
+            self._event(kind, obj)
+            rv = new_rv
+        return rv
+
+    def _event(self, kind: str, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        uid, rv = meta.get("uid") or "", str(meta.get("resourceVersion") or "")
+        if kind == "DELETED":
+            self.known.pop(uid, None)
+            self._emit("DELETED", obj, rv=rv)
+        else:
+            digest = churn_digest(obj)
+            before = self.known.get(uid)
+            self.known[uid] = _Known(
+                rv, digest, meta.get("namespace") or "", meta.get("name") or ""
+            )
+            if (
+                kind == "MODIFIED"
+                and self.suppress
+                and before is not None
+                and before.digest == digest
+            ):
+                self.metrics.suppressed.labels(self.key).inc()
+                self.emit(Change(self.key, rv, None))
+                return
+            self._emit(kind, obj, rv=rv)
+        if self.on_crd_change is not None:
+            self.on_crd_change()
+
+    def _emit(
+        self, kind: str, obj: dict[str, Any], *, rv: str, snapshot: bool = False, gap: bool = False
+    ) -> None:
+        try:
+            doc = normalize(
+                kind,
+                obj,
+                observed_at=utcnow(),
+                snapshot=snapshot,
+                plural=self.resource.plural,
+                policy=self.policy,
+            )
+        except NormalizeError as exc:
+            log.warning("%s: object skipped: %s", self.key, exc)
+            self.emit(Change(self.key, rv, None))
+            return
+        if gap:
+            doc["gap"] = True  # type: ignore[typeddict-unknown-key]
+        self.emit(Change(self.key, rv, dict(doc)))

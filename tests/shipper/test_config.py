@@ -1,0 +1,97 @@
+"""resources.yaml: the original tool's keys keep working, kubetrail's are checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubetrail.shipper.config import ResourceSpec, ShipperConfigError, load_config, parse_config
+
+ORIGINAL = """\
+discoverCRDs: true
+retentionDays: 14
+serverPort: 8080
+maxQueryLimit: 1000
+resources:
+  - group: ""
+    version: v1
+    kind: Pod
+    plural: pods
+    namespaced: true
+  - group: apps
+    version: v1
+    kind: Deployment
+    plural: deployments
+    namespaced: true
+  - group: ""
+    version: v1
+    kind: Node
+    plural: nodes
+    namespaced: false
+"""
+
+
+def test_the_original_resources_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "resources.yaml"
+    path.write_text(ORIGINAL)
+    cfg = load_config(str(path))
+    assert (cfg.discover_crds, cfg.retention_days, cfg.server_port, cfg.max_query_limit) == (True, 14, 8080, 1000)
+    assert cfg.resources[1] == ResourceSpec("apps", "v1", "Deployment", "deployments", True)
+    assert cfg.resources[2].list_path() == "/api/v1/nodes"
+    assert cfg.resources[1].list_path("shop") == "/apis/apps/v1/namespaces/shop/deployments"
+    assert cfg.resources[1].key == "deployments.apps"
+
+
+def test_kubetrail_keys() -> None:
+    cfg = parse_config(
+        {
+            "store": "sqlite:////data/k.db",
+            "include": ["pods", "deployments.apps"],
+            "exclude": ["events"],
+            "namespaces": ["shop"],
+            "redaction": [{"kinds": ["ConfigMap"], "dataKeys": "(?i)password"}],
+            "batchSize": 100,
+            "flushInterval": 0.5,
+            "spoolDir": "/data/spool",
+            "suppressHeartbeats": False,
+        }
+    )
+    assert cfg.include == ("pods", "deployments.apps") and cfg.namespaces == ("shop",)
+    assert (cfg.batch_size, cfg.flush_interval, cfg.suppress_heartbeats) == (100, 0.5, False)
+    policy = cfg.redaction_policy()
+    assert len(policy.rules) == len(type(policy)().rules) + 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"batchSize": "lots"}, "batchSize must be a int"),
+        ({"batchSize": 0}, "batch_size must be at least 1"),
+        ({"discoverCRDs": "yes"}, "discoverCRDs must be true or false"),
+        ({"include": "pods"}, "include must be a list of strings"),
+        ({"resources": [{"kind": "Pod"}]}, "resources[0] needs version, plural"),
+        ({"redaction": [{"dataKeys": "("}]}, "invalid redaction pattern"),
+    ],
+)
+def test_bad_values_name_the_key(raw: dict, message: str) -> None:
+    with pytest.raises(ShipperConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_config(raw)
+
+
+def test_unknown_keys_are_kept_for_a_warning() -> None:
+    assert parse_config({"colour": "blue"}).extra == {"colour": "blue"}
+
+
+def test_missing_explicit_file_is_an_error_but_the_default_path_is_optional(tmp_path: Path, monkeypatch) -> None:
+    with pytest.raises(ShipperConfigError, match="does not exist"):
+        load_config(str(tmp_path / "nope.yaml"))
+    monkeypatch.delenv("CONFIG_PATH", raising=False)
+    assert load_config(None).batch_size == 500  # /config/resources.yaml absent: defaults
+
+
+def test_not_yaml_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text("resources: [unclosed\n")
+    with pytest.raises(ShipperConfigError, match="cannot read"):
+        load_config(str(path))

@@ -6,6 +6,8 @@
 | ``KUBETRAIL_MAX_QUERY_LIMIT`` | ``5000`` | largest ``limit`` the API accepts |
 | ``KUBETRAIL_RETENTION_DAYS`` | ``14`` | how long events are kept |
 | ``KUBETRAIL_REDACTION_KEY`` | built-in | key of the redaction hashes (set it!) |
+| ``KUBETRAIL_API_TOKEN`` | none | bearer token the REST API requires (``/health`` stays open) |
+| ``KUBETRAIL_API_TOKEN_FILE`` | none | file with that token (a mounted Secret; re-read on change) |
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class Settings:
     max_query_limit: int = 5000
     retention_days: int = 14
     redaction_key: bytes | None = None
+    api_token: str | None = None
+    api_token_file: str | None = None
+    max_request_bytes: int = 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +46,8 @@ class Settings:
             max_query_limit=_positive_int(env, "KUBETRAIL_MAX_QUERY_LIMIT", 5000),
             retention_days=_positive_int(env, "KUBETRAIL_RETENTION_DAYS", 14),
             redaction_key=key.encode() if key else None,
+            api_token=env.get("KUBETRAIL_API_TOKEN") or None,
+            api_token_file=env.get("KUBETRAIL_API_TOKEN_FILE") or None,
         )
 
     def redaction_policy(self) -> RedactionPolicy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kubetrail import __version__
+from kubetrail.api.auth import bearer_guard
 from kubetrail.api.errors import install_error_handlers
 from kubetrail.api.routes import diagnostics, events, health
 from kubetrail.config import Settings
@@ -20,8 +21,9 @@ Errors are JSON `{"error": "...", "detail": ...}`.
 def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="kubetrail", version=__version__, description=DESCRIPTION)
     app.state.store = store
-    app.state.settings = settings or Settings()
+    app.state.settings = settings = settings or Settings()
     install_error_handlers(app)
+    app.middleware("http")(bearer_guard(settings))
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(diagnostics.router)

@@ -99,8 +99,10 @@ def investigate_pod_startup(store: Store, params: CheckParams) -> Report:
         owner_changes=owner_changes,
     )
     timeline = _timeline(versions, events)
+    node_name = (pod.get("spec") or {}).get("nodeName")
     for f in findings:
-        f.evidence.setdefault("node", (pod.get("spec") or {}).get("nodeName"))
+        if node_name:  # an unscheduled pod has none
+            f.evidence.setdefault("node", node_name)
     summary_finding = Finding(
         object=ObjectRef(kind="Pod", namespace=ns, name=name, uid=str(current.get("uid") or "")),
         issue="Investigation",

@@ -12,7 +12,6 @@ import logging
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -458,37 +457,24 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
     from kubetrail.events.timing import utcnow
+    from kubetrail.store.retention import enforce_retention
 
     days = args.days if args.days is not None else settings.retention_days
     if days < 1:
         raise CommandError("--days must be at least 1")
     store = _open(args.store or settings.store_url)
-    now = utcnow()
     try:
-        _drop_expired_indices(store, days, now)
-        deleted = store.delete_before(now - timedelta(days=days))
+        result = enforce_retention(store, days=days, now=utcnow())
     finally:
         store.close()
-    print(f"kubetrail: deleted {deleted} events older than {days} days", file=sys.stderr)
-    return 0
-
-
-def _drop_expired_indices(store: Store, days: int, now: datetime) -> None:
-    """On an OpenSearch store without ISM (as setup recorded), first delete whole
-    expired indices (never the write index): far cheaper than deleting by query."""
-    from kubetrail.store.opensearch import OpenSearchStore
-    from kubetrail.store.os_setup import retention_fallback, retention_mode
-    from kubetrail.store.os_templates import TemplateParams
-
-    if not isinstance(store, OpenSearchStore):
-        return
-    if retention_mode(store.client, store.prefix) != "fallback":
-        return
-    params = TemplateParams(prefix=store.prefix, retention_days=days)
-    for index in retention_fallback(store.client, params, now):
+    for index in result.deleted_indices:
         print(
             f"kubetrail: deleted index {index} (all events older than {days} days)", file=sys.stderr
         )
+    print(
+        f"kubetrail: deleted {result.deleted_events} events older than {days} days", file=sys.stderr
+    )
+    return 0
 
 
 # -- setup -----------------------------------------------------------------------

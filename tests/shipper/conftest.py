@@ -32,7 +32,9 @@ class Cluster:
         self.expected.add(expected_id(event_type, stored))
         return stored
 
-    def existing(self, plurals: tuple[str, ...] = ("pods", "nodes", "secrets", "configmaps")) -> None:
+    def existing(
+        self, plurals: tuple[str, ...] = ("pods", "nodes", "secrets", "configmaps")
+    ) -> None:
         """The objects the server holds now (of the kinds tests create before a shipper
         starts) are what a first listing shows."""
         for plural in plurals:

@@ -27,7 +27,9 @@ def ship(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 def test_missing_config_is_one_line(tmp_path: Path) -> None:
     r = ship("--config", str(tmp_path / "nope.yaml"))
     assert r.returncode == 2
-    assert r.stderr.strip() == f"kubetrail: error: config file {tmp_path / 'nope.yaml'} does not exist"
+    assert (
+        r.stderr.strip() == f"kubetrail: error: config file {tmp_path / 'nope.yaml'} does not exist"
+    )
 
 
 def test_bad_kubeconfig_is_one_line(tmp_path: Path) -> None:
@@ -39,9 +41,14 @@ def test_bad_kubeconfig_is_one_line(tmp_path: Path) -> None:
 
 def test_store_password_never_reaches_the_logs(cluster: Cluster, tmp_path: Path) -> None:
     r = ship(
-        "--kubeconfig", str(cluster.kubeconfig), "--metrics-port", "0",
-        "--store", "opensearch+http://admin:hunter2-canary@127.0.0.1:1",
-        "--spool-dir", str(tmp_path / "spool"),
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "--metrics-port",
+        "0",
+        "--store",
+        "opensearch+http://admin:hunter2-canary@127.0.0.1:1",
+        "--spool-dir",
+        str(tmp_path / "spool"),
     )
     assert r.returncode == 2
     assert "hunter2-canary" not in r.stderr and "hunter2-canary" not in r.stdout
@@ -52,9 +59,20 @@ def test_json_logs_are_json(cluster: Cluster, tmp_path: Path) -> None:
     cluster.server.apply("ADDED", pod(name="x", uid="u-x"))
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "kubetrail", "ship", "--kubeconfig", str(cluster.kubeconfig),
-            "--store", f"sqlite:///{tmp_path / 'j.db'}", "--spool-dir", str(tmp_path / "spool"),
-            "--metrics-port", "0", "--log-format", "json",
+            sys.executable,
+            "-m",
+            "kubetrail",
+            "ship",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--store",
+            f"sqlite:///{tmp_path / 'j.db'}",
+            "--spool-dir",
+            str(tmp_path / "spool"),
+            "--metrics-port",
+            "0",
+            "--log-format",
+            "json",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

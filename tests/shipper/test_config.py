@@ -36,7 +36,12 @@ def test_the_original_resources_yaml(tmp_path: Path) -> None:
     path = tmp_path / "resources.yaml"
     path.write_text(ORIGINAL)
     cfg = load_config(str(path))
-    assert (cfg.discover_crds, cfg.retention_days, cfg.server_port, cfg.max_query_limit) == (True, 14, 8080, 1000)
+    assert (cfg.discover_crds, cfg.retention_days, cfg.server_port, cfg.max_query_limit) == (
+        True,
+        14,
+        8080,
+        1000,
+    )
     assert cfg.resources[1] == ResourceSpec("apps", "v1", "Deployment", "deployments", True)
     assert cfg.resources[2].list_path() == "/api/v1/nodes"
     assert cfg.resources[1].list_path("shop") == "/apis/apps/v1/namespaces/shop/deployments"
@@ -83,7 +88,9 @@ def test_unknown_keys_are_kept_for_a_warning() -> None:
     assert parse_config({"colour": "blue"}).extra == {"colour": "blue"}
 
 
-def test_missing_explicit_file_is_an_error_but_the_default_path_is_optional(tmp_path: Path, monkeypatch) -> None:
+def test_missing_explicit_file_is_an_error_but_the_default_path_is_optional(
+    tmp_path: Path, monkeypatch
+) -> None:
     with pytest.raises(ShipperConfigError, match="does not exist"):
         load_config(str(tmp_path / "nope.yaml"))
     monkeypatch.delenv("CONFIG_PATH", raising=False)

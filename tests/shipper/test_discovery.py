@@ -20,12 +20,17 @@ def keys(resources) -> list[str]:
 
 
 def test_core_events_once_and_leases_excluded_by_default() -> None:
-    chosen = select([PODS, EVENTS, NEW_EVENTS, LEASES, WIDGETS], exclude=("leases.coordination.k8s.io",))
+    chosen = select(
+        [PODS, EVENTS, NEW_EVENTS, LEASES, WIDGETS], exclude=("leases.coordination.k8s.io",)
+    )
     assert keys(chosen) == ["events", "pods", "widgets.example.com"]
 
 
 def test_include_exclude_and_explicit() -> None:
-    assert keys(select([PODS, DEPLOYMENTS, WIDGETS], include=("pods", "Widget"))) == ["pods", "widgets.example.com"]
+    assert keys(select([PODS, DEPLOYMENTS, WIDGETS], include=("pods", "Widget"))) == [
+        "pods",
+        "widgets.example.com",
+    ]
     assert keys(select([PODS, DEPLOYMENTS], exclude=("deployments.apps",))) == ["pods"]
     assert keys(select([PODS], explicit=(DEPLOYMENTS,))) == ["deployments.apps", "pods"]
 
@@ -38,7 +43,12 @@ def test_without_crd_discovery_only_builtin_groups() -> None:
 def test_discovery_over_http_skips_subresources_and_unwatchable(cluster: Cluster) -> None:
     found = discover(Kube(load_client(kubeconfig=str(cluster.kubeconfig))))
     got = set(keys(found.resources))
-    assert {"pods", "nodes", "deployments.apps", "customresourcedefinitions.apiextensions.k8s.io"} <= got
+    assert {
+        "pods",
+        "nodes",
+        "deployments.apps",
+        "customresourcedefinitions.apiextensions.k8s.io",
+    } <= got
     assert not any("/" in k for k in got)  # pods/status, deployments/scale
     assert "bindings" not in got  # create-only
     assert found.failed_groups == ()

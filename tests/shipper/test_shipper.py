@@ -233,3 +233,17 @@ def test_metrics_and_health_endpoints(cluster: Cluster, store: SQLiteStore, tmp_
         assert "kubetrail_spool_bytes" in metrics and "kubetrail_lag_seconds" in metrics
         assert httpx.get(f"{base}/nope").status_code == 404
     assert stored_ids(store)
+
+
+def test_the_shipper_enforces_retention(cluster: Cluster, store: SQLiteStore, tmp_path: Path) -> None:
+    from kubetrail.events.normalize import normalize
+    from kubetrail.events.timing import parse_rfc3339
+
+    old = normalize(
+        "MODIFIED", pod(name="ancient", uid="u-ancient"), observed_at=parse_rfc3339("2026-01-01T00:00:00Z")
+    )
+    store.write([old])
+    with running(cluster, store, config(tmp_path, retention_interval=0.2, retention_days=14)):
+        cluster.apply("ADDED", pod(name="fresh", uid="u-fresh"))
+        wait_until(lambda: old["id"] not in stored_ids(store), 10, "the old event to be deleted")
+        assert_exactly(store, cluster.expected)

@@ -24,6 +24,7 @@ kubetrail's own keys (all optional)::
     suppressHeartbeats: true                # drop updates that change only heartbeat times
     watchTimeout: 300                       # seconds per watch request before renewal
     stallTimeout: 90                        # no line (not even a bookmark) for this long: restart
+    retentionInterval: 3600                 # seconds between retention runs (retentionDays)
 
 ``CONFIG_PATH`` (default ``/config/resources.yaml``) names the file; a missing
 file at the default path means defaults, at an explicit path it is an error.
@@ -91,6 +92,7 @@ class ShipperConfig:
     suppress_heartbeats: bool = True
     watch_timeout: int = 300
     stall_timeout: float = 90.0
+    retention_interval: float = 3600.0
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, reported once
 
     def redaction_policy(self, key: bytes | None = None) -> RedactionPolicy:
@@ -113,6 +115,7 @@ _KEYS = {
     "suppressHeartbeats": ("suppress_heartbeats", bool),
     "watchTimeout": ("watch_timeout", int),
     "stallTimeout": ("stall_timeout", float),
+    "retentionInterval": ("retention_interval", float),
 }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kubetrail.events.redact import RedactionPolicy
+from kubetrail.events.timing import utcnow
 from kubetrail.shipper.checkpoint import Checkpoints
 from kubetrail.shipper.config import ResourceSpec, ShipperConfig
 from kubetrail.shipper.delivery import Delivery
@@ -25,11 +26,13 @@ from kubetrail.shipper.kube import Kube, KubeError
 from kubetrail.shipper.metrics import Metrics
 from kubetrail.shipper.spool import Spool
 from kubetrail.shipper.watcher import Watcher
-from kubetrail.store.base import Store
+from kubetrail.store.base import Store, StoreError
+from kubetrail.store.retention import enforce_retention
 
 log = logging.getLogger("kubetrail.shipper")
 
 REDISCOVERY_INTERVAL = 300.0
+RETENTION_INTERVAL = 3600.0
 _CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
 
 
@@ -76,6 +79,7 @@ class Shipper:
         self._sync_watchers()
         self._discovered = True
         threading.Thread(target=self._discovery_loop, name="discovery", daemon=True).start()
+        threading.Thread(target=self._retention_loop, name="retention", daemon=True).start()
 
     def stop(self) -> None:
         """Stop watching and deliver (or spool) everything received."""
@@ -174,6 +178,27 @@ class Shipper:
                 self._sync_watchers()
             except KubeError as exc:
                 log.warning("re-discovery failed: %s", exc)
+
+    def _retention_loop(self) -> None:
+        """``retentionDays`` enforced by the shipper itself (the original tool's
+        automatic retention): hourly, first a minute after start."""
+        delay = min(60.0, self.config.retention_interval)
+        while not self._stop.wait(delay):
+            delay = self.config.retention_interval
+            try:
+                result = enforce_retention(
+                    self.store, days=self.config.retention_days, now=utcnow()
+                )
+            except (StoreError, OSError) as exc:
+                log.warning("retention run failed (next try in %.0fs): %s", delay, exc)
+                continue
+            if result.deleted_events or result.deleted_indices:
+                log.info(
+                    "retention: deleted %d events and %d indices older than %d days",
+                    result.deleted_events,
+                    len(result.deleted_indices),
+                    self.config.retention_days,
+                )
 
     # -- endpoints ---------------------------------------------------------------------
 

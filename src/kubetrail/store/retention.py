@@ -1,0 +1,46 @@
+"""Retention, the same everywhere: what ``kubetrail prune`` and the shipper run.
+
+- Embedded store: delete events older than the retention (in short chunks, so
+  readers never stall).
+- OpenSearch with ISM: OpenSearch deletes whole indices by itself; deleting by
+  query as well only catches the few expired events left in the write index.
+- OpenSearch without ISM (setup recorded ``retention: fallback``): first delete
+  whole indices whose newest event is expired (never the write index), then
+  delete the remaining expired events by query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from kubetrail.store.base import Store
+
+
+@dataclass(slots=True)
+class RetentionResult:
+    deleted_events: int = 0
+    deleted_indices: list[str] = field(default_factory=list)
+
+
+def enforce_retention(store: Store, *, days: int, now: datetime) -> RetentionResult:
+    if days < 1:
+        raise ValueError("retention must be at least 1 day")
+    result = RetentionResult()
+    result.deleted_indices = _drop_expired_indices(store, days, now)
+    result.deleted_events = store.delete_before(now - timedelta(days=days))
+    return result
+
+
+def _drop_expired_indices(store: Store, days: int, now: datetime) -> list[str]:
+    from kubetrail.store.opensearch import OpenSearchStore
+    from kubetrail.store.os_setup import retention_fallback, retention_mode
+    from kubetrail.store.os_templates import TemplateParams
+
+    if not isinstance(store, OpenSearchStore):
+        return []
+    if retention_mode(store.client, store.prefix) != "fallback":
+        return []
+    return retention_fallback(
+        store.client, TemplateParams(prefix=store.prefix, retention_days=days), now
+    )

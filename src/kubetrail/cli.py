@@ -18,7 +18,14 @@ import orjson
 
 from kubetrail import __version__
 from kubetrail.config import ConfigError, Settings
-from kubetrail.store import DEFAULT_STORE_URL, Store, StoreError, open_store, parse_store_url
+from kubetrail.store import (
+    DEFAULT_STORE_URL,
+    Store,
+    StoreError,
+    StoreURL,
+    open_store,
+    parse_store_url,
+)
 
 DEMO_STORE_URL = "sqlite:///./kubetrail-demo.db"
 MAX_REPORTED_REJECTIONS = 50
@@ -134,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         "kubetrail's built-in retention fallback deletes old indices.",
         epilog="Credentials: user:password in the URL or $KUBETRAIL_OPENSEARCH_USER and "
         "$KUBETRAIL_OPENSEARCH_PASSWORD; or an API key (--api-key or "
-        "$KUBETRAIL_OPENSEARCH_API_KEY).",
+        "$KUBETRAIL_OPENSEARCH_API_KEY). Dashboards: user:password in --dashboards-url, "
+        "else the same credentials; --ca-cert and --insecure apply to both.",
     )
     p.add_argument(
         "--store",
@@ -166,7 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dashboards-url",
         metavar="URL",
-        help="OpenSearch Dashboards to import kubetrail's saved objects into (not built yet)",
+        help="also import kubetrail's saved objects (index pattern, the 'Kubernetes incident "
+        "triage' dashboard, saved searches) into this OpenSearch Dashboards, e.g. "
+        "http://localhost:5601 (with its base path, if any); overwrites them by id",
+    )
+    p.add_argument(
+        "--dashboards-tenant",
+        metavar="TENANT",
+        help="security plugin tenant to import into (global, private or a tenant name)",
     )
     p.set_defaults(handler=cmd_setup)
 
@@ -495,6 +510,9 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     url = parse_store_url(args.store or settings.store_url)
     if url.scheme == "sqlite":
         raise CommandError("setup is for OpenSearch stores; the embedded store needs none")
+    if args.dashboards_tenant and not args.dashboards_url:
+        raise CommandError("--dashboards-tenant needs --dashboards-url")
+    saved_objects = _render_dashboards(args) if args.dashboards_url else None
     try:
         params = TemplateParams(
             prefix=args.prefix,
@@ -520,9 +538,66 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(describe_error(exc, url)) from None
     finally:
         client.close()
-    if args.dashboards_url:
-        print("dashboards saved objects are not built yet (issue: dashboards); skipped")
+    if saved_objects is not None:
+        _import_dashboards(args, saved_objects, url, api_key)
     return 0
+
+
+def _render_dashboards(args: argparse.Namespace) -> bytes:
+    """The saved objects for ``--prefix``, checked before anything is written."""
+    from kubetrail.store.os_dashboards import check_url, render_saved_objects
+
+    try:
+        check_url(args.dashboards_url)
+        return render_saved_objects(args.prefix)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _import_dashboards(
+    args: argparse.Namespace, ndjson: bytes, store_url: StoreURL, api_key: str | None
+) -> None:
+    """Import into ``--dashboards-url`` (or, with ``--dry-run``, say what would be)."""
+    from urllib.parse import urlsplit
+
+    from kubetrail.store.os_dashboards import (
+        DashboardsError,
+        dashboard_url,
+        describe_objects,
+        import_saved_objects,
+        redact_url,
+    )
+
+    base = redact_url(args.dashboards_url).rstrip("/")
+    tenant = f" (tenant {args.dashboards_tenant})" if args.dashboards_tenant else ""
+    if args.dry_run:
+        objects = describe_objects(ndjson)
+        print(f"dashboards: would import {len(objects)} saved objects into {base}{tenant}")
+        for line in objects:
+            print(f"  would import: {line}")
+        print(f"  would send: POST {base}/api/saved_objects/_import?overwrite=true")
+        return
+    # credentials: the Dashboards URL's own, else the store's (the security plugin's users)
+    own = urlsplit(args.dashboards_url).username is not None
+    auth = None
+    if not own and not api_key and store_url.username:
+        auth = (store_url.username, store_url.password or "")
+    tls = urlsplit(args.dashboards_url).scheme == "https"
+    try:
+        lines = import_saved_objects(
+            args.dashboards_url,
+            ndjson,
+            auth=auth,
+            api_key=None if own else api_key,
+            tenant=args.dashboards_tenant,
+            ca_cert=args.ca_cert if tls else None,
+            insecure=args.insecure if tls else False,
+        )
+    except (DashboardsError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    for line in lines:
+        print(line)
+    print(f"dashboard: {dashboard_url(args.dashboards_url, args.prefix)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -86,3 +86,58 @@ def test_json_logs_are_json(cluster: Cluster, tmp_path: Path) -> None:
     entries = [json.loads(line) for line in err.strip().splitlines()]
     assert entries and all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
     assert any(e.get("resource") == "pods" for e in entries)
+
+
+def test_api_port_without_a_number_uses_server_port(cluster: Cluster, tmp_path: Path) -> None:
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "resources.yaml"
+    config.write_text(f"serverPort: {port}\nmaxQueryLimit: 7\n")
+    cluster.server.apply("ADDED", pod(name="x", uid="u-x"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kubetrail",
+            "ship",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "--config",
+            str(config),
+            "--store",
+            f"sqlite:///{tmp_path / 'w.db'}",
+            "--spool-dir",
+            str(tmp_path / "spool"),
+            "--metrics-port",
+            "0",
+            "--api-port",
+            "--api-host",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        body = None
+        while time.monotonic() < deadline and body is None:
+            try:
+                r = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/events", params={"limit": 8}, timeout=2
+                )
+                body = r
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert body is not None, "the API did not come up on serverPort"
+        assert (
+            body.status_code == 400 and "between 1 and 7" in body.json()["error"]
+        )  # maxQueryLimit applies
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)

@@ -38,7 +38,12 @@ def add_ship_parser(sub: Any) -> None:
         "--spool-dir", help="spool and checkpoint directory (default: config 'spoolDir')"
     )
     p.add_argument(
-        "--api-port", type=int, help="also serve the REST API on this port (one process)"
+        "--api-port",
+        type=int,
+        nargs="?",
+        const=0,
+        help="also serve the REST API from this process (the original watch-server shape); "
+        "without a number: on the config's serverPort (default 8080)",
     )
     p.add_argument(
         "--api-host", default="0.0.0.0", help="address of the REST API (default 0.0.0.0)"
@@ -100,6 +105,8 @@ def cmd_ship(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.spool_dir:
         config = _with(config, spool_dir=args.spool_dir)
+    if args.api_port == 0:
+        args.api_port = config.server_port
     for port, host in (
         (args.api_port, args.api_host),
         (args.metrics_port or None, args.metrics_host),

@@ -4,7 +4,7 @@ The original keys keep their meaning::
 
     discoverCRDs: true        # watch CRDs found at runtime
     retentionDays: 14
-    serverPort: 8080          # REST API port when --api-port is not given
+    serverPort: 8080          # REST API port of `kubetrail ship --api-port` (no number given)
     maxQueryLimit: 5000
     resources:                # extra or explicit resources (always watched)
       - {group: apps, version: v1, kind: Deployment, plural: deployments, namespaced: true}

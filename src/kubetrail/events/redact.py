@@ -27,6 +27,7 @@ The input object is never mutated: containers along a redacted path are copied.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -175,33 +176,35 @@ def _redact_env(out: dict[str, Any], pattern: re.Pattern[str], policy: Redaction
 def _redact_container_env(
     containers: list[Any], pattern: re.Pattern[str], policy: RedactionPolicy
 ) -> list[Any] | None:
-    changed = False
-    result: list[Any] = []
-    for container in containers:
+    # Hot path (every pod, every update): scan first, copy only what must change.
+    result: list[Any] | None = None
+    for i, container in enumerate(containers):
         env = container.get("env") if isinstance(container, Mapping) else None
         if not isinstance(env, list):
-            result.append(container)
             continue
-        new_env = []
-        hit = False
-        for var in env:
-            if (
-                isinstance(var, Mapping)
-                and isinstance(var.get("name"), str)
-                and "value" in var
-                and pattern.search(var["name"])
-                and not is_marker(var["value"])
-            ):
-                new_env.append({**var, "value": policy.marker(var["value"])})
-                hit = True
-            else:
-                new_env.append(var)
-        if hit:
-            result.append({**container, "env": new_env})
-            changed = True
-        else:
-            result.append(container)
-    return result if changed else None
+        hits = [j for j, var in enumerate(env) if _secret_env(var, pattern)]
+        if not hits:
+            continue
+        new_env = list(env)
+        for j in hits:
+            new_env[j] = {**env[j], "value": policy.marker(env[j]["value"])}
+        if result is None:
+            result = list(containers)
+        result[i] = {**container, "env": new_env}
+    return result
+
+
+def _secret_env(var: Any, pattern: re.Pattern[str]) -> bool:
+    if not isinstance(var, Mapping) or "value" not in var:
+        return False
+    name = var.get("name")
+    return isinstance(name, str) and _matches(pattern, name) and not is_marker(var["value"])
+
+
+@functools.lru_cache(maxsize=65536)
+def _matches(pattern: re.Pattern[str], name: str) -> bool:
+    """Names repeat on every update of every pod: remember the regex's answer."""
+    return pattern.search(name) is not None
 
 
 def _redact_last_applied(out: dict[str, Any], policy: RedactionPolicy) -> None:

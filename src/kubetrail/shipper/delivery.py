@@ -91,6 +91,7 @@ class Delivery:
 
     def _run(self) -> None:
         batch: list[Change] = []
+        docs = 0  # documents in the batch (markers carry none)
         deadline = time.monotonic() + self.flush_interval
         while True:
             timeout = max(0.0, deadline - time.monotonic())
@@ -104,11 +105,11 @@ class Delivery:
                 return
             if item is not None:
                 batch.append(item)  # type: ignore[arg-type]
+                docs += item.doc is not None  # type: ignore[union-attr]
             self.metrics.queue_depth.set(self.queue.qsize())
-            docs = sum(1 for c in batch if c.doc is not None)
             if docs >= self.batch_size or (batch and time.monotonic() >= deadline):
                 self._deliver(batch)
-                batch = []
+                batch, docs = [], 0
                 deadline = time.monotonic() + self.flush_interval
             elif not batch:
                 deadline = time.monotonic() + self.flush_interval

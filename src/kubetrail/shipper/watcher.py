@@ -47,6 +47,8 @@ log = logging.getLogger("kubetrail.shipper")
 
 LIST_PAGE = 500
 _VOLATILE_CONDITION_KEYS = ("lastHeartbeatTime", "lastProbeTime")
+_VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields"})
+_TYPE_KEYS = frozenset({"kind", "apiVersion"})
 
 
 class Gone(Exception):
@@ -75,28 +77,31 @@ Emit = Callable[[Change], None]
 
 
 def churn_digest(obj: Mapping[str, Any]) -> int:
-    """A digest of the object without the fields heartbeats change."""
-    meta = dict(obj.get("metadata") or {})
-    meta.pop("resourceVersion", None)
-    fields = meta.get("managedFields")
-    if isinstance(fields, list):
-        meta["managedFields"] = [
-            {k: v for k, v in f.items() if k != "time"} if isinstance(f, Mapping) else f
-            for f in fields
-        ]
-    stripped = dict(obj)
+    """A digest of the object without what heartbeats change: resourceVersion,
+    managedFields (bookkeeping of who wrote when) and condition heartbeat/probe times.
+
+    Keys are not sorted: the API server serialises an object's fields in a stable
+    order (struct order, sorted maps), and a reordering would at worst let one
+    churn update through."""
+    meta = obj.get("metadata")
+    if isinstance(meta, Mapping):
+        meta = {k: v for k, v in meta.items() if k not in _VOLATILE_METADATA}
+    # kind/apiVersion never change for an object, and list items lack them (the
+    # watcher adds them at the end): leave them out so the order cannot differ
+    stripped = {k: v for k, v in obj.items() if k not in _TYPE_KEYS}
     stripped["metadata"] = meta
     status = obj.get("status")
     if isinstance(status, Mapping) and isinstance(status.get("conditions"), list):
-        status = dict(status)
-        status["conditions"] = [
-            {k: v for k, v in c.items() if k not in _VOLATILE_CONDITION_KEYS}
-            if isinstance(c, Mapping)
-            else c
-            for c in status["conditions"]
-        ]
-        stripped["status"] = status
-    return hash(orjson.dumps(stripped, option=orjson.OPT_SORT_KEYS))
+        stripped["status"] = {
+            **status,
+            "conditions": [
+                {k: v for k, v in c.items() if k not in _VOLATILE_CONDITION_KEYS}
+                if isinstance(c, Mapping)
+                else c
+                for c in status["conditions"]
+            ],
+        }
+    return hash(orjson.dumps(stripped))
 
 
 class Watcher:

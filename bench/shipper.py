@@ -13,9 +13,9 @@
    twice: CPU only over lines already in memory (best of ``--reps``), and over HTTP from a fake
    API server in another process (kubetrail through ``Kube.stream_lines``, the naive one
    through the client's own watch), so the HTTP client's share counts too.
-2. **End to end**: a fake API server holding ``--pods`` padded pods, then ``--events`` changes
-   in all (pod churn plus a Kubernetes Event per change) applied live once the shipper has
-   listed, into the real ``Shipper`` (in this process, disk spool in a temp dir) and the
+2. **End to end**: a fake API server holding ``--pods`` padded pods, then changes up to
+   ``--sqlite-events`` / ``--osmem-events`` in all (pod churn plus a Kubernetes Event per
+   change) applied live once the shipper has listed, into the real ``Shipper`` (in this process, disk spool in a temp dir) and the
    embedded SQLite store, and into osmem-server (the in-memory OpenSearch-compatible test
    server, prepared like ``kubetrail setup``), until the store holds every document.
 3. **RSS**: ``kubetrail ship`` as a subprocess against a fake API server holding

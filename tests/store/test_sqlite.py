@@ -41,12 +41,13 @@ def test_migration_runs_in_order_and_keeps_data(
         applied.append(1)
         conn.execute("ALTER TABLE events ADD COLUMN cluster TEXT NOT NULL DEFAULT ''")
 
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(sqlite_module.MIGRATIONS, 1, v1_to_v2)
+    current = sqlite_module.SCHEMA_VERSION
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(sqlite_module.MIGRATIONS, current, v1_to_v2)
     store = SQLiteStore(path)
     try:
         assert applied == [1]
-        assert _schema_version(path) == 2
+        assert _schema_version(path) == current + 1
         assert len(store.search(EventQuery(filter=EventFilter(), limit=100)).items) == 12
     finally:
         store.close()
@@ -68,11 +69,12 @@ def test_failed_migration_leaves_the_old_schema(
         conn.execute("ALTER TABLE events ADD COLUMN half_done TEXT")
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(sqlite_module.MIGRATIONS, 1, broken)
+    current = sqlite_module.SCHEMA_VERSION
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(sqlite_module.MIGRATIONS, current, broken)
     with pytest.raises(StoreUnavailable, match="disk I/O error"):
         SQLiteStore(path)
-    assert _schema_version(path) == 1
+    assert _schema_version(path) == current
     with sqlite3.connect(path) as conn:
         assert "half_done" not in {row[1] for row in conn.execute("PRAGMA table_info(events)")}
 
@@ -133,3 +135,19 @@ def test_closed_store_says_so(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StoreUnavailable, match="closed"):
         store.search(EventQuery(filter=EventFilter(), limit=10))
+
+
+def test_a_version_1_database_gets_the_reason_index(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as conn:  # what kubetrail 0.1 created
+        conn.executescript(sqlite_module._SCHEMA_V1)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+    store = SQLiteStore(path)
+    try:
+        store.write(documents())
+        assert _schema_version(path) == sqlite_module.SCHEMA_VERSION >= 2
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(events)")}
+    assert "events_reason" in indexes

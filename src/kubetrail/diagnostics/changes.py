@@ -20,6 +20,7 @@ from typing import Any
 from kubetrail.diagnostics.common import aggregate, base_filter, report
 from kubetrail.diagnostics.model import CheckParams, Finding, ObjectRef, Report
 from kubetrail.events.changes import changed_paths
+from kubetrail.events.resources import plural_for_kind
 from kubetrail.store.base import EventFilter, EventQuery, Store
 
 CHANGE_TYPES = (
@@ -59,6 +60,7 @@ class _Changed:
     kind: str
     namespace: str
     name: str
+    resource_type: str = ""
     uid: str = ""
     verbs: set[str] = field(default_factory=set)
     managers: set[str] = field(default_factory=set)
@@ -70,7 +72,10 @@ class _Changed:
 def analyze_recent_changes(store: Store, params: CheckParams) -> Report:
     flt = base_filter(params, snapshot=False, resource_type=CHANGE_TYPES)
     buckets, truncated = aggregate(
-        store, flt, ("kind", "namespace", "resourceName", "verb", "fieldManager"), latest=False
+        store,
+        flt,
+        ("kind", "resourceType", "namespace", "resourceName", "verb", "fieldManager"),
+        latest=False,
     )
     objects: dict[tuple[str, str, str], _Changed] = {}
     for b in buckets:
@@ -78,7 +83,7 @@ def analyze_recent_changes(store: Store, params: CheckParams) -> Report:
         if verb == "update" and manager in STATUS_WRITERS:
             continue
         key = (b.key["kind"], b.key["namespace"], b.key["resourceName"])
-        c = objects.setdefault(key, _Changed(*key))
+        c = objects.setdefault(key, _Changed(*key, resource_type=b.key["resourceType"]))
         c.verbs.add(verb)
         c.managers.add(manager or "unknown")
         c.count += b.count
@@ -127,7 +132,11 @@ def analyze_recent_changes(store: Store, params: CheckParams) -> Report:
 def _details(store: Store, params: CheckParams, c: _Changed) -> dict[str, Any]:
     """Changed paths and highlights of one object's versions in the range."""
     ident = EventFilter(
-        namespace=(c.namespace,), kind=(c.kind,), name=(c.name,), end=params.range.end
+        namespace=(c.namespace,),
+        resource_type=(c.resource_type or plural_for_kind(c.kind),),
+        kind=(c.kind,),
+        name=(c.name,),
+        end=params.range.end,
     )
     before = store.search(
         EventQuery(filter=replace(ident, end=params.range.start), order="desc", limit=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from kubetrail.diagnostics.model import (
@@ -65,14 +66,26 @@ def related_events_by_object(
     kinds: tuple[str, ...],
     reasons: tuple[str, ...] = (),
     warnings_only: bool = False,
+    about: list[Finding] | None = None,
 ) -> dict[tuple[str, str], list[RelatedEvent]]:
-    """(namespace, name) → the newest version of each Event about it, newest first."""
+    """(namespace, name) → the newest version of each Event about it, newest first.
+
+    ``about`` narrows the query to those findings' objects (the store then reads
+    them through its involved-object index instead of every Event in the range)."""
     flt = event_filter(
         params,
         involved_kind=kinds,
         reason=reasons,
         event_type=("Warning",) if warnings_only else (),
     )
+    if about is not None:
+        if not about:
+            return {}
+        flt = replace(
+            flt,
+            involved_namespace=tuple(sorted({f.object.namespace for f in about})),
+            involved_name=tuple(sorted({f.object.name for f in about})),
+        )
     buckets, _ = aggregate(
         store, flt, ("involvedObject.namespace", "involvedObject.name", "reason"), order="last"
     )
@@ -149,16 +162,7 @@ def report(
     conclusion: str | None = None,
 ) -> Report:
     """Order findings (severity, most recent), count issues, cut at ``limit``."""
-    ordered = sorted(
-        findings,
-        key=lambda f: (
-            _SEVERITY_RANK[f.severity],
-            _neg(f.last_seen),
-            f.object.namespace,
-            f.object.name,
-            f.issue,
-        ),
-    )
+    ordered = ranked(findings)
     summary: dict[str, int] = defaultdict(int)
     for f in ordered:
         summary[f.issue] += 1
@@ -175,9 +179,40 @@ def report(
     )
 
 
+def ranked(findings: Iterable[Finding]) -> list[Finding]:
+    """Most severe first, then most recently seen: the order reports show."""
+    return sorted(
+        findings,
+        key=lambda f: (
+            _SEVERITY_RANK[f.severity],
+            _neg(f.last_seen),
+            f.object.namespace,
+            f.object.name,
+            f.issue,
+        ),
+    )
+
+
 def _neg(rfc3339: str) -> tuple[int, ...]:
     """Sort key putting the newest time first (RFC3339 strings of one format)."""
     return tuple(-ord(c) for c in rfc3339)
+
+
+def attach_related_events(
+    store: Store,
+    params: CheckParams,
+    findings: list[Finding],
+    *,
+    kinds: tuple[str, ...],
+    reasons: tuple[str, ...] = (),
+    warnings_only: bool = False,
+) -> None:
+    """Related Events for the findings the report will show (the first ``limit``)."""
+    shown = ranked(findings)[: params.limit]
+    events = related_events_by_object(
+        store, params, kinds=kinds, reasons=reasons, warnings_only=warnings_only, about=shown
+    )
+    attach_events(shown, events)
 
 
 def attach_events(

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from kubetrail.diagnostics.common import (
     aggregate,
-    attach_events,
+    attach_related_events,
     base_filter,
     event_findings,
-    related_events_by_object,
     report,
 )
 from kubetrail.diagnostics.model import CheckParams, Finding, ObjectRef, Report, Severity
@@ -92,7 +91,7 @@ def check_node_health(store: Store, params: CheckParams) -> Report:
         )
     _mark_current(store, node_params, findings)
     findings.extend(event_findings(store, node_params, kinds=("Node",), reasons=_NODE_EVENTS))
-    attach_events(findings, related_events_by_object(store, node_params, kinds=("Node",)))
+    attach_related_events(store, node_params, findings, kinds=("Node",))
     notes = []
     if params.namespace is not None:
         notes.append("nodes are cluster-scoped: the namespace filter does not apply to this check")
@@ -104,7 +103,7 @@ def _mark_current(store: Store, params: CheckParams, findings: list[Finding]) ->
     names = tuple(sorted({f.object.name for f in findings}))
     if not names:
         return
-    flt = EventFilter(end=params.range.end, resource_type=("nodes",), name=names)
+    flt = EventFilter(end=params.range.end, namespace=("",), resource_type=("nodes",), name=names)
     buckets, _ = aggregate(store, flt, ("resourceName",))
     newest = {b.key["resourceName"]: b for b in buckets}
     for f in findings:

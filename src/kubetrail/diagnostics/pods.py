@@ -11,15 +11,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kubetrail.diagnostics.common import (
     aggregate,
-    attach_events,
+    attach_related_events,
     base_filter,
     event_findings,
     one_line,
-    related_events_by_object,
+    ranked,
     report,
 )
 from kubetrail.diagnostics.model import CheckParams, Finding, ObjectRef, Report, Severity
@@ -123,10 +124,14 @@ def container_evidence(pod: Mapping[str, Any], issue: str) -> tuple[str, dict[st
 
 
 def _signal_findings(
-    store: Store, params: CheckParams, signals: tuple[str, ...]
+    store: Store, params: CheckParams, signals: tuple[str, ...], *, evidence: bool = True
 ) -> tuple[list[Finding], bool]:
+    """One finding per (pod, issue); ``evidence=False`` skips reading the newest
+    documents (messages, container states) when only the pods are needed."""
     flt = base_filter(params, resource_type=("pods",), signal=signals)
-    buckets, truncated = aggregate(store, flt, ("namespace", "resourceName", "signal"))
+    buckets, truncated = aggregate(
+        store, flt, ("namespace", "resourceName", "signal"), latest=evidence
+    )
     merged: dict[tuple[str, str, str], Finding] = {}
     for b in buckets:
         mapped = _issue_for(b.key["signal"])
@@ -141,7 +146,7 @@ def _signal_findings(
             found.last_seen = max(found.last_seen, b.last_seen)
             continue
         pod = (b.latest or {}).get("objectChanges") or {}
-        message, evidence = container_evidence(pod, issue)
+        message, details = container_evidence(pod, issue) if evidence else (issue, {})
         merged[key] = Finding(
             object=ObjectRef(
                 kind="Pod",
@@ -155,7 +160,7 @@ def _signal_findings(
             first_seen=b.first_seen,
             last_seen=b.last_seen,
             message=message,
-            evidence=evidence,
+            evidence=details,
         )
     return list(merged.values()), truncated
 
@@ -165,8 +170,11 @@ def _mark_current(store: Store, params: CheckParams, findings: list[Finding]) ->
     names = tuple(sorted({f.object.name for f in findings}))
     if not names:
         return
+    namespaces = tuple(sorted({f.object.namespace for f in findings}))
     flt = base_filter(params, resource_type=("pods",), name=names)
-    flt = dataclasses.replace(flt, start=None)  # the newest version up to the end of the range
+    # the newest version up to the end of the range; naming the namespaces lets the
+    # store use its (namespace, type, name, time) index instead of every pod event
+    flt = dataclasses.replace(flt, start=None, namespace=namespaces)
     buckets, _ = aggregate(store, flt, ("namespace", "resourceName"))
     newest: dict[tuple[str, str], Bucket] = {
         (b.key["namespace"], b.key["resourceName"]): b for b in buckets
@@ -208,10 +216,10 @@ def check_pod_issues(store: Store, params: CheckParams) -> Report:
         ):
             continue
         findings.append(f)
-    _mark_current(store, params, findings)
-    attach_events(
-        findings, related_events_by_object(store, params, kinds=("Pod",), warnings_only=True)
-    )
+    # Only what the report will show needs its current state and Events.
+    shown = ranked(findings)[: params.limit]
+    _mark_current(store, params, shown)
+    attach_related_events(store, params, shown, kinds=("Pod",), warnings_only=True)
     return report("check_pod_issues", params, findings, truncated=truncated)
 
 
@@ -259,12 +267,10 @@ def check_resource_limits(store: Store, params: CheckParams) -> Report:
     ):
         findings.append(f)
     notes = list(RESOURCE_NOTES)
-    failing, _ = _signal_findings(store, params, _POD_SIGNALS)
-    unbounded = _pods_without_limits(store, params, failing)
+    failing, _ = _signal_findings(store, params, _POD_SIGNALS, evidence=False)
+    unbounded = _pods_without_limits(store, params, ranked(failing)[: params.limit])
     findings.extend(unbounded)
-    attach_events(
-        findings, related_events_by_object(store, params, kinds=("Pod",), warnings_only=True)
-    )
+    attach_related_events(store, params, findings, kinds=("Pod",), warnings_only=True)
     return report("check_resource_limits", params, findings, truncated=truncated, notes=notes)
 
 
@@ -277,9 +283,10 @@ def _pods_without_limits(
     names = tuple(sorted({f.object.name for f in failing}))
     if not names:
         return out
+    namespaces = tuple(sorted({f.object.namespace for f in failing}))
     buckets, _ = aggregate(
         store,
-        base_filter(params, resource_type=("pods",), name=names),
+        replace(base_filter(params, resource_type=("pods",), name=names), namespace=namespaces),
         ("namespace", "resourceName"),
     )
     for b in buckets:

@@ -8,10 +8,9 @@ import re
 
 from kubetrail.diagnostics.common import (
     aggregate,
-    attach_events,
+    attach_related_events,
     base_filter,
     event_findings,
-    related_events_by_object,
     report,
 )
 from kubetrail.diagnostics.model import CheckParams, Finding, ObjectRef, Report, Severity
@@ -106,13 +105,11 @@ def check_volume_issues(store: Store, params: CheckParams) -> Report:
             message_filter=lambda reason, msg: bool(_UNBOUND.search(msg)),
         )
     )
-    attach_events(
+    attach_related_events(
+        store,
+        params,
         findings,
-        related_events_by_object(
-            store,
-            params,
-            kinds=("PersistentVolumeClaim", "PersistentVolume", "Pod"),
-            reasons=(*_VOLUME_EVENTS, "FailedScheduling"),
-        ),
+        kinds=("PersistentVolumeClaim", "PersistentVolume", "Pod"),
+        reasons=(*_VOLUME_EVENTS, "FailedScheduling"),
     )
     return report("check_volume_issues", params, findings, truncated=truncated)

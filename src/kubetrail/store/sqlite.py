@@ -48,7 +48,7 @@ from kubetrail.store.base import (
     check_group_keys,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -92,7 +92,20 @@ CREATE VIRTUAL TABLE events_fts USING fts5(body, content='events', content_rowid
 
 #: version → function upgrading a database from that version to the next.
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Diagnostics ask for Events by reason and by involved object over long ranges
+    (FailedScheduling, ProvisioningFailed, NodeNotReady…): without these indexes
+    that is a scan of every event in the range."""
+    conn.execute("CREATE INDEX IF NOT EXISTS events_reason ON events (resource_type, reason, ts)")
+    # v1's involved-object index was partial (inv_name IS NOT NULL), which SQLite
+    # cannot match against `inv_name IN (...)`: make it a plain one.
+    conn.execute("DROP INDEX IF EXISTS events_involved")
+    conn.execute("CREATE INDEX events_involved ON events (inv_namespace, inv_name, ts)")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
 
 #: EventFilter field → column (plain equality filters).
 _COLUMNS: dict[str, str] = {
@@ -330,7 +343,8 @@ class SQLiteStore:
             params.extend([query.after.ts, query.after.ts, query.after.id])
         direction = "DESC" if desc else "ASC"
         sql = (
-            f"SELECT e.ts, e.id, e.doc FROM events e {_where_sql(where)}"
+            f"SELECT e.ts, e.id, e.doc FROM events e {_index_hint(query.filter)}"
+            f" {_where_sql(where)}"
             f" ORDER BY e.ts {direction}, e.id {direction} LIMIT ?"
         )
         params.append(query.limit + 1)
@@ -349,12 +363,17 @@ class SQLiteStore:
         where, params = _where(query.filter, signal_alias="s" if by_signal else None)
         cols = [_GROUP_COLUMNS[k] for k in query.group_by]
         keys_sql = ", ".join(f"COALESCE({c}, '')" for c in cols)
-        join = "JOIN signals s ON s.seq = e.seq" if by_signal else ""
+        if by_signal:
+            # Drive from the signals index (signal, ts, seq) and look events up by seq:
+            # the other way round scans a signal's whole history once per event.
+            where.extend(_signal_time(query.filter, "s"))
+            params.extend(_signal_time_params(query.filter))
         order = "n DESC" if query.order == "count" else "last_ts DESC"
         sql = (
             f"SELECT {keys_sql}, COUNT(*) AS n, MIN(e.ts), MAX(e.ts) AS last_ts,"
             f" MAX(printf('%020d', e.ts) || e.id)"
-            f" FROM events e {join} {_where_sql(where)}"
+            f" FROM {_from_clause(query.filter, by_signal=by_signal)}"
+            f" {_where_sql(where)}"
             f" GROUP BY {keys_sql} ORDER BY {order}, {keys_sql} LIMIT ?"
         )
         params.append(query.limit + 1)
@@ -517,6 +536,44 @@ def _where(flt: EventFilter, *, signal_alias: str | None = None) -> tuple[list[s
         where.append("e.seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
         params.append(match)
     return where, params
+
+
+def _index_hint(flt: EventFilter) -> str:
+    """The index for the most selective filter present.
+
+    Without statistics SQLite often prefers ``(resource_type, ts)`` over far
+    narrower indexes (it cannot know that Events about one node are a handful
+    among a million); a filter on an object or on Event reasons says which
+    index narrows most, so the store names it."""
+    if flt.text is not None or flt.signal:
+        return ""  # driven by the FTS or signals subquery
+    if flt.involved_namespace and flt.involved_name:
+        return "INDEXED BY events_involved"
+    if flt.namespace and flt.resource_type and flt.name:
+        return "INDEXED BY events_object"
+    if flt.resource_type and flt.reason:
+        return "INDEXED BY events_reason"
+    return ""
+
+
+def _from_clause(flt: EventFilter, *, by_signal: bool) -> str:
+    if by_signal:
+        # Drive from the signals index (signal, ts, seq) and look events up by seq.
+        return "signals s CROSS JOIN events e ON e.seq = s.seq"
+    return f"events e {_index_hint(flt)}"
+
+
+def _signal_time(flt: EventFilter, alias: str) -> list[str]:
+    conds = []
+    if flt.start is not None:
+        conds.append(f"{alias}.ts >= ?")
+    if flt.end is not None:
+        conds.append(f"{alias}.ts <= ?")
+    return conds
+
+
+def _signal_time_params(flt: EventFilter) -> list[Any]:
+    return [to_micros(t) for t in (flt.start, flt.end) if t is not None]
 
 
 def _signal_condition(signals: tuple[str, ...], alias: str) -> tuple[str, list[Any]]:

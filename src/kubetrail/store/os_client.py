@@ -90,7 +90,7 @@ def api_key_from_env(env: Mapping[str, str] | None = None) -> str | None:
     return env.get(ENV_API_KEY) or None
 
 
-def _root_reason(exc: BaseException) -> str:
+def root_reason(exc: BaseException) -> str:
     """The innermost readable cause of a connection failure (``Connection refused``)."""
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -121,7 +121,7 @@ def describe_error(exc: BaseException, url: StoreURL) -> str:
     """One line for a failed request: never the password, never a traceback."""
     where = url.redacted()
     if isinstance(exc, OSConnectionError):
-        return f"cannot reach OpenSearch at {where}: {_root_reason(exc)}"
+        return f"cannot reach OpenSearch at {where}: {root_reason(exc)}"
     if isinstance(exc, TransportError):
         status = exc.status_code
         if status in (401, 403):

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -40,9 +39,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
-import jinja2
 
-from kubetrail.store.os_templates import TemplateError, TemplateParams, render_all
+from kubetrail.store.os_client import root_reason
+from kubetrail.store.os_templates import TemplateError, TemplateParams, render_all, render_json
 
 TEMPLATE_PACKAGE = "kubetrail"
 TEMPLATE_DIR = "dashboards"
@@ -159,14 +158,6 @@ def mapped_type(field: str) -> str | None:
 # -- rendering ---------------------------------------------------------------------
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # JSON, not HTML: strings are escaped with |tojson
-        keep_trailing_newline=True,
-    )
-
-
 def template_source(name: str) -> str:
     """The text of one object's template file shipped in the package."""
     return (
@@ -188,17 +179,7 @@ def _render_one(name: str, saved_type: str, params: DashboardParams) -> dict[str
         "ids": params.ids,
         "panel_version": PANEL_VERSION,
     }
-    try:
-        text = _environment().from_string(template_source(name)).render(context)
-    except jinja2.TemplateError as exc:
-        raise TemplateError(f"dashboards template {name} does not render: {exc}") from None
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TemplateError(
-            f"dashboards template {name} does not render to valid JSON: {exc.msg} "
-            f"at line {exc.lineno} column {exc.colno}"
-        ) from None
+    body = render_json(template_source(name), context, label=f"dashboards template {name}")
     if not isinstance(body, dict) or not isinstance(body.get("attributes"), dict):
         raise TemplateError(f"dashboards template {name} has no attributes object")
     if body.get("type") != saved_type:
@@ -306,24 +287,6 @@ def check_url(url: str) -> str:
     return url
 
 
-def _root_reason(exc: BaseException) -> str:
-    """The innermost readable cause of a connection failure."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    best = ""
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError):
-            return f"TLS error: {current.reason or current}"
-        if isinstance(current, OSError) and current.strerror:
-            best = current.strerror
-        current = current.__cause__ or current.__context__
-    if best:
-        return best
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
 def _answer_message(response: httpx.Response) -> str:
     """OSD's ``{"statusCode", "error", "message"}`` or the start of the body."""
     try:
@@ -411,7 +374,7 @@ def import_saved_objects(
             )
     except httpx.TransportError as exc:
         raise DashboardsUnreachable(
-            f"cannot reach OpenSearch Dashboards at {shown}: {_root_reason(exc)}"
+            f"cannot reach OpenSearch Dashboards at {shown}: {root_reason(exc)}"
         ) from None
     status = response.status_code
     if status in (401, 403):

@@ -193,6 +193,22 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def render_json(source: str, context: Mapping[str, Any], *, label: str) -> Any:
+    """Render a jinja2 JSON template (undefined variables are errors) and parse it;
+    every failure is one :class:`TemplateError` naming ``label`` and the position."""
+    try:
+        text = _environment().from_string(source).render(context)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"{label} does not render: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TemplateError(
+            f"{label} does not render to valid JSON: {exc.msg} "
+            f"at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
 def template_source(name: str) -> str:
     """The text of one template file shipped in the package."""
     return resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR, name).read_text("utf-8")
@@ -207,17 +223,7 @@ def render(name: str, params: TemplateParams) -> dict[str, Any]:
         "policy_id": params.policy_id,
         "kubetrail_version": __version__,
     }
-    try:
-        text = _environment().from_string(template_source(name)).render(context)
-    except jinja2.TemplateError as exc:
-        raise TemplateError(f"index template {name} does not render: {exc}") from None
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TemplateError(
-            f"index template {name} does not render to valid JSON: {exc.msg} "
-            f"at line {exc.lineno} column {exc.colno}"
-        ) from None
+    body = render_json(template_source(name), context, label=f"index template {name}")
     if not isinstance(body, dict):
         raise TemplateError(
             f"index template {name} renders to {type(body).__name__}, not an object"

@@ -214,39 +214,17 @@ class OpenSearchStore:
         check_group_keys(query.group_by)
         if query.limit < 1:
             raise InvalidQuery("limit must be at least 1")
-        keep_signal = (
-            (lambda s: os_query.signal_matches(s, query.filter.signal))
-            if "signal" in query.group_by and query.filter.signal
-            else None
-        )
-        groups: list[tuple[dict[str, str], int, int, int, str]] = []
-        for bucket in self._composite_buckets(query):
-            key = {
-                k: "" if bucket["key"].get(k) is None else str(bucket["key"][k])
-                for k in query.group_by
-            }
-            if keep_signal is not None and not keep_signal(key["signal"]):
-                continue
-            newest = ""
-            if query.latest:
-                top = bucket["newest"]["hits"]["hits"]
-                if top:
-                    newest = str(top[0]["fields"]["id"][0])
-            groups.append(
-                (
-                    key,
-                    bucket["doc_count"],
-                    int(bucket["first"]["value"]),
-                    int(bucket["last"]["value"]),
-                    newest,
-                )
-            )
+        try:
+            groups, more = self._top_groups(query)
+        except InvalidQuery:
+            # multi_terms needs OpenSearch 2.1+: page through every group instead
+            groups, more = self._all_groups(query), False
         keys = query.group_by
         if query.order == "count":
             groups.sort(key=lambda g: (-g[1], *(g[0][k] for k in keys)))
         else:
             groups.sort(key=lambda g: (-g[3], *(g[0][k] for k in keys)))
-        truncated = len(groups) > query.limit
+        truncated = more or len(groups) > query.limit
         groups = groups[: query.limit]
         latest = self._docs_by_id([g[4] for g in groups if g[4]]) if query.latest else {}
         buckets = [
@@ -260,6 +238,57 @@ class OpenSearchStore:
             for key, count, first, last, newest in groups
         ]
         return AggregateResult(buckets=buckets, truncated=truncated)
+
+    def _top_groups(self, query: AggregateQuery) -> tuple[list[_Group], bool]:
+        """The top ``limit + 1`` groups in one request; ``more``: others were cut."""
+        body = os_query.top_groups_body(query, size=query.limit + 1)
+        aggs = self._search(body).get("aggregations") or {}
+        others = [k for k in query.group_by if k != "signal"]
+        groups: list[_Group] = []
+        more = False
+
+        def add(bucket: dict[str, Any], key: dict[str, str]) -> None:
+            groups.append(_group(bucket, key, latest=query.latest))
+
+        def other_keys(bucket: dict[str, Any]) -> dict[str, str]:
+            values = bucket["key"] if isinstance(bucket["key"], list) else [bucket["key"]]
+            return {k: "" if v is None else str(v) for k, v in zip(others, values, strict=True)}
+
+        if "signal" in query.group_by:
+            outer = aggs.get("signals") or {"buckets": []}
+            more = more or outer.get("sum_other_doc_count", 0) > 0
+            for sb in outer["buckets"]:
+                if not others:
+                    add(sb, {"signal": str(sb["key"])})
+                    continue
+                inner = sb["groups"]
+                more = more or inner.get("sum_other_doc_count", 0) > 0
+                for b in inner["buckets"]:
+                    add(b, {"signal": str(sb["key"]), **other_keys(b)})
+        else:
+            inner = aggs.get("groups") or {"buckets": []}
+            more = inner.get("sum_other_doc_count", 0) > 0
+            for b in inner["buckets"]:
+                add(b, other_keys(b))
+        # keys in the order asked for
+        return [({k: g[0][k] for k in query.group_by}, *g[1:]) for g in groups], more
+
+    def _all_groups(self, query: AggregateQuery) -> list[_Group]:
+        keep_signal = (
+            (lambda s: os_query.signal_matches(s, query.filter.signal))
+            if "signal" in query.group_by and query.filter.signal
+            else None
+        )
+        groups: list[_Group] = []
+        for bucket in self._composite_buckets(query):
+            key = {
+                k: "" if bucket["key"].get(k) is None else str(bucket["key"][k])
+                for k in query.group_by
+            }
+            if keep_signal is not None and not keep_signal(key["signal"]):
+                continue
+            groups.append(_group(bucket, key, latest=query.latest))
+        return groups
 
     def _composite_buckets(self, query: AggregateQuery) -> Iterator[dict[str, Any]]:
         after = None
@@ -343,6 +372,24 @@ class OpenSearchStore:
                 "newest": when("newest"),
             },
         )
+
+
+_Group = tuple[dict[str, str], int, int, int, str]  # key, count, first µs, last µs, newest id
+
+
+def _group(bucket: dict[str, Any], key: dict[str, str], *, latest: bool) -> _Group:
+    newest = ""
+    if latest:
+        top = bucket["newest"]["hits"]["hits"]
+        if top:
+            newest = str(top[0]["fields"]["id"][0])
+    return (
+        key,
+        bucket["doc_count"],
+        int(bucket["first"]["value"]),
+        int(bucket["last"]["value"]),
+        newest,
+    )
 
 
 def _reason(exc: Exception) -> str:

@@ -204,3 +204,78 @@ def composite_body(
 def signal_matches(signal: str, wanted: tuple[str, ...]) -> bool:
     """Whether a signal satisfies a filter's signal list (exact or ``prefix*``)."""
     return any(signal.startswith(w[:-1]) if w.endswith("*") else signal == w for w in wanted)
+
+
+#: Distinct signals one aggregation expects at most (signals are a small vocabulary).
+SIGNAL_BUCKETS = 1000
+_LUCENE_SPECIAL = set('.?+*|{}[]()"\\#@&<>~')
+
+
+def signal_regex(signals: tuple[str, ...]) -> str:
+    """A Lucene regular expression matching the filter's signals (``prefix*`` too)."""
+
+    def escape(text: str) -> str:
+        return "".join("\\" + c if c in _LUCENE_SPECIAL else c for c in text)
+
+    return "|".join(escape(s[:-1]) + ".*" if s.endswith("*") else escape(s) for s in signals)
+
+
+def _group_aggs(query: AggregateQuery) -> dict[str, Any]:
+    sub: dict[str, Any] = {
+        "first": {"min": {"field": "timestampMicros"}},
+        "last": {"max": {"field": "timestampMicros"}},
+    }
+    if query.latest:
+        sub["newest"] = {
+            "top_hits": {
+                "size": 1,
+                "sort": [{"timestampMicros": "desc"}, {"id": "desc"}],
+                "_source": False,
+                "docvalue_fields": ["id"],
+            }
+        }
+    return sub
+
+
+def top_groups_body(query: AggregateQuery, *, size: int) -> dict[str, Any]:
+    """The ``size`` top groups in one request: ``terms``/``multi_terms`` ordered like
+    the embedded store (count or last seen, descending; ties by key). Signals, a
+    multi-valued field, are an outer ``terms`` (restricted to the filter's signals)
+    with the other keys inside, so each group still counts the events showing
+    that signal."""
+    sub = _group_aggs(query)
+    order = [{"_count": "desc"} if query.order == "count" else {"last": "desc"}, {"_key": "asc"}]
+    others = [k for k in query.group_by if k != "signal"]
+    inner: dict[str, Any] | None = None
+    if len(others) == 1:
+        inner = {
+            "terms": {
+                "field": GROUP_FIELDS[others[0]],
+                "missing": "",
+                "size": size,
+                "order": order,
+            },
+            "aggs": sub,
+        }
+    elif others:
+        inner = {
+            "multi_terms": {
+                "terms": [{"field": GROUP_FIELDS[k], "missing": ""} for k in others],
+                "size": size,
+                "order": order,
+            },
+            "aggs": sub,
+        }
+    if "signal" in query.group_by:
+        terms: dict[str, Any] = {"field": "signals"}
+        if query.filter.signal:
+            terms["include"] = signal_regex(query.filter.signal)
+        if inner is None:
+            aggs = {"signals": {"terms": {**terms, "size": size, "order": order}, "aggs": sub}}
+        else:
+            aggs = {
+                "signals": {"terms": {**terms, "size": SIGNAL_BUCKETS}, "aggs": {"groups": inner}}
+            }
+    else:
+        aggs = {"groups": inner}
+    return {"size": 0, "track_total_hits": False, "query": filter_query(query.filter), "aggs": aggs}

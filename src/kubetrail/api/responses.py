@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -12,4 +13,9 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        try:
+            return orjson.dumps(content)
+        except TypeError:
+            # orjson refuses integers beyond 64 bits, which an error message may echo
+            # back from a query (limit=-9223372036854775809); the stdlib does not.
+            return json.dumps(content, default=str, separators=(",", ":")).encode()

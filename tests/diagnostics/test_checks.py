@@ -165,3 +165,12 @@ def test_every_store_gives_the_same_report(
 ) -> None:
     expected = run_check(sqlite_incident, check, params()).to_dict()
     assert run_check(osmem_incident, check, params()).to_dict() == expected
+
+
+def test_a_capped_aggregation_says_its_counts_are_partial(incident: Store, monkeypatch) -> None:
+    from kubetrail.diagnostics import common
+
+    monkeypatch.setattr(common, "GROUP_CAP", 2)
+    report = run_check(incident, "check_pod_issues", params())
+    assert report.truncated
+    assert any("summary counts only the first ones" in n for n in report.notes)

@@ -166,6 +166,13 @@ def report(
     summary: dict[str, int] = defaultdict(int)
     for f in ordered:
         summary[f.issue] += 1
+    notes = list(notes or [])
+    if truncated:
+        # A store aggregation stopped at GROUP_CAP groups: the counts are a lower bound.
+        notes.append(
+            f"more than {GROUP_CAP} affected objects in this range: the summary counts only "
+            "the first ones; narrow it with namespace= or a shorter time window"
+        )
     return Report(
         check=check,
         range=params.range,
@@ -174,7 +181,7 @@ def report(
         total_findings=len(ordered),
         truncated=truncated or len(ordered) > params.limit,
         summary=dict(sorted(summary.items(), key=lambda kv: (-kv[1], kv[0]))),
-        notes=notes or [],
+        notes=notes,
         conclusion=conclusion,
     )
 

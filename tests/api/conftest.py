@@ -2,54 +2,25 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from kubetrail.api.app import create_app
 from kubetrail.config import Settings
 from kubetrail.store.base import Store
 from kubetrail.store.sqlite import SQLiteStore
+from tests.servers import AppServer, free_port  # noqa: F401 - free_port is used by tests
 from tests.store.dataset import documents
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class ServerThread(AppServer):
+    """The kubetrail API on ``store`` with ``settings``."""
 
-
-class ServerThread:
     def __init__(self, store: Store, settings: Settings) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            create_app(store, settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        super().__init__(create_app(store, settings))
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ from __future__ import annotations
 import base64
 import functools
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,23 +21,17 @@ import anyio.from_thread
 import httpx
 import orjson
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from kubetrail.demo.incident import DEMO_SECRET_CANARY
+from tests.servers import AppServer, free_port
 
 FORBIDDEN = (
     DEMO_SECRET_CANARY,
     base64.b64encode(DEMO_SECRET_CANARY.encode()).decode(),
 )
 WIDE = {"time_window": "7d"}  # the incident ends "now": look at all of it
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def kubetrail(*args: str, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[bytes]:
@@ -112,28 +104,7 @@ def api_url(incident_db: Path, work: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-class ThreadServer:
-    """An ASGI app on a loopback port, in a thread of the test process."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ThreadServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+ThreadServer = AppServer  # an ASGI app on a loopback port, in a thread of the test process
 
 
 class McpSession:

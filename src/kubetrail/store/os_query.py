@@ -180,24 +180,11 @@ def composite_body(
     composite: dict[str, Any] = {"size": page_size, "sources": sources}
     if after is not None:
         composite["after"] = after
-    sub: dict[str, Any] = {
-        "first": {"min": {"field": "timestampMicros"}},
-        "last": {"max": {"field": "timestampMicros"}},
-    }
-    if query.latest:
-        sub["newest"] = {
-            "top_hits": {
-                "size": 1,
-                "sort": [{"timestampMicros": "desc"}, {"id": "desc"}],
-                "_source": False,
-                "docvalue_fields": ["id"],
-            }
-        }
     return {
         "size": 0,
         "track_total_hits": False,
         "query": filter_query(query.filter),
-        "aggs": {"groups": {"composite": composite, "aggs": sub}},
+        "aggs": {"groups": {"composite": composite, "aggs": _group_aggs(query)}},
     }
 
 

@@ -12,7 +12,7 @@ from kubetrail.api.app import create_app
 from kubetrail.config import Settings
 from kubetrail.store.base import Store
 from kubetrail.store.sqlite import SQLiteStore
-from tests.servers import AppServer, free_port  # noqa: F401 - free_port is used by tests
+from tests.servers import AppServer
 from tests.store.dataset import documents
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from kubetrail.config import ConfigError, Settings
 from kubetrail.store.base import Store
-from tests.api.conftest import ServerThread, free_port
+from tests.api.conftest import ServerThread
+from tests.servers import free_port
 
 TOKEN = "s3cr3t-api-token-canary"
 

@@ -249,10 +249,10 @@ def old_way_keys(rules: CheckRules, docs: Iterable[Mapping[str, Any]]) -> set[Ke
 def _signal_groups(store: Store, rule: SignalRule, rng: TimeRange) -> list[tuple[str, ...]]:
     """Distinct (kind, namespace, name, signal) of the rule's objects in the range.
 
-    On OpenSearch: the store's aggregation. On SQLite a reference query of its own,
-    driven by the signals index (``CROSS JOIN`` keeps that order): the store's
-    aggregation grouped by signal joins the other way round, which at a million
-    events takes minutes to hours (see the profiles), and the reference must not."""
+    On OpenSearch: the store's aggregation, uncapped. On SQLite a reference query of
+    its own, driven by the signals index (``CROSS JOIN`` keeps that order), so the
+    reference never depends on the plan the store's aggregation gets (schema v1 joined
+    the other way round: minutes per query at a million events)."""
     if store.kind != "sqlite":
         result = store.aggregate(
             AggregateQuery(

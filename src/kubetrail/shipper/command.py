@@ -85,6 +85,7 @@ def _configure_logging(fmt: str, level: str) -> None:
     root.setLevel(level.upper())
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    logging.getLogger("opensearch").setLevel(logging.WARNING)  # one line per request otherwise
 
 
 def cmd_ship(args: argparse.Namespace, settings: Settings) -> int:

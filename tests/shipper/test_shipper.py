@@ -235,15 +235,37 @@ def test_metrics_and_health_endpoints(cluster: Cluster, store: SQLiteStore, tmp_
     assert stored_ids(store)
 
 
-def test_the_shipper_enforces_retention(cluster: Cluster, store: SQLiteStore, tmp_path: Path) -> None:
+def test_the_shipper_enforces_retention(
+    cluster: Cluster, store: SQLiteStore, tmp_path: Path
+) -> None:
     from kubetrail.events.normalize import normalize
     from kubetrail.events.timing import parse_rfc3339
 
     old = normalize(
-        "MODIFIED", pod(name="ancient", uid="u-ancient"), observed_at=parse_rfc3339("2026-01-01T00:00:00Z")
+        "MODIFIED",
+        pod(name="ancient", uid="u-ancient"),
+        observed_at=parse_rfc3339("2026-01-01T00:00:00Z"),
     )
     store.write([old])
     with running(cluster, store, config(tmp_path, retention_interval=0.2, retention_days=14)):
         cluster.apply("ADDED", pod(name="fresh", uid="u-fresh"))
         wait_until(lambda: old["id"] not in stored_ids(store), 10, "the old event to be deleted")
+        assert_exactly(store, cluster.expected)
+
+
+def test_a_restart_replays_what_changed_while_it_was_down(
+    cluster: Cluster, store: SQLiteStore, tmp_path: Path
+) -> None:
+    """Found by the soak: after a restart the listing shows the newest versions, and the
+    replayed events ending in those same versions must not be taken for heartbeat churn."""
+    first = cluster.apply("ADDED", pod(name="p", uid="u-p"))
+    cfg = config(tmp_path)
+    with running(cluster, store, cfg):
+        assert_exactly(store, cluster.expected)
+    current = first
+    for restarts in (1,):  # one change while no shipper runs: the listing shows exactly it
+        changed = copy.deepcopy(current)
+        changed["status"]["containerStatuses"][0]["restartCount"] = restarts
+        current = cluster.apply("MODIFIED", changed)
+    with running(cluster, store, cfg):  # same spool dir: resumes from its checkpoint
         assert_exactly(store, cluster.expected)

@@ -314,10 +314,14 @@ class Watcher:
             self.known[uid] = _Known(
                 rv, digest, meta.get("namespace") or "", meta.get("name") or ""
             )
+            # Churn is a *new* version equal to the previous one but for heartbeats.
+            # The same version again (a replay after a restart, whose listing already
+            # showed it) is not churn: it is the version itself and must be stored.
             if (
                 kind == "MODIFIED"
                 and self.suppress
                 and before is not None
+                and before.rv != rv
                 and before.digest == digest
             ):
                 self.metrics.suppressed.labels(self.key).inc()

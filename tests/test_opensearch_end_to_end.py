@@ -8,7 +8,6 @@ the same requests; bodies, status codes and cursors must be identical.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import orjson
 import pytest
 
 from kubetrail.demo.incident import generate_incident
+from tests.servers import free_port
 from tests.store.osmem import running_osmem
 
 ANCHOR = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -37,15 +37,9 @@ def _kubetrail(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Api:
     def __init__(self, store: str, cwd: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kubetrail", "api", "--store", store, "--port", str(self.port)],
             cwd=cwd,
@@ -78,7 +72,9 @@ class _Api:
 def apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_Api, _Api, str]]:
     work = tmp_path_factory.mktemp("os-e2e")
     recording = work / "incident.jsonl"
-    recording.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in generate_incident(anchor=ANCHOR)))
+    recording.write_bytes(
+        b"".join(orjson.dumps(e) + b"\n" for e in generate_incident(anchor=ANCHOR))
+    )
     with running_osmem() as url:
         store = "opensearch+" + url
         setup = _kubetrail("setup", "--store", store, "--replicas", "0", cwd=work)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from kubetrail.store.opensearch import OpenSearchStore
 from tests.k8s_objects import pod
+from tests.servers import free_port
 from tests.shipper.conftest import Cluster, assert_exactly, config, running, wait_until
 from tests.shipper.netfault import TcpProxy
 from tests.store.opensearch_servers import opensearch_store
@@ -68,12 +68,6 @@ def test_store_outage_spools_then_catches_up(
         wait_until(lambda: len(shipper.spool) == 0, 30, "the spool to drain")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ship(cluster: Cluster, proxy: TcpProxy, spool: Path, metrics_port: int) -> subprocess.Popen:
     env = {**os.environ, "KUBETRAIL_OPENSEARCH_PREFIX": PREFIX, "CONFIG_PATH": ""}
     return subprocess.Popen(
@@ -115,7 +109,7 @@ def test_kill_9_with_a_full_spool_then_restart_loses_nothing(
     spool = tmp_path / "spool"
     cluster.server.apply("ADDED", pod(name="existing", uid="u-existing"))
     cluster.existing()
-    port = _free_port()
+    port = free_port()
     first = _ship(cluster, proxy, spool, port)
     try:
         wait_until(lambda: _ready(port) or first.poll() is not None, 30, "the shipper to be ready")
@@ -135,7 +129,7 @@ def test_kill_9_with_a_full_spool_then_restart_loses_nothing(
     for i in range(10):
         cluster.apply("ADDED", pod(name=f"while-down-{i}", uid=f"u-down-{i}"))
     proxy.restore()
-    port = _free_port()
+    port = free_port()
     second = _ship(cluster, proxy, spool, port)
     try:
         assert_exactly(direct, cluster.expected, timeout=60)
@@ -150,7 +144,7 @@ def test_kill_9_with_a_full_spool_then_restart_loses_nothing(
 
 
 def test_sigterm_flushes_what_was_received(cluster: Cluster, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     db = tmp_path / "t.db"
     proc = subprocess.Popen(
         [

@@ -16,7 +16,6 @@ import itertools
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -45,6 +44,7 @@ from kubetrail.store.os_dashboards import (
     render_saved_objects,
 )
 from kubetrail.store.os_templates import render_all
+from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 _prefixes = itertools.count(1)
@@ -617,12 +617,6 @@ def running_fake(fake: FakeDashboards) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_fake_dashboards_insists_on_the_xsrf_header() -> None:

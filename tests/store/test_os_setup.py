@@ -13,7 +13,6 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from kubetrail.store.os_setup import (
 )
 from kubetrail.store.os_templates import TemplateParams
 from kubetrail.store.url import parse_store_url
+from tests.servers import free_port
 from tests.store.osmem import running_osmem
 
 pytestmark = pytest.mark.e2e
@@ -742,12 +742,6 @@ def test_cli_dry_run_writes_nothing(osmem_url: str, client: OpenSearch) -> None:
     assert proc.returncode == 0, proc.stderr
     assert f"would send: PUT /_component_template/{prefix}-settings" in proc.stdout
     assert not client.indices.exists(index=f"{prefix}-000001")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_cli_unreachable_cluster_is_one_line_exit_2() -> None:

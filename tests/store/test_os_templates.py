@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from kubetrail import __version__
+from kubetrail.store import os_query
 from kubetrail.store.base import GROUP_KEYS
 from kubetrail.store.os_templates import (
     TEMPLATE_FILES,
@@ -21,25 +22,10 @@ from kubetrail.store.os_templates import (
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: every field the store filters or groups on (GROUP_KEYS' "signal" is the field "signals")
-FILTER_FIELDS = (
-    "namespace",
-    "resourceType",
-    "resourceName",
-    "kind",
-    "apiGroup",
-    "verb",
-    "user",
-    "uid",
-    "signals",
-    "reason",
-    "eventType",
-    "fieldManager",
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "id",
+#: every field the OpenSearch store filters or groups on (and ``id``, its cursor tiebreak),
+#: read from its query builder so a new filter cannot go unmapped
+FILTER_FIELDS = tuple(
+    sorted(set(os_query.FILTER_FIELDS.values()) | set(os_query.GROUP_FIELDS.values()) | {"id"})
 )
 
 VARIANTS = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kubetrail.store import sqlite as sqlite_module
-from kubetrail.store.base import EventFilter, EventQuery, StoreUnavailable
+from kubetrail.store.base import AggregateQuery, EventFilter, EventQuery, StoreUnavailable
 from kubetrail.store.sqlite import SQLiteStore
 from tests.store.dataset import documents
 
@@ -151,3 +151,55 @@ def test_a_version_1_database_gets_the_reason_index(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         indexes = {row[1] for row in conn.execute("PRAGMA index_list(events)")}
     assert "events_reason" in indexes
+
+
+def _signal_answers(store: SQLiteStore) -> list[tuple[object, ...]]:
+    result = store.aggregate(
+        AggregateQuery(
+            filter=EventFilter(signal=("pod.*",)),
+            group_by=("namespace", "resourceName", "signal"),
+            latest=True,
+        )
+    )
+    return [
+        (b.key, b.count, b.first_seen, b.last_seen, (b.latest or {}).get("id"))
+        for b in result.buckets
+    ]
+
+
+def test_a_version_2_database_gets_signal_rows_with_object_keys(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    store = SQLiteStore(path)
+    store.write(documents())
+    expected = _signal_answers(store)
+    store.close()
+    assert expected, "the dataset has pod signals"
+    with sqlite3.connect(path) as conn:  # back to the v2 layout: (signal, ts, seq) only
+        conn.executescript(
+            """
+            CREATE TABLE signals_v2 (signal TEXT NOT NULL, ts INTEGER NOT NULL,
+                seq INTEGER NOT NULL, PRIMARY KEY (signal, ts, seq)) WITHOUT ROWID;
+            INSERT INTO signals_v2 SELECT signal, ts, seq FROM signals;
+            DROP TABLE signals;
+            ALTER TABLE signals_v2 RENAME TO signals;
+            UPDATE meta SET value = '2' WHERE key = 'schema_version';
+            """
+        )
+    store = SQLiteStore(path)
+    try:
+        assert _schema_version(path) == 3
+        assert _signal_answers(store) == expected
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(signals)")]
+    assert columns == [
+        "signal",
+        "ts",
+        "seq",
+        "namespace",
+        "resource_type",
+        "resource_name",
+        "kind",
+        "id",
+    ]

@@ -49,7 +49,7 @@ secret.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -126,11 +126,46 @@ def read_records(
     its last call, about every MiB and once at the end: the calls add up to the
     size of the stream.
     """
+    slow = _Assembler(source)
+    yield from _values(_lines(stream, on_bytes=on_bytes), slow, source=source, line=0)
+    yield from slow.finish()
+
+
+def read_segment(
+    data: bytes, *, source: str, first_line: int, at_start: bool, at_end: bool
+) -> tuple[list[Record | Rejected], bool]:
+    """The values of a run of whole lines cut from a stream (parallel ingest).
+
+    ``first_line`` is the stream line number of the run's first line;
+    ``at_start``/``at_end`` say whether the run begins/ends the stream (a BOM is
+    only removed at its start; a value left open is only judged at its end).
+    Returns the values and whether the run ended outside any value: only then
+    are they exactly what :func:`read_records` reads over the whole stream, and
+    the next run can be read on its own.
+    """
+    if at_start and data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    lines: list[bytes | None] = list(data.split(_NL))
+    if lines and not lines[-1]:
+        lines.pop()  # the run ends with a newline
+    for i, raw in enumerate(lines):
+        if raw is not None and len(raw) > MAX_VALUE_BYTES:
+            lines[i] = None
+    slow = _Assembler(source)
+    out = list(_values(lines, slow, source=source, line=first_line - 1))
+    if at_end:
+        out.extend(slow.finish())
+        return out, True
+    return out, slow.idle
+
+
+def _values(
+    raw_lines: Iterable[bytes | None], slow: _Assembler, *, source: str, line: int
+) -> Iterator[Record | Rejected]:
+    """Values of ``raw_lines`` (numbered from ``line + 1``), all but what ``slow`` still holds."""
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    slow = _Assembler(source)
-    line = 0
-    for raw in _lines(stream, on_bytes=on_bytes):
+    for raw in raw_lines:
         line += 1
         if slow.idle and raw is not None:
             try:
@@ -144,7 +179,6 @@ def read_records(
                     yield from _judge([value], source=source, start=line, end=line)
                 continue
         yield from slow.feed(raw, line)
-    yield from slow.finish()
 
 
 # -- lines -----------------------------------------------------------------------

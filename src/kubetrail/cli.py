@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-size", type=int, default=2000, help="documents per store write (default 2000)"
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes reading and normalising in parallel (default: one per CPU; "
+        "1 = all in this process). Used with the embedded store",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_ingest)
 
@@ -229,10 +237,14 @@ def _open(url: str) -> Store:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
+    from kubetrail.ingest.parallel import default_workers
     from kubetrail.ingest.pipeline import ingest_files
 
     if args.batch_size < 1:
         raise CommandError("--batch-size must be at least 1")
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        raise CommandError("--workers must be between 1 and 64")
+    workers = args.workers or default_workers()
     url = args.store or settings.store_url
     parse_store_url(url)  # a wrong URL is the first thing to say, before any file check
     missing = [f for f in args.files if f != "-" and not Path(f).is_file()]
@@ -258,6 +270,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 batch_size=args.batch_size,
                 report=report,
                 on_bytes=bar.update,
+                workers=workers,
             )
         finally:
             store.close()

@@ -19,7 +19,7 @@ from kubetrail.events.model import EventDocument
 from kubetrail.events.redact import DEFAULT_POLICY, RedactionPolicy
 from kubetrail.ingest.reader import Record, Rejected, read_records
 from kubetrail.ingest.records import RecordError, to_documents
-from kubetrail.store.base import Store, WriteResult
+from kubetrail.store.base import PreparedWrites, Store, WriteResult
 
 DEFAULT_BATCH = 2000
 
@@ -106,8 +106,23 @@ def ingest_files(
     batch_size: int = DEFAULT_BATCH,
     report: Reporter,
     on_bytes: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> IngestStats:
-    """Ingest every file in order (see :func:`ingest_values`)."""
+    """Ingest every file in order (see :func:`ingest_values`).
+
+    With ``workers`` > 1 and a store that takes prepared rows, reading and
+    normalising run in that many worker processes (:mod:`.parallel`), with the
+    same results, reports and locations as the sequential path."""
+    if workers > 1 and isinstance(store, PreparedWrites):
+        return _ingest_parallel(
+            names,
+            store,
+            policy=policy,
+            batch_size=batch_size,
+            report=report,
+            on_bytes=on_bytes,
+            workers=workers,
+        )
     stats = IngestStats()
     for name in names:
         with open_input(name) as fh:
@@ -119,4 +134,52 @@ def ingest_files(
                 report=report,
                 stats=stats,
             )
+    return stats
+
+
+def _ingest_parallel(
+    names: list[str],
+    store: PreparedWrites,
+    *,
+    policy: RedactionPolicy,
+    batch_size: int,
+    report: Reporter,
+    on_bytes: Callable[[int], None] | None,
+    workers: int,
+) -> IngestStats:
+    from kubetrail.ingest.parallel import ParallelIngest, SegmentResult
+
+    stats = IngestStats()
+    batch: list[object] = []
+
+    def flush() -> None:
+        result = store.write_prepared(batch)
+        batch.clear()
+        stats.stored += result.stored
+        stats.duplicates += result.duplicates
+        for err in result.errors:
+            stats.rejected += 1
+            report(f"document {err.id}: not stored: {err.reason}")
+
+    def sink(result: SegmentResult) -> None:
+        stats.read += result.read
+        stats.rejected += result.rejected
+        stats.skipped += result.skipped
+        for line in result.rejections:
+            report(line)
+        batch.extend(result.rows)
+        if len(batch) >= batch_size:
+            flush()
+
+    runner = ParallelIngest(store, policy=policy, workers=workers, sink=sink)
+    try:
+        for name in names:
+            with open_input(name) as fh:
+                runner.run(fh, source=name, on_bytes=on_bytes)
+        if batch:
+            flush()
+    except BaseException:
+        runner.terminate()
+        raise
+    runner.close()
     return stats

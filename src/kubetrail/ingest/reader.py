@@ -131,32 +131,32 @@ def read_records(
     yield from slow.finish()
 
 
-def read_segment(
-    data: bytes, *, source: str, first_line: int, at_start: bool, at_end: bool
+def read_lines(
+    lines: list[bytes | None], *, source: str, first_line: int, at_end: bool
 ) -> tuple[list[Record | Rejected], bool]:
     """The values of a run of whole lines cut from a stream (parallel ingest).
 
-    ``first_line`` is the stream line number of the run's first line;
-    ``at_start``/``at_end`` say whether the run begins/ends the stream (a BOM is
-    only removed at its start; a value left open is only judged at its end).
-    Returns the values and whether the run ended outside any value: only then
-    are they exactly what :func:`read_records` reads over the whole stream, and
-    the next run can be read on its own.
+    ``lines`` are as the stream's reader splits them (no ``\\n``, ``None`` for a
+    line over the size limit, the BOM already removed); ``first_line`` is the
+    stream line number of the first; ``at_end`` says the run ends the stream (a
+    value left open is judged only there). Returns the values and whether the
+    run ended outside any value: only then are they exactly what
+    :func:`read_records` reads over the whole stream, and the next run can be
+    read on its own.
     """
-    if at_start and data.startswith(_BOM):
-        data = data[len(_BOM) :]
-    lines: list[bytes | None] = list(data.split(_NL))
-    if lines and not lines[-1]:
-        lines.pop()  # the run ends with a newline
-    for i, raw in enumerate(lines):
-        if raw is not None and len(raw) > MAX_VALUE_BYTES:
-            lines[i] = None
     slow = _Assembler(source)
     out = list(_values(lines, slow, source=source, line=first_line - 1))
     if at_end:
         out.extend(slow.finish())
         return out, True
     return out, slow.idle
+
+
+def lines_of(
+    stream: BinaryIO, *, on_bytes: Callable[[int], None] | None = None
+) -> Iterator[bytes | None]:
+    """The stream's lines as :func:`read_records` sees them (see :func:`read_lines`)."""
+    return _lines(stream, on_bytes=on_bytes)
 
 
 def _values(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -204,6 +204,20 @@ class Store(Protocol):
     def health(self) -> Health: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PreparedWrites(Protocol):
+    """A store that can take documents turned into rows elsewhere (parallel ingest:
+    worker processes prepare, the store only writes).
+
+    ``prepare`` is a pure module-level function (so it can be sent to a worker
+    process) returning a row, or a :class:`WriteError` for a document that cannot
+    be stored; ``write_prepared`` has the semantics of ``Store.write``."""
+
+    prepare: Callable[[EventDocument], Any]
+
+    def write_prepared(self, rows: Sequence[Any]) -> WriteResult: ...
 
 
 def check_group_keys(keys: Sequence[str]) -> None:

@@ -180,6 +180,7 @@ class SQLiteStore:
     """The embedded store (see module docstring). ``path`` is a file path."""
 
     kind = "sqlite"
+    # prepare = prepare_row (set below the function): rows for write_prepared
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -655,3 +656,6 @@ def _signal_condition(signals: tuple[str, ...], alias: str) -> tuple[str, list[A
             parts.append(f"{alias}.signal = ?")
             params.append(sig)
     return "(" + " OR ".join(parts) + ")", params
+
+
+SQLiteStore.prepare = staticmethod(prepare_row)  # type: ignore[attr-defined]

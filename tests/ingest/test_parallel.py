@@ -1,0 +1,156 @@
+"""Parallel ingest gives exactly what the sequential path gives: same documents,
+same counts, same rejection lines (with the same locations), whatever the cuts."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubetrail.ingest import parallel
+from kubetrail.ingest.parallel import segments
+from kubetrail.ingest.pipeline import IngestStats, ingest_files
+from kubetrail.ingest.reader import lines_of
+from kubetrail.store.base import EventFilter, EventQuery
+from kubetrail.store.sqlite import SQLiteStore
+
+
+def event(i: int, verb: str = "MODIFIED") -> dict[str, Any]:
+    return {
+        "type": verb,
+        "object": {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"web-{i}",
+                "namespace": "default",
+                "uid": f"00000000-0000-0000-0000-{i:012d}",
+                "resourceVersion": str(1000 + i),
+                "creationTimestamp": "2026-11-20T10:00:00Z",
+                "labels": {"app": "web"},
+            },
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.25"}]},
+            "status": {
+                "phase": "Running",
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "restartCount": i % 4,
+                        "state": {"waiting": {"reason": "CrashLoopBackOff"}}
+                        if i % 3 == 0
+                        else {"running": {"startedAt": "2026-11-20T10:00:05Z"}},
+                    }
+                ],
+            },
+        },
+    }
+
+
+def jsonl(*values: Any) -> bytes:
+    return b"".join(json.dumps(v).encode() + b"\n" for v in values)
+
+
+def pretty(*values: Any) -> bytes:
+    return b"".join(json.dumps(v, indent=4).encode() + b"\n" for v in values)
+
+
+def tricky_input() -> bytes:
+    """Every shape the reader accepts or rejects, one after another."""
+    truncated = pretty(event(20))
+    truncated = truncated[: len(truncated) // 2].rsplit(b"\n", 1)[0] + b"\n"
+    broken = pretty(event(30)).replace(b'"kind": "Pod"', b'"kind": Pod', 1)
+    col0_array = (
+        b"[\n" + b",\n".join(json.dumps(event(40 + i)).encode() for i in range(4)) + b"\n]\n"
+    )
+    return (
+        b"\xef\xbb\xbf"
+        + jsonl(*(event(i) for i in range(10)))
+        + b'{"type": "MODIFIED", "object": \n'  # a line cut short
+        + pretty(event(10), event(11))
+        + truncated
+        + pretty(event(21))
+        + broken
+        + jsonl(event(31)).replace(b"\n", b"\r\n")
+        + b"42\n"
+        + b'{"name": "caf\xe9"}\n'
+        + b'{"type": "MODIFIED"}\n'  # a watch event without an object
+        + col0_array
+        + json.dumps([event(50), event(51)], indent=2).encode()
+        + b"\n"
+        + jsonl(*(event(i) for i in range(60, 70)))
+        + pretty(event(70))[:-40]  # the file ends inside a value
+    )
+
+
+def _ingest(path: Path, db: Path, workers: int) -> tuple[IngestStats, list[str], list[Any]]:
+    lines: list[str] = []
+    store = SQLiteStore(db)
+    try:
+        stats = ingest_files([str(path)], store, report=lines.append, workers=workers)
+        docs = store.search(EventQuery(filter=EventFilter(), limit=10_000)).items
+    finally:
+        store.close()
+    return stats, lines, docs
+
+
+@pytest.mark.parametrize("segment_bytes", [1, 300, 1 << 20])
+def test_parallel_ingest_reads_exactly_what_sequential_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, segment_bytes: int
+) -> None:
+    path = tmp_path / "mixed.json"
+    path.write_bytes(tricky_input())
+    expected = _ingest(path, tmp_path / "seq.db", workers=1)
+    # tiny segments: a cut before nearly every value start, some inside values
+    monkeypatch.setattr(parallel, "SEGMENT_BYTES", segment_bytes)
+    got = _ingest(path, tmp_path / "par.db", workers=2)
+    assert got[0] == expected[0]
+    assert got[1] == expected[1]
+    assert got[2] == expected[2]
+    stats = expected[0]
+    assert stats.stored == 10 + 2 + 1 + 1 + 4 + 2 + 10  # every good event
+    assert stats.rejected == len(expected[1]) >= 7
+    assert any("file ended" in line for line in expected[1])
+
+
+def test_cuts_inside_a_value_are_read_again_across_the_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # objects at column 0 inside a multi-line array: every cut but the last is
+    # inside the array, so the workers' reads are discarded and redone in order
+    data = b"[\n" + b",\n".join(json.dumps(event(i)).encode() for i in range(30)) + b"\n]\n"
+    path = tmp_path / "array.json"
+    path.write_bytes(data + jsonl(event(99)))
+    monkeypatch.setattr(parallel, "SEGMENT_BYTES", 200)
+    stats, lines, docs = _ingest(path, tmp_path / "k.db", workers=2)
+    assert (stats.read, stats.stored, stats.rejected, lines) == (31, 31, 0, [])
+    assert len({d["id"] for d in docs}) == 31
+
+
+def test_segments_cover_every_line_once_and_start_at_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = tricky_input()
+    monkeypatch.setattr(parallel, "SEGMENT_BYTES", 100)
+    runs = list(segments(io.BytesIO(data)))
+    assert len(runs) > 10
+    assert [r.at_end for r in runs] == [False] * (len(runs) - 1) + [True]
+    line = 1
+    for run in runs:
+        assert run.first_line == line
+        line += len(run.lines)
+        if run.first_line > 1:
+            assert run.lines[0][:1] in (b"{", b"[")
+    everything = list(lines_of(io.BytesIO(data)))
+    assert [x for r in runs for x in r.lines] == everything
+
+
+def test_empty_input_is_one_empty_last_segment() -> None:
+    [run] = list(segments(io.BytesIO(b"")))
+    assert (run.lines, run.first_line, run.at_end) == ([], 1, True)
+
+
+def test_default_workers_is_at_least_one() -> None:
+    assert 1 <= parallel.default_workers() <= 8

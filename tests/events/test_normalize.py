@@ -172,7 +172,9 @@ def test_input_object_is_not_mutated():
 def test_one_id_per_version_however_it_was_seen() -> None:
     obj = pod(rv="2001")
     as_update = normalize("MODIFIED", obj, observed_at=parse_rfc3339("2026-11-25T03:00:00Z"))
-    as_snapshot = normalize("ADDED", obj, observed_at=parse_rfc3339("2026-11-25T05:00:00Z"), snapshot=True)
+    as_snapshot = normalize(
+        "ADDED", obj, observed_at=parse_rfc3339("2026-11-25T05:00:00Z"), snapshot=True
+    )
     deleted = normalize("DELETED", obj, observed_at=parse_rfc3339("2026-11-25T05:00:00Z"))
     assert as_update["id"] == as_snapshot["id"] == f"{obj['metadata']['uid']}:2001"
     assert deleted["id"] == f"{obj['metadata']['uid']}:2001:delete"

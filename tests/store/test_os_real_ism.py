@@ -17,21 +17,31 @@ def test_ism_policy_attached_and_rollover_moves_the_write_alias(real_opensearch:
     try:
         setup(client, params, report=lines.append)
         assert retention_mode(client, params.prefix) == "ism", lines
-        policy = client.transport.perform_request("GET", f"/_plugins/_ism/policies/{params.policy_id}")
+        policy = client.transport.perform_request(
+            "GET", f"/_plugins/_ism/policies/{params.policy_id}"
+        )
         states = {s["name"] for s in policy["policy"]["states"]}
         assert {"hot", "delete"} <= states
 
-        client.index(index=params.alias, body={"timestamp": "2026-11-25T03:00:00Z", "id": "x"}, refresh=True)
+        client.index(
+            index=params.alias, body={"timestamp": "2026-11-25T03:00:00Z", "id": "x"}, refresh=True
+        )
         rolled = client.indices.rollover(alias=params.alias)
         assert rolled["rolled_over"] is True
         new_index = rolled["new_index"]
         aliases = client.indices.get_alias(name=params.alias)
         assert aliases[new_index]["aliases"][params.alias]["is_write_index"] is True
-        assert aliases[params.bootstrap_index]["aliases"][params.alias].get("is_write_index") is False
+        assert (
+            aliases[params.bootstrap_index]["aliases"][params.alias].get("is_write_index") is False
+        )
 
-        explain = client.transport.perform_request("GET", f"/_plugins/_ism/explain/{params.prefix}-*")
+        explain = client.transport.perform_request(
+            "GET", f"/_plugins/_ism/explain/{params.prefix}-*"
+        )
         for index in (params.bootstrap_index, new_index):
-            assert explain[index]["index.plugins.index_state_management.policy_id"] == params.policy_id
+            assert (
+                explain[index]["index.plugins.index_state_management.policy_id"] == params.policy_id
+            )
     finally:
         client.indices.delete(index=f"{params.prefix}-*", ignore_unavailable=True)
         client.close()

@@ -21,6 +21,7 @@ from kubetrail.config import Settings
 from kubetrail.demo.incident import DEMO_SECRET_CANARY
 from kubetrail.store.sqlite import SQLiteStore
 from tests.api.conftest import ServerThread
+from tests.store.plaintext import stored_bytes
 
 WIDE = {"start": "2000-01-01T00:00:00Z"}  # the incident ends "now"; look at all of it
 
@@ -163,7 +164,7 @@ def test_the_rotated_secret_never_reaches_the_store_or_the_api(
     encoded = base64.b64encode(plain)
     raw = recording.read_bytes()
     assert plain in raw and encoded in raw  # the input really holds it, both ways
-    stored = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+    stored = stored_bytes(db)
     assert plain not in stored and encoded not in stored
     secret = api.get("/api/v1/events/payments/secrets/payment-db-credentials")
     assert secret.status_code == 200

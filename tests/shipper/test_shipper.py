@@ -16,6 +16,7 @@ from kubetrail.store.base import EventFilter, EventQuery
 from kubetrail.store.sqlite import SQLiteStore
 from tests.k8s_objects import node, pod, secret
 from tests.shipper.conftest import Cluster, assert_exactly, config, running, stored_ids, wait_until
+from tests.store.plaintext import stored_bytes
 
 
 @pytest.fixture
@@ -197,7 +198,7 @@ def test_secrets_are_redacted_end_to_end(
         assert_exactly(store, cluster.expected)
     raw = b"".join(
         p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p.name != "kubeconfig"
-    )
+    ) + stored_bytes(store.path)
     assert DEMO_SECRET_CANARY.encode() not in raw
     assert base64.b64encode(DEMO_SECRET_CANARY.encode()) not in raw
 

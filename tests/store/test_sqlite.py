@@ -187,7 +187,7 @@ def test_a_version_2_database_gets_signal_rows_with_object_keys(tmp_path: Path) 
         )
     store = SQLiteStore(path)
     try:
-        assert _schema_version(path) == 3
+        assert _schema_version(path) == sqlite_module.SCHEMA_VERSION
         assert _signal_answers(store) == expected
     finally:
         store.close()

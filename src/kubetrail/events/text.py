@@ -11,7 +11,6 @@ ConfigMap cannot bloat the index.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,24 +20,50 @@ MAX_VALUE = 1024
 MAX_TEXT = 16 * 1024
 _SKIP_KEYS = frozenset({"managedFields", "resourceVersion", LAST_APPLIED})
 _KEYED_MAPS = frozenset({"labels", "annotations", "data", "stringData", "nodeSelector"})
-
-
-class _Full(Exception):
-    """The text reached :data:`MAX_TEXT`; stop walking."""
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def search_text(obj: Mapping[str, Any]) -> str:
-    # Hot path of every ingest (it visits every leaf): calls and isinstance
-    # checks are kept out of the per-leaf work on purpose.
-    seen: set[str] = set()
+    # Hot path of every ingest (it visits every leaf): the walk only appends
+    # (a C call); deciding what to keep happens afterwards, once per distinct value.
+    found: list[Any] = []
+    append = found.append
+
+    def walk_map(node: Mapping[str, Any], keyed: bool) -> None:
+        for k, v in node.items():
+            if k in _SKIP_KEYS:
+                continue
+            if keyed:
+                append(k)
+            kind = type(v)
+            if kind is str:
+                append(v)
+            elif kind is dict:
+                walk_map(v, k in _KEYED_MAPS)
+            elif kind is list:
+                walk_list(v, k)
+            elif kind not in _SCALARS and isinstance(v, Mapping):
+                walk_map(v, k in _KEYED_MAPS)
+
+    def walk_list(node: list[Any], key: str) -> None:
+        for item in node:
+            kind = type(item)
+            if kind is str:
+                append(item)
+            elif kind is dict:
+                walk_map(item, key in _KEYED_MAPS)
+            elif kind is list:
+                walk_list(item, key)
+            elif kind not in _SCALARS and isinstance(item, Mapping):
+                walk_map(item, key in _KEYED_MAPS)
+
+    walk_map(obj, False)
     parts: list[str] = []
     size = 0
-
-    def add(value: str) -> None:
-        nonlocal size
+    for value in dict.fromkeys(found):
         if (
             not value
-            or value in seen
+            or type(value) is not str
             or (
                 len(value) in (20, 27)
                 and value[10:11] == "T"
@@ -47,35 +72,10 @@ def search_text(obj: Mapping[str, Any]) -> str:
             )
             or (value.startswith(MARKER_PREFIX) and is_marker(value))
         ):
-            return
-        seen.add(value)
+            continue
         value = value[:MAX_VALUE]
         parts.append(value)
         size += len(value) + 1
         if size >= MAX_TEXT:
-            raise _Full
-
-    def walk_map(node: Mapping[str, Any], keyed: bool) -> None:
-        for k, v in node.items():
-            if k in _SKIP_KEYS:
-                continue
-            if keyed and type(k) is str:
-                add(k)
-            walk(v, k)
-
-    def walk(node: Any, key: str) -> None:
-        kind = type(node)
-        if kind is str:
-            add(node)
-        elif kind is dict or (kind is not list and isinstance(node, Mapping)):
-            walk_map(node, key in _KEYED_MAPS)
-        elif kind is list:
-            for item in node:
-                if type(item) is str:
-                    add(item)
-                else:
-                    walk(item, key)
-
-    with contextlib.suppress(_Full):
-        walk(obj, "")
+            break
     return " ".join(parts)

@@ -8,7 +8,9 @@ since writes are idempotent the same command can simply be run again.
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from kubetrail.ingest.reader import Record, Rejected, read_records
 from kubetrail.ingest.records import RecordError, to_documents
 from kubetrail.store.base import PreparedWrites, Store, WriteResult
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 10_000
 
 
 @dataclass(slots=True)
@@ -150,18 +152,11 @@ def _ingest_parallel(
     from kubetrail.ingest.parallel import ParallelIngest, SegmentResult
 
     stats = IngestStats()
+    writer = _BackgroundWriter(store, report)
     batch: list[object] = []
 
-    def flush() -> None:
-        result = store.write_prepared(batch)
-        batch.clear()
-        stats.stored += result.stored
-        stats.duplicates += result.duplicates
-        for err in result.errors:
-            stats.rejected += 1
-            report(f"document {err.id}: not stored: {err.reason}")
-
     def sink(result: SegmentResult) -> None:
+        nonlocal batch
         stats.read += result.read
         stats.rejected += result.rejected
         stats.skipped += result.skipped
@@ -169,7 +164,8 @@ def _ingest_parallel(
             report(line)
         batch.extend(result.rows)
         if len(batch) >= batch_size:
-            flush()
+            writer.submit(batch)
+            batch = []
 
     runner = ParallelIngest(store, policy=policy, workers=workers, sink=sink)
     try:
@@ -177,9 +173,56 @@ def _ingest_parallel(
             with open_input(name) as fh:
                 runner.run(fh, source=name, on_bytes=on_bytes)
         if batch:
-            flush()
+            writer.submit(batch)
     except BaseException:
         runner.terminate()
+        writer.finish(raise_error=False)
         raise
     runner.close()
+    written = writer.finish()
+    stats.stored += written.stored
+    stats.duplicates += written.duplicates
+    stats.rejected += written.rejected
     return stats
+
+
+class _BackgroundWriter:
+    """Writes batches in a thread of its own, so the main thread keeps the workers
+    fed meanwhile (SQLite releases the GIL while it works). At most one batch
+    waits; a failed write is raised in the main thread at the next submit."""
+
+    def __init__(self, store: PreparedWrites, report: Reporter) -> None:
+        self.store = store
+        self.report = report
+        self.counts = IngestStats()
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[list[object] | None] = queue.Queue(maxsize=1)
+        self.thread = threading.Thread(target=self._run, name="kubetrail-writer", daemon=True)
+        self.thread.start()
+
+    def submit(self, rows: list[object]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(rows)
+
+    def finish(self, *, raise_error: bool = True) -> IngestStats:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and raise_error:
+            raise self.error
+        return self.counts
+
+    def _run(self) -> None:
+        while (rows := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # keep draining so the main thread never blocks on put
+            try:
+                result = self.store.write_prepared(rows)
+            except BaseException as exc:  # handed to the main thread
+                self.error = exc
+                continue
+            self.counts.stored += result.stored
+            self.counts.duplicates += result.duplicates
+            for err in result.errors:
+                self.counts.rejected += 1
+                self.report(f"document {err.id}: not stored: {err.reason}")

@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pods", type=int, default=5_000)
     p.add_argument("--reps", type=int, default=50)
     p.add_argument("--workdir", help="keep files here (default: a temporary directory)")
+    p.add_argument(
+        "--db",
+        help="embedded store file: reused as it is when it exists (no generation, no "
+        "ingest; the query window is taken from its oldest event), else built there",
+    )
+    p.add_argument("--workers", type=int, help="passed to kubetrail ingest --workers")
     p.add_argument("--json", help="write the figures to this file")
     p.add_argument(
         "--store",
@@ -132,11 +138,13 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="kubetrail-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     events_file = work / "cluster.jsonl"
-    db = work / "bench.db"
+    db = Path(args.db) if args.db else work / "bench.db"
+    hours = 48.0
+    if args.db and db.exists() and args.store == "sqlite":
+        return _queries_only(args, db, hours)
     for f in (db, db.with_suffix(".db-wal"), db.with_suffix(".db-shm")):
         f.unlink(missing_ok=True)
 
-    hours = 48.0
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours + 1)
     with events_file.open("wb") as out:
         size = write_lines(
@@ -166,7 +174,15 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         return 2
     t0 = time.perf_counter()
     done = subprocess.run(
-        [*kubetrail, "ingest", "--quiet", "--store", store, str(events_file)],
+        [
+            *kubetrail,
+            "ingest",
+            "--quiet",
+            "--store",
+            store,
+            str(events_file),
+            *(["--workers", str(args.workers)] if args.workers else []),
+        ],
         capture_output=True,
         text=True,
     )
@@ -184,11 +200,37 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     }
     line = f"ingest: {ingest['events_per_s']} events/s, {ingest['input_mb_per_s']} MB/s, {ingest['seconds']} s"
     if args.store == "sqlite":
-        db_bytes = sum(f.stat().st_size for f in work.glob("bench.db*"))
+        db_bytes = sum(f.stat().st_size for f in db.parent.glob(db.name + "*"))
         ingest["db_bytes_per_event"] = round(db_bytes / args.events)
         line += f", {ingest['db_bytes_per_event']} bytes/event on disk"
     print(line)
 
+    return _serve_and_time(args, store, start, hours, ingest)
+
+
+def _queries_only(args: argparse.Namespace, db: Path, hours: float) -> int:
+    from kubetrail.store.sqlite import SQLiteStore
+
+    s = SQLiteStore(db)
+    try:
+        detail = s.health().detail
+    finally:
+        s.close()
+    oldest = datetime.fromisoformat(str(detail["oldest"]).replace("Z", "+00:00"))
+    start = oldest.replace(minute=0, second=0, microsecond=0)
+    print(f"reusing {db}: {detail['events']} events from {detail['oldest']} to {detail['newest']}")
+    ingest = {"reused": str(db), "events": detail["events"]}
+    return _serve_and_time(args, f"sqlite:///{db}", start, hours, ingest)
+
+
+def _serve_and_time(
+    args: argparse.Namespace,
+    store: str,
+    start: datetime,
+    hours: float,
+    ingest: dict[str, object],
+) -> int:
+    kubetrail = [sys.executable, "-m", "kubetrail"]
     port = _free_port()
     server = subprocess.Popen(
         [*kubetrail, "api", "--store", store, "--port", str(port)],

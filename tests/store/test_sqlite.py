@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import orjson
 import pytest
 
 from kubetrail.store import sqlite as sqlite_module
@@ -203,3 +204,17 @@ def test_a_version_2_database_gets_signal_rows_with_object_keys(tmp_path: Path) 
         "kind",
         "id",
     ]
+
+
+def test_raw_pages_are_the_bytes_of_the_parsed_pages(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "k.db")
+    try:
+        store.write(documents())
+        for flt in (EventFilter(), EventFilter(namespace=("shop",)), EventFilter(text="checkout")):
+            query = EventQuery(filter=flt, limit=3)
+            parsed, raw = store.search(query), store.search_raw(query)
+            assert parsed.items, flt
+            assert raw.items == [orjson.dumps(d) for d in parsed.items]
+            assert raw.next == parsed.next
+    finally:
+        store.close()

@@ -220,6 +220,24 @@ class PreparedWrites(Protocol):
     def write_prepared(self, rows: Sequence[Any]) -> WriteResult: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RawPage:
+    """A page of documents as JSON bytes, exactly as ``orjson.dumps`` of the
+    document (what :meth:`Store.search` would return, not yet parsed)."""
+
+    items: list[bytes]
+    next: Cursor | None
+
+
+@runtime_checkable
+class RawSearch(Protocol):
+    """A store that keeps documents as JSON and can hand pages over unparsed: the
+    REST API then sends them as they are instead of parsing and re-encoding
+    thousands of documents per page."""
+
+    def search_raw(self, query: EventQuery) -> RawPage: ...
+
+
 def check_group_keys(keys: Sequence[str]) -> None:
     if not keys:
         raise InvalidQuery("group_by needs at least one key")

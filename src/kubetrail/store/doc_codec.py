@@ -121,8 +121,12 @@ class DocCodec:
     # -- reading (any thread) ---------------------------------------------------------
 
     def decode(self, blob: bytes, conn: sqlite3.Connection) -> Any:
+        return orjson.loads(self.decode_json(blob, conn))
+
+    def decode_json(self, blob: bytes, conn: sqlite3.Connection) -> bytes:
+        """The document's JSON bytes."""
         if not blob.startswith(_ZSTD_MAGIC):
-            return orjson.loads(blob)
+            return blob
         ident = zstandard.get_frame_parameters(blob).dict_id
         decompressors: dict[int, zstandard.ZstdDecompressor] | None = getattr(
             self._local, "decompressors", None
@@ -138,4 +142,4 @@ class DocCodec:
             if dictionary is None:
                 raise ValueError(f"document compressed with unknown dictionary {ident}")
             dec = decompressors[ident] = zstandard.ZstdDecompressor(dict_data=dictionary)
-        return orjson.loads(dec.decompress(blob))
+        return dec.decompress(blob)

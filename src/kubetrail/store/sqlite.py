@@ -43,6 +43,7 @@ from kubetrail.store.base import (
     EventQuery,
     Health,
     InvalidQuery,
+    RawPage,
     StoreError,
     StoreUnavailable,
     WriteError,
@@ -390,21 +391,28 @@ class SQLiteStore:
     # -- reads ---------------------------------------------------------------
 
     def search(self, query: EventQuery) -> EventPage:
+        rows, nxt = self._page(query)
+        decode, conn = self._codec.decode, self._reader()
+        return EventPage(items=[decode(r[2], conn) for r in rows], next=nxt)
+
+    def search_raw(self, query: EventQuery) -> RawPage:
+        rows, nxt = self._page(query)
+        decode, conn = self._codec.decode_json, self._reader()
+        return RawPage(items=[decode(r[2], conn) for r in rows], next=nxt)
+
+    def _page(self, query: EventQuery) -> tuple[list[Any], Cursor | None]:
         if query.limit < 1:
             raise InvalidQuery("limit must be at least 1")
         flt = query.filter
         if len(flt.signal) == 1 and not flt.signal[0].endswith("*") and flt.text is None:
             rows = self._search_by_signal(query)
-        elif flt.text is not None and self._many_text_matches(flt.text):
-            rows = self._search_text_in_slices(query)
+        elif flt.text is not None and (matches := self._text_matches(flt.text)) >= _TEXT_SLICE_AT:
+            rows = self._search_text_in_slices(query, matches)
         else:
             rows = self._search_rows(query, flt)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        decode, conn = self._codec.decode, self._reader()
-        items = [decode(r[2], conn) for r in rows]
-        nxt = Cursor(ts=rows[-1][0], id=rows[-1][1]) if more and rows else None
-        return EventPage(items=items, next=nxt)
+        return rows, Cursor(ts=rows[-1][0], id=rows[-1][1]) if more and rows else None
 
     def _search_rows(
         self, query: EventQuery, flt: EventFilter, extra: tuple[str, list[Any]] | None = None
@@ -448,26 +456,34 @@ class SQLiteStore:
         params.append(query.limit + 1)
         return self._read(sql, params)
 
-    def _many_text_matches(self, text: str) -> bool:
+    def _text_matches(self, text: str) -> int:
+        """How many documents match, counted up to :data:`_TEXT_COUNT_CAP`
+        (a few ms: the full-text index only, no rows)."""
         match = fts_query(text)
         if match is None:
             raise InvalidQuery("search text is empty: give at least one word")
         probe = self._read(
             "SELECT COUNT(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT ?)",
-            [match, _TEXT_SLICE_AT],
+            [match, _TEXT_COUNT_CAP],
         )
-        return bool(probe[0][0] >= _TEXT_SLICE_AT)
+        return int(probe[0][0])
 
-    def _search_text_in_slices(self, query: EventQuery) -> list[Any]:
+    def _search_text_in_slices(self, query: EventQuery, matches: int) -> list[Any]:
         """A common word: sorting all its matches by time costs a row read each
-        (0.3 s for 100,000). Read the window in time slices instead, 1 h first
-        and doubling, from the end the order starts at; each slice asks the
-        full-text index only for the row numbers written in that slice, and the
-        search stops once a slice completes the page. Slices partition time, so
-        the page is exactly the one a single query would give."""
+        (0.3 s for 200,000 matches). Read the window in time slices instead, from the
+        end the order starts at: the first sized to hold about twice a page if
+        the matches were spread evenly over all stored time, each next one twice
+        as long. Each slice asks the full-text index only for the row numbers
+        written in that slice, and the search stops once a slice completes the
+        page. Slices partition time, so the page is exactly the one a single
+        query would give."""
         flt = query.filter
-        bounds = self._read("SELECT MIN(ts), MAX(ts) FROM events", [])[0]
-        if bounds[0] is None:
+        # two queries: MIN and MAX together are a scan, each alone one index seek
+        bounds = (
+            self._read("SELECT MIN(ts) FROM events", [])[0][0],
+            self._read("SELECT MAX(ts) FROM events", [])[0][0],
+        )
+        if bounds[0] is None or bounds[1] is None:
             return []
         lo = max(to_micros(flt.start), bounds[0]) if flt.start else bounds[0]
         hi = min(to_micros(flt.end), bounds[1]) if flt.end else bounds[1]
@@ -476,7 +492,9 @@ class SQLiteStore:
             lo, hi = (lo, min(hi, query.after.ts)) if desc else (max(lo, query.after.ts), hi)
         match = fts_query(flt.text or "")
         rows: list[Any] = []
-        span = _FIRST_SLICE_MICROS
+        stored_span = bounds[1] - bounds[0] + 1
+        share = min(1.0, 2 * (query.limit + 1) / max(matches, 1))
+        span = max(_FIRST_SLICE_MICROS, int(stored_span * share))
         while lo <= hi and len(rows) <= query.limit:
             s_lo, s_hi = (max(lo, hi - span + 1), hi) if desc else (lo, min(hi, lo + span - 1))
             seqs = self._read(
@@ -643,7 +661,9 @@ def prepare_row(doc: EventDocument) -> PreparedRow | WriteError:
 
 #: A text query with at least this many matches is read in time slices.
 _TEXT_SLICE_AT = 4000
-_FIRST_SLICE_MICROS = 3600 * 1_000_000
+_TEXT_COUNT_CAP = 50_000
+#: The shortest first slice.
+_FIRST_SLICE_MICROS = 60 * 1_000_000
 
 
 def _after(query: EventQuery, table: str, where: list[str], params: list[Any]) -> None:

@@ -203,9 +203,32 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         db_bytes = sum(f.stat().st_size for f in db.parent.glob(db.name + "*"))
         ingest["db_bytes_per_event"] = round(db_bytes / args.events)
         line += f", {ingest['db_bytes_per_event']} bytes/event on disk"
+    else:
+        size_b = _index_bytes(store)
+        if size_b is not None:
+            ingest["index_bytes_per_event"] = round(size_b / args.events)
+            line += f", {ingest['index_bytes_per_event']} bytes/event (_cat/indices store.size)"
+        else:
+            line += ", index size not reported by this server (_cat/indices)"
     print(line)
 
     return _serve_and_time(args, store, start, hours, ingest)
+
+
+def _index_bytes(store_url: str) -> int | None:
+    """Sum of ``store.size`` of the kubetrail indices (after a refresh), if the
+    server reports it."""
+    base = store_url.removeprefix("opensearch+")
+    try:
+        httpx.post(f"{base}/kubetrail-*/_refresh", timeout=120)
+        resp = httpx.get(
+            f"{base}/_cat/indices/kubetrail-*", params={"format": "json", "bytes": "b"}, timeout=60
+        )
+        resp.raise_for_status()
+        sizes = [int(row.get("store.size") or 0) for row in resp.json()]
+    except (httpx.HTTPError, ValueError, TypeError, AttributeError):
+        return None
+    return sum(sizes) or None
 
 
 def _queries_only(args: argparse.Namespace, db: Path, hours: float) -> int:

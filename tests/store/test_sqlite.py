@@ -218,3 +218,23 @@ def test_raw_pages_are_the_bytes_of_the_parsed_pages(tmp_path: Path) -> None:
             assert raw.next == parsed.next
     finally:
         store.close()
+
+
+def test_newest_of_a_group_across_times_of_different_digit_counts(tmp_path: Path) -> None:
+    from kubetrail.events.normalize import normalize
+    from kubetrail.events.timing import parse_rfc3339
+    from tests.k8s_objects import pod
+
+    old = normalize("MODIFIED", pod(rv="1"), observed_at=parse_rfc3339("1999-01-01T00:00:00Z"))
+    new = normalize("MODIFIED", pod(rv="2"), observed_at=parse_rfc3339("2026-01-01T00:00:00Z"))
+    store = SQLiteStore(tmp_path / "k.db")
+    try:
+        store.write([new, old])
+        [bucket] = store.aggregate(
+            AggregateQuery(filter=EventFilter(), group_by=("resourceName",), latest=True)
+        ).buckets
+        assert bucket.count == 2
+        assert bucket.latest is not None and bucket.latest["id"] == new["id"]
+        assert bucket.first_seen.startswith("1999")
+    finally:
+        store.close()

@@ -13,7 +13,7 @@ import pytest
 from kubetrail.events.normalize import normalize
 from kubetrail.events.timing import parse_rfc3339
 from kubetrail.store import sqlite as sqlite_module
-from kubetrail.store.base import Cursor, EventFilter, EventQuery
+from kubetrail.store.base import AggregateQuery, Cursor, EventFilter, EventQuery
 from kubetrail.store.sqlite import SQLiteStore
 from tests.k8s_objects import crashlooping_status, pod
 
@@ -44,7 +44,11 @@ def _model(docs: list[dict[str, Any]], flt: EventFilter, order: str) -> list[str
             return False
         if flt.namespace and d["namespace"] not in flt.namespace:
             return False
-        if flt.signal and not set(flt.signal) & set(d["signals"]):
+        if flt.signal and not any(
+            s == want or (want.endswith("*") and s.startswith(want[:-1]))
+            for s in d["signals"]
+            for want in flt.signal
+        ):
             return False
         return not flt.text or flt.text in str(d["objectChanges"])
 
@@ -82,6 +86,8 @@ FILTERS = [
     EventFilter(signal=("pod.waiting:CrashLoopBackOff",)),
     EventFilter(signal=("pod.waiting:CrashLoopBackOff",), namespace=("ns-1",)),
     EventFilter(signal=("pod.waiting:CrashLoopBackOff",), **_window(2, 9.5)),
+    EventFilter(signal=("pod.waiting:*",), **_window(1, 12)),
+    EventFilter(signal=("pod.*",), namespace=("ns-3",)),
     EventFilter(text="CrashLoopBackOff"),
     EventFilter(text="CrashLoopBackOff", namespace=("ns-2",), **_window(1, 17)),
     EventFilter(text="api-3"),
@@ -114,3 +120,64 @@ def test_a_rare_word_takes_the_plain_path_and_the_same_answer(
     flt = EventFilter(text="api-7")
     assert store._text_matches("api-7") < sqlite_module._TEXT_SLICE_AT
     assert _pages(store, flt, "asc", 5) == _model(docs, flt, "asc")
+
+
+def _bucket_model(
+    docs: list[dict[str, Any]], flt: EventFilter, prefix: str
+) -> dict[tuple[str, str, str], tuple[int, str, str, str]]:
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for d in docs:
+        ts = parse_rfc3339(d["timestamp"])
+        if (flt.start and ts < flt.start) or (flt.end and ts > flt.end):
+            continue
+        for sig in d["signals"]:
+            if sig.startswith(prefix):
+                groups.setdefault((d["namespace"], d["resourceName"], sig), []).append(d)
+    out = {}
+    for key, members in groups.items():
+        members.sort(key=lambda d: (parse_rfc3339(d["timestamp"]), d["id"]))
+        out[key] = (
+            len(members),
+            members[0]["timestamp"],
+            members[-1]["timestamp"],
+            members[-1]["id"],
+        )
+    return out
+
+
+@pytest.mark.parametrize(
+    "window",
+    [{}, _window(0, 19), _window(3, 4.5)],  # everything, most of it (group index), a short range
+    ids=["all", "long", "short"],
+)
+def test_signal_prefix_aggregations_on_either_index_match_the_model(
+    loaded: tuple[SQLiteStore, list[dict[str, Any]]], window: dict[str, datetime]
+) -> None:
+    store, docs = loaded
+    flt = EventFilter(resource_type=("pods",), signal=("pod.*",), **window)
+    result = store.aggregate(
+        AggregateQuery(
+            filter=flt, group_by=("namespace", "resourceName", "signal"), latest=True, limit=5000
+        )
+    )
+    got = {
+        (b.key["namespace"], b.key["resourceName"], b.key["signal"]): (
+            b.count,
+            b.first_seen,
+            b.last_seen,
+            (b.latest or {}).get("id"),
+        )
+        for b in result.buckets
+    }
+    expected = _bucket_model(docs, flt, "pod.")
+    assert expected
+    assert got == expected
+
+
+def test_a_prefix_covering_no_stored_signal_matches_nothing(
+    loaded: tuple[SQLiteStore, list[dict[str, Any]]],
+) -> None:
+    store, _ = loaded
+    flt = EventFilter(signal=("nosuch.*",))
+    assert store.search(EventQuery(filter=flt, limit=10)).items == []
+    assert store.aggregate(AggregateQuery(filter=flt, group_by=("signal",))).buckets == []

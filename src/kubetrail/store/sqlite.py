@@ -51,7 +51,7 @@ from kubetrail.store.base import (
     check_group_keys,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -148,7 +148,23 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS events_name ON events (resource_name, ts)")
 
 
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+def _v4_to_v5(conn: sqlite3.Connection) -> None:
+    """Signal rows in group order (type, signal, namespace, name): "which pods
+    failed how, over two days" streams through this index instead of sorting
+    every signal row of the range (1.2 M rows, ~1 s, at 1 M events).
+
+    And the names of the signals ever stored, so a prefix (``pod.waiting:*``)
+    becomes the exact signals it covers: each is then a (signal, time) range in
+    the primary key, where a prefix range cannot use the time at all."""
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS signals_group"
+        " ON signals (resource_type, signal, namespace, resource_name, ts, id)"
+    )
+    conn.execute("CREATE TABLE IF NOT EXISTS signal_names (signal TEXT PRIMARY KEY) WITHOUT ROWID")
+    conn.execute("INSERT OR IGNORE INTO signal_names SELECT DISTINCT signal FROM signals")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 #: EventFilter field → column (plain equality filters).
 _COLUMNS: dict[str, str] = {
@@ -342,6 +358,10 @@ class SQLiteStore:
                         " resource_type, resource_name, kind, id) VALUES (?,?,?,?,?,?,?,?)",
                         signal_rows,
                     )
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO signal_names (signal) VALUES (?)",
+                        [(name,) for name in {row[0] for row in signal_rows}],
+                    )
                     conn.executemany("INSERT INTO events_fts (rowid, body) VALUES (?,?)", fts_rows)
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -403,6 +423,7 @@ class SQLiteStore:
     def _page(self, query: EventQuery) -> tuple[list[Any], Cursor | None]:
         if query.limit < 1:
             raise InvalidQuery("limit must be at least 1")
+        query = dataclasses.replace(query, filter=self._exact_signals(query.filter))
         flt = query.filter
         if len(flt.signal) == 1 and not flt.signal[0].endswith("*") and flt.text is None:
             rows = self._search_by_signal(query)
@@ -455,6 +476,32 @@ class SQLiteStore:
         )
         params.append(query.limit + 1)
         return self._read(sql, params)
+
+    def _exact_signals(self, flt: EventFilter) -> EventFilter:
+        """``flt`` with every signal prefix replaced by the stored signals it covers
+        (a prefix covering none stays: its range is empty)."""
+        if not any(sig.endswith("*") for sig in flt.signal):
+            return flt
+        names = [row[0] for row in self._read("SELECT signal FROM signal_names", [])]
+        exact: set[str] = set()
+        for sig in flt.signal:
+            if sig.endswith("*"):
+                covered = {n for n in names if n.startswith(sig[:-1])}
+                exact |= covered or {sig}
+            else:
+                exact.add(sig)
+        return dataclasses.replace(flt, signal=tuple(sorted(exact)))
+
+    def _long_window(self, flt: EventFilter) -> bool:
+        """Whether ``flt``'s time range covers at least :data:`_LONG_WINDOW` of the
+        time stored (two index seeks)."""
+        oldest = self._read("SELECT MIN(ts) FROM events", [])[0][0]
+        newest = self._read("SELECT MAX(ts) FROM events", [])[0][0]
+        if oldest is None or newest is None or newest <= oldest:
+            return True
+        lo = max(to_micros(flt.start), oldest) if flt.start else oldest
+        hi = min(to_micros(flt.end), newest) if flt.end else newest
+        return (hi - lo) >= _LONG_WINDOW * (newest - oldest)
 
     def _text_matches(self, text: str) -> int:
         """How many documents match, counted up to :data:`_TEXT_COUNT_CAP`
@@ -524,6 +571,7 @@ class SQLiteStore:
         check_group_keys(query.group_by)
         if query.limit < 1:
             raise InvalidQuery("limit must be at least 1")
+        query = dataclasses.replace(query, filter=self._exact_signals(query.filter))
         by_signal = "signal" in query.group_by
         cols = [_GROUP_COLUMNS[k] for k in query.group_by]
         if by_signal and _signals_only(query):
@@ -531,6 +579,11 @@ class SQLiteStore:
             where, params = _where(query.filter, table="s", signal_alias="s")
             cols = [c.replace("e.", "s.", 1) for c in cols]
             source, t = "signals s", "s"
+            if query.filter.resource_type and not self._long_window(query.filter):
+                # A short window: read its time range in the primary key (signal, ts)
+                # and sort, rather than every stored row of the type in group order
+                # (the unary + keeps SQLite off signals_group).
+                where = [w.replace("s.resource_type", "+s.resource_type", 1) for w in where]
         else:
             where, params = _where(query.filter, signal_alias="s" if by_signal else None)
             source, t = _from_clause(query.filter, by_signal=by_signal), "e"
@@ -539,11 +592,12 @@ class SQLiteStore:
                 # seq: the other way round scans a signal's history once per event.
                 where.extend(_signal_time(query.filter, "s"))
                 params.extend(_signal_time_params(query.filter))
-        keys_sql = ", ".join(f"COALESCE({c}, '')" for c in cols)
+        # signal rows have no NULLs; plain columns let SQLite group in index order
+        keys_sql = ", ".join(c if t == "s" else f"COALESCE({c}, '')" for c in cols)
         order = "n DESC" if query.order == "count" else "last_ts DESC"
         sql = (
             f"SELECT {keys_sql}, COUNT(*) AS n, MIN({t}.ts), MAX({t}.ts) AS last_ts,"
-            f" MAX(printf('%020d', {t}.ts) || {t}.id)"
+            f" MAX(({t}.ts + {_TS_OFFSET}) || {t}.id)"
             f" FROM {source}"
             f" {_where_sql(where)}"
             f" GROUP BY {keys_sql} ORDER BY {order}, {keys_sql} LIMIT ?"
@@ -555,11 +609,11 @@ class SQLiteStore:
         nkeys = len(cols)
         latest_docs: dict[str, EventDocument] = {}
         if query.latest and rows:
-            latest_ids = [r[nkeys + 3][20:] for r in rows]
+            latest_ids = [r[nkeys + 3][_TS_DIGITS:] for r in rows]
             latest_docs = self._docs_by_id(latest_ids)
         buckets = []
         for r in rows:
-            latest_id = r[nkeys + 3][20:]
+            latest_id = r[nkeys + 3][_TS_DIGITS:]
             buckets.append(
                 Bucket(
                     key=dict(zip(query.group_by, r[:nkeys], strict=True)),
@@ -659,6 +713,17 @@ def prepare_row(doc: EventDocument) -> PreparedRow | WriteError:
         ident = doc.get("id", "?") if isinstance(doc, dict) else "?"
         return WriteError(id=str(ident), reason=f"bad document: {exc}")
 
+
+#: The newest (ts, id) of a group is MAX over "ts || id" strings, which order like
+#: (ts, id) only when every ts has as many digits: offset by 10^16, every time from
+#: 1653 to 4819 has 17 (an integer add; printf('%020d') made grouping ~20 % slower).
+_TS_OFFSET = 10**16
+_TS_DIGITS = 17
+
+#: A signal aggregation over at least this share of the stored time reads
+#: ``signals_group`` (rows already in group order, no sort); a shorter one the
+#: primary key's time range.
+_LONG_WINDOW = 0.25
 
 #: A text query with at least this many matches is read in time slices.
 _TEXT_SLICE_AT = 4000

@@ -404,7 +404,12 @@ class SQLiteStore:
                 # Every event older than the chunk's newest time is gone now (and,
                 # on the last round, every event older than the cutoff).
                 bound = rows[-1][2] if len(rows) == _DELETE_CHUNK else limit
-                conn.execute("DELETE FROM signals WHERE ts < ?", (bound,))
+                # one (signal, time) range of the primary key per signal: a condition
+                # on the time alone would scan the whole table for every chunk
+                conn.executemany(
+                    "DELETE FROM signals WHERE signal = ? AND ts < ?",
+                    [(name, bound) for (name,) in conn.execute("SELECT signal FROM signal_names")],
+                )
             if len(rows) < _DELETE_CHUNK:
                 return deleted
 

@@ -4,7 +4,7 @@
     python bench/run_all.py --quick         # small sizes, a few minutes: a smoke run
 
 Runs, in order and one at a time (they would disturb each other's figures):
-foundation.py (ingest + API queries, embedded), foundation.py --store osmem,
+foundation.py (ingest + API queries, embedded, 100k and 1M events), foundation.py --store osmem,
 shipper.py (pipeline vs naive client, end to end, RSS), diagnostics.py (each check
 on a large store, old way's recall), retention.py (delete a day while the API serves).
 """
@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         (
             "foundation-sqlite",
             ["foundation.py", "--events", str(n), "--workdir", str(work / "f-sqlite")],
+        ),
+        (
+            "foundation-1m",
+            ["foundation.py", "--events", str(big), "--reps", "30", "--workdir", str(work / "f-1m")],
         ),
         (
             "foundation-osmem",

@@ -1,11 +1,14 @@
 """The embedded store: one SQLite file, for a laptop, a demo or a small cluster.
 
-Layout: ``events`` holds one row per document — the filter and group keys as
-indexed columns, the document itself as orjson bytes, and its search text;
-``signals`` holds one row per (signal, event) so "which pods crash-looped"
-is an index range plus a ``GROUP BY``; ``events_fts`` is an FTS5 index over the
-search text (external content, so the text is stored once); ``meta`` keeps the
-schema version.
+Layout (schema v5): ``events`` holds one row per document — the filter and
+group keys as indexed columns, the document (orjson bytes, or a zstd frame once
+a dictionary is trained: :mod:`.doc_codec`, ``zdicts``) and its search text;
+``signals`` holds one row per (signal, event) with the object's keys and the
+event id, so "which pods crash-looped" is answered from its primary key
+(signal, ts) or from ``signals_group`` (type, signal, namespace, name) alone;
+``signal_names`` lists the signals ever stored (prefixes expand to them);
+``events_fts`` is an FTS5 index over the search text (external content, so the
+text is stored once); ``meta`` keeps the schema version.
 
 Concurrency: WAL journal, one writer connection behind a lock, one reader
 connection per thread, so API readers never wait for ingest and ingest never

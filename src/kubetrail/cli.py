@@ -241,7 +241,7 @@ def _open(url: str) -> Store:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from kubetrail.ingest.parallel import default_workers
+    from kubetrail.ingest.parallel import WorkerDied, default_workers
     from kubetrail.ingest.pipeline import ingest_files
 
     if args.batch_size < 1:
@@ -276,6 +276,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 on_bytes=bar.update,
                 workers=workers,
             )
+        except WorkerDied as exc:
+            raise CommandError(str(exc)) from None
         finally:
             store.close()
     report.finish()

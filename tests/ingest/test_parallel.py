@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kubetrail.ingest import parallel
-from kubetrail.ingest.parallel import segments
+from kubetrail.ingest.parallel import WorkerDied, segments
 from kubetrail.ingest.pipeline import IngestStats, ingest_files
 from kubetrail.ingest.reader import lines_of
 from kubetrail.store.base import EventFilter, EventQuery
@@ -154,3 +155,24 @@ def test_empty_input_is_one_empty_last_segment() -> None:
 
 def test_default_workers_is_at_least_one() -> None:
     assert 1 <= parallel.default_workers() <= 8
+
+
+def _dying_prepare(doc: dict[str, Any]) -> Any:
+    if doc["resourceName"] == "web-13":
+        os._exit(3)  # what the OOM killer leaves behind: no answer, no exception
+    return SQLiteStore.prepare(doc)
+
+
+class _DyingStore(SQLiteStore):
+    prepare = staticmethod(_dying_prepare)
+
+
+def test_a_worker_that_dies_stops_the_run_with_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    path.write_bytes(jsonl(*(event(i) for i in range(30))))
+    store = _DyingStore(tmp_path / "k.db")
+    try:
+        with pytest.raises(WorkerDied, match="worker process died"):
+            ingest_files([str(path)], store, report=lambda line: None, workers=2)
+    finally:
+        store.close()

@@ -25,8 +25,9 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing.pool import AsyncResult
 from typing import Any, BinaryIO
 
 from kubetrail.events.redact import RedactionPolicy
@@ -40,6 +41,10 @@ HARD_SEGMENT_BYTES = 16 << 20
 """Without a value start for this long, a segment is cut at any line (and checked)."""
 
 Preparer = Callable[[Any], Any]
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without an answer; the run stops, stored data stays."""
 
 
 @dataclass(slots=True)
@@ -167,14 +172,18 @@ class ParallelIngest:
         ctx = multiprocessing.get_context(
             "fork" if "fork" in methods and sys.platform == "linux" else None
         )
-        self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(policy, self.prepare))
+        # an executor, not multiprocessing.Pool: a worker killed (say by the OOM
+        # killer) fails the run with BrokenProcessPool instead of hanging it
+        self.pool = ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init_worker, initargs=(policy, self.prepare)
+        )
 
     def run(self, stream: BinaryIO, *, source: str, on_bytes: Callable[[int], None] | None) -> None:
-        window: deque[tuple[Segment, AsyncResult[SegmentResult]]] = deque()
+        window: deque[tuple[Segment, Future[SegmentResult]]] = deque()
         carry: Segment | None = None
         limit = self.workers * 3
         for segment in segments(stream, on_bytes=on_bytes):
-            window.append((segment, self.pool.apply_async(_work, (source, segment))))
+            window.append((segment, self._submit(source, segment)))
             while len(window) > limit:
                 carry = self._take(*window.popleft(), carry=carry, source=source)
         while window:
@@ -184,12 +193,18 @@ class ParallelIngest:
     def _take(
         self,
         segment: Segment,
-        pending: AsyncResult[SegmentResult],
+        pending: Future[SegmentResult],
         *,
         carry: Segment | None,
         source: str,
     ) -> Segment | None:
-        result = pending.get()
+        try:
+            result = pending.result()
+        except BrokenProcessPool:
+            raise WorkerDied(
+                "an ingest worker process died (out of memory?): what was stored is kept; "
+                "run the same command again, with fewer --workers"
+            ) from None
         if carry is None and result.complete:
             self.sink(result)
             return None
@@ -206,10 +221,17 @@ class ParallelIngest:
         self.sink(result)
         return None
 
+    def _submit(self, source: str, segment: Segment) -> Future[SegmentResult]:
+        try:
+            return self.pool.submit(_work, source, segment)
+        except BrokenProcessPool:
+            raise WorkerDied(
+                "an ingest worker process died (out of memory?): what was stored is kept; "
+                "run the same command again, with fewer --workers"
+            ) from None
+
     def close(self) -> None:
-        self.pool.close()
-        self.pool.join()
+        self.pool.shutdown(wait=True)
 
     def terminate(self) -> None:
-        self.pool.terminate()
-        self.pool.join()
+        self.pool.shutdown(wait=True, cancel_futures=True)

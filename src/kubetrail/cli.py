@@ -254,7 +254,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     missing = [f for f in args.files if f != "-" and not Path(f).is_file()]
     if missing:
         raise CommandError(f"no such file: {missing[0]}")
-    store = _open(url)
+    store = open_store(url, bulk=True)
     total = sum(Path(f).stat().st_size for f in args.files if f != "-")
     show_bar = not args.quiet and sys.stderr.isatty()
     with tqdm(

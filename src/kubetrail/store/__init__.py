@@ -22,19 +22,21 @@ from kubetrail.store.base import (
 from kubetrail.store.url import DEFAULT_STORE_URL, InvalidStoreURL, StoreURL, parse_store_url
 
 
-def open_store(url: str, env: Mapping[str, str] | None = None) -> Store:
+def open_store(url: str, env: Mapping[str, str] | None = None, *, bulk: bool = False) -> Store:
     """Open the store a URL names. Raises :class:`StoreError` with one clear line.
 
     OpenSearch options come from the environment (the CLI and the API share them):
     ``KUBETRAIL_OPENSEARCH_USER`` / ``_PASSWORD`` (when the URL has none),
     ``_API_KEY``, ``_CA_CERT``, ``_INSECURE`` (``true`` skips certificate checks)
     and ``_PREFIX`` (index prefix and write alias, default ``kubetrail-events``).
+    ``bulk``: opened for a one-off bulk load (``kubetrail ingest``): the embedded
+    store then gives its writer a 256 MB page cache.
     """
     parsed = parse_store_url(url)
     if parsed.scheme == "sqlite":
         from kubetrail.store.sqlite import SQLiteStore
 
-        return SQLiteStore(parsed.path)
+        return SQLiteStore(parsed.path, writer_cache_mb=256 if bulk else 64)
     return _open_opensearch(parsed, os.environ if env is None else env)
 
 

@@ -214,7 +214,10 @@ class SQLiteStore:
     kind = "sqlite"
     # prepare = prepare_row (set below the function): rows for write_prepared
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, writer_cache_mb: int = 64) -> None:
+        """``writer_cache_mb``: the write connection's page cache. Bulk loads into a
+        large store gain from more (the random-position index inserts hit the
+        cache); a long-running process keeps the default (it is resident memory)."""
         self.path = Path(path)
         self._local = threading.local()
         self._write_lock = threading.Lock()
@@ -229,6 +232,7 @@ class SQLiteStore:
             self._writer = self._connect()
             # a checkpoint every 1000 pages (the default) is constant work during ingest
             self._writer.execute("PRAGMA wal_autocheckpoint=4000")
+            self._writer.execute(f"PRAGMA cache_size=-{int(writer_cache_mb) * 1024}")
             self._migrate(self._writer)
             self._codec = doc_codec.DocCodec(self._writer)
         except sqlite3.DatabaseError as exc:

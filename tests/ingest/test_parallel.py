@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kubetrail.ingest import parallel
 from kubetrail.ingest.parallel import WorkerDied, segments
@@ -176,3 +178,57 @@ def test_a_worker_that_dies_stops_the_run_with_a_clear_error(tmp_path: Path) -> 
             ingest_files([str(path)], store, report=lambda line: None, workers=2)
     finally:
         store.close()
+
+
+def _piece(kind: str, i: int, cut: float) -> bytes:
+    if kind == "line":
+        return jsonl(event(i))
+    if kind == "pretty":
+        return pretty(event(i))
+    if kind == "truncated":
+        whole = pretty(event(i))
+        return whole[: max(1, int(len(whole) * cut))].rsplit(b"\n", 1)[0] + b"\n"
+    if kind == "garbage":
+        return b"not json at all }{\n"
+    if kind == "blank":
+        return b"\n\n"
+    if kind == "number":
+        return b"42\n"
+    if kind == "array0":
+        return b"[\n" + b",\n".join(json.dumps(event(i + k)).encode() for k in range(3)) + b"\n]\n"
+    return json.dumps([event(i), event(i + 1)], indent=2).encode() + b"\n"  # "array"
+
+
+KINDS = ["line", "pretty", "truncated", "garbage", "blank", "number", "array0", "array"]
+
+
+@settings(
+    max_examples=int(os.environ.get("KUBETRAIL_PARALLEL_EXAMPLES", "25")),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    pieces=st.lists(
+        st.tuples(st.sampled_from(KINDS), st.floats(0.05, 0.95)), min_size=1, max_size=25
+    ),
+    segment_bytes=st.sampled_from([1, 60, 400, 1 << 20]),
+)
+def test_any_mix_of_input_shapes_reads_the_same_in_parallel(
+    tmp_path_factory: pytest.TempPathFactory,
+    pieces: list[tuple[str, float]],
+    segment_bytes: int,
+) -> None:
+    """Random mixes of every shape, cut anywhere: parallel == sequential
+    (KUBETRAIL_PARALLEL_EXAMPLES=500 for a longer run)."""
+    work = tmp_path_factory.mktemp("mix")
+    path = work / "mix.json"
+    path.write_bytes(b"".join(_piece(kind, 100 * n, cut) for n, (kind, cut) in enumerate(pieces)))
+    expected = _ingest(path, work / "seq.db", workers=1)
+    original = parallel.SEGMENT_BYTES
+    parallel.SEGMENT_BYTES = segment_bytes
+    try:
+        got = _ingest(path, work / "par.db", workers=2)
+    finally:
+        parallel.SEGMENT_BYTES = original
+    assert got == expected

@@ -152,6 +152,33 @@ def test_aggregate_by_object_and_signal(loaded: Store):
     assert not result.truncated
 
 
+def test_aggregate_newest_ids_without_documents(loaded: Store):
+    def buckets(**kw: bool) -> dict[tuple[str, str], object]:
+        result = loaded.aggregate(
+            AggregateQuery(
+                filter=EventFilter(signal=("pod.*",)),
+                group_by=("resourceName", "signal"),
+                **kw,
+            )
+        )
+        return {(b.key["resourceName"], b.key["signal"]): b for b in result.buckets}
+
+    full = buckets(latest=True)
+    ids_only = buckets(latest=False, latest_id=True)
+    assert ids_only.keys() == full.keys()
+    for key, b in ids_only.items():
+        assert b.latest is None  # type: ignore[attr-defined]
+        assert b.latest_id == full[key].latest["id"]  # type: ignore[attr-defined,index]
+
+
+def test_documents_by_id(loaded: Store):
+    docs = documents()
+    wanted = [docs[3]["id"], docs[0]["id"], "no-such-id"]
+    got = loaded.documents(wanted)
+    assert got == {docs[3]["id"]: docs[3], docs[0]["id"]: docs[0]}
+    assert loaded.documents([]) == {}
+
+
 def test_aggregate_order_limit_and_truncation(loaded: Store):
     by_ns = loaded.aggregate(AggregateQuery(group_by=("namespace",), latest=False))
     assert [(b.key["namespace"], b.count) for b in by_ns.buckets] == [

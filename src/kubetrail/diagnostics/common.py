@@ -47,9 +47,17 @@ def aggregate(
     *,
     order: str = "last",
     latest: bool = True,
+    latest_id: bool = False,
 ) -> tuple[list[Bucket], bool]:
     result = store.aggregate(
-        AggregateQuery(filter=flt, group_by=group_by, order=order, limit=GROUP_CAP, latest=latest)  # type: ignore[arg-type]
+        AggregateQuery(
+            filter=flt,
+            group_by=group_by,
+            order=order,  # type: ignore[arg-type]
+            limit=GROUP_CAP,
+            latest=latest,
+            latest_id=latest_id,
+        )
     )
     return result.buckets, result.truncated
 

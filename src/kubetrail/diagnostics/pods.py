@@ -128,12 +128,29 @@ def _signal_findings(
 ) -> tuple[list[Finding], bool]:
     """One finding per (pod, issue); ``evidence=False`` skips reading the newest
     documents (messages, container states) when only the pods are needed."""
+    findings, truncated, newest = _signal_groups(store, params, signals, with_ids=evidence)
+    if evidence:
+        _add_evidence(store, findings, newest)
+    return findings, truncated
+
+
+#: (namespace, pod, issue) → the id of the newest document showing it
+NewestIds = dict[tuple[str, str, str], str]
+
+
+def _signal_groups(
+    store: Store, params: CheckParams, signals: tuple[str, ...], *, with_ids: bool
+) -> tuple[list[Finding], bool, NewestIds]:
+    """The findings of one aggregation, without evidence yet (the message is the
+    issue); with ``with_ids`` also the newest document id of each, for
+    :func:`_add_evidence` to read only the findings a report will show."""
     flt = base_filter(params, resource_type=("pods",), signal=signals)
     buckets, truncated = aggregate(
-        store, flt, ("namespace", "resourceName", "signal"), latest=evidence
+        store, flt, ("namespace", "resourceName", "signal"), latest=False, latest_id=with_ids
     )
     merged: dict[tuple[str, str, str], Finding] = {}
-    for b in buckets:
+    newest: NewestIds = {}
+    for b in buckets:  # most recently seen first
         mapped = _issue_for(b.key["signal"])
         if mapped is None:
             continue
@@ -145,24 +162,30 @@ def _signal_findings(
             found.first_seen = min(found.first_seen, b.first_seen)
             found.last_seen = max(found.last_seen, b.last_seen)
             continue
-        pod = (b.latest or {}).get("objectChanges") or {}
-        message, details = container_evidence(pod, issue) if evidence else (issue, {})
+        if b.latest_id:
+            newest[key] = b.latest_id
         merged[key] = Finding(
-            object=ObjectRef(
-                kind="Pod",
-                namespace=key[0],
-                name=key[1],
-                uid=str((b.latest or {}).get("uid") or ""),
-            ),
+            object=ObjectRef(kind="Pod", namespace=key[0], name=key[1]),
             issue=issue,
             severity=severity,
             count=b.count,
             first_seen=b.first_seen,
             last_seen=b.last_seen,
-            message=message,
-            evidence=details,
+            message=issue,
         )
-    return list(merged.values()), truncated
+    return list(merged.values()), truncated, newest
+
+
+def _add_evidence(store: Store, findings: list[Finding], newest: NewestIds) -> None:
+    """Message, container evidence and uid from each finding's newest document."""
+    keys = [(f.object.namespace, f.object.name, f.issue) for f in findings]
+    docs = store.documents([newest[k] for k in keys if k in newest])
+    for f, key in zip(findings, keys, strict=True):
+        doc = docs.get(newest.get(key, ""))
+        if doc is None:
+            continue
+        f.object.uid = str(doc.get("uid") or "")
+        f.message, f.evidence = container_evidence(doc.get("objectChanges") or {}, f.issue)
 
 
 def _mark_current(store: Store, params: CheckParams, findings: list[Finding]) -> None:
@@ -202,7 +225,9 @@ _POD_EVENT_REASONS: dict[str, tuple[str, Severity]] = {
 
 
 def check_pod_issues(store: Store, params: CheckParams) -> Report:
-    findings, truncated = _signal_findings(store, params, _POD_SIGNALS)
+    # thousands of pods may fail at once: read evidence only for those shown (below)
+    findings, truncated, newest = _signal_groups(store, params, _POD_SIGNALS, with_ids=True)
+    from_signals = {id(f) for f in findings}
     seen = {(f.object.namespace, f.object.name, f.issue) for f in findings}
     for f in event_findings(store, params, kinds=("Pod",), reasons=_POD_EVENT_REASONS):
         if f.issue == "ProbeFailure":
@@ -216,8 +241,9 @@ def check_pod_issues(store: Store, params: CheckParams) -> Report:
         ):
             continue
         findings.append(f)
-    # Only what the report will show needs its current state and Events.
+    # Only what the report will show needs its evidence, current state and Events.
     shown = ranked(findings)[: params.limit]
+    _add_evidence(store, [f for f in shown if id(f) in from_signals], newest)
     _mark_current(store, params, shown)
     attach_related_events(store, params, shown, kinds=("Pod",), warnings_only=True)
     return report("check_pod_issues", params, findings, truncated=truncated)

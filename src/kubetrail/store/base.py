@@ -141,6 +141,7 @@ class AggregateQuery:
     order: Literal["count", "last"] = "count"
     limit: int = 100
     latest: bool = True  # include the newest document of each bucket
+    latest_id: bool = False  # the newest document's id only (``Bucket.latest_id``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,7 @@ class Bucket:
     first_seen: str  # RFC3339
     last_seen: str
     latest: EventDocument | None = None
+    latest_id: str | None = None  # the id of the newest document, even without ``latest``
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,10 @@ class Store(Protocol):
     def search(self, query: EventQuery) -> EventPage: ...
 
     def aggregate(self, query: AggregateQuery) -> AggregateResult: ...
+
+    def documents(self, ids: Sequence[str]) -> dict[str, EventDocument]:
+        """The stored documents with these ids (unknown ids are left out)."""
+        ...
 
     def delete_before(self, cutoff: datetime) -> int:
         """Retention: delete events older than ``cutoff``; returns how many."""

@@ -226,7 +226,7 @@ class OpenSearchStore:
             groups.sort(key=lambda g: (-g[3], *(g[0][k] for k in keys)))
         truncated = more or len(groups) > query.limit
         groups = groups[: query.limit]
-        latest = self._docs_by_id([g[4] for g in groups if g[4]]) if query.latest else {}
+        latest = self.documents([g[4] for g in groups if g[4]]) if query.latest else {}
         buckets = [
             Bucket(
                 key=key,
@@ -234,6 +234,7 @@ class OpenSearchStore:
                 first_seen=format_rfc3339(from_micros(first)),
                 last_seen=format_rfc3339(from_micros(last)),
                 latest=latest.get(newest) if query.latest else None,
+                latest_id=newest or None,
             )
             for key, count, first, last, newest in groups
         ]
@@ -248,7 +249,7 @@ class OpenSearchStore:
         more = False
 
         def add(bucket: dict[str, Any], key: dict[str, str]) -> None:
-            groups.append(_group(bucket, key, latest=query.latest))
+            groups.append(_group(bucket, key, latest=query.latest or query.latest_id))
 
         def other_keys(bucket: dict[str, Any]) -> dict[str, str]:
             values = bucket["key"] if isinstance(bucket["key"], list) else [bucket["key"]]
@@ -287,7 +288,7 @@ class OpenSearchStore:
             }
             if keep_signal is not None and not keep_signal(key["signal"]):
                 continue
-            groups.append(_group(bucket, key, latest=query.latest))
+            groups.append(_group(bucket, key, latest=query.latest or query.latest_id))
         return groups
 
     def _composite_buckets(self, query: AggregateQuery) -> Iterator[dict[str, Any]]:
@@ -302,7 +303,7 @@ class OpenSearchStore:
             if not agg["buckets"] or after is None:
                 return
 
-    def _docs_by_id(self, ids: list[str]) -> dict[str, EventDocument]:
+    def documents(self, ids: Sequence[str]) -> dict[str, EventDocument]:
         out: dict[str, EventDocument] = {}
         unique = list(dict.fromkeys(ids))
         for i in range(0, len(unique), _ID_CHUNK):

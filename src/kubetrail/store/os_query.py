@@ -212,7 +212,7 @@ def _group_aggs(query: AggregateQuery) -> dict[str, Any]:
         "first": {"min": {"field": "timestampMicros"}},
         "last": {"max": {"field": "timestampMicros"}},
     }
-    if query.latest:
+    if query.latest or query.latest_id:
         sub["newest"] = {
             "top_hits": {
                 "size": 1,

@@ -622,7 +622,7 @@ class SQLiteStore:
         latest_docs: dict[str, EventDocument] = {}
         if query.latest and rows:
             latest_ids = [r[nkeys + 3][_TS_DIGITS:] for r in rows]
-            latest_docs = self._docs_by_id(latest_ids)
+            latest_docs = self.documents(latest_ids)
         buckets = []
         for r in rows:
             latest_id = r[nkeys + 3][_TS_DIGITS:]
@@ -633,11 +633,12 @@ class SQLiteStore:
                     first_seen=format_rfc3339(from_micros(r[nkeys + 1])),
                     last_seen=format_rfc3339(from_micros(r[nkeys + 2])),
                     latest=latest_docs.get(latest_id) if query.latest else None,
+                    latest_id=latest_id,
                 )
             )
         return AggregateResult(buckets=buckets, truncated=truncated)
 
-    def _docs_by_id(self, ids: list[str]) -> dict[str, EventDocument]:
+    def documents(self, ids: Sequence[str]) -> dict[str, EventDocument]:
         out: dict[str, EventDocument] = {}
         unique = list(dict.fromkeys(ids))
         for i in range(0, len(unique), _ID_CHUNK):

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from kubetrail.events.redact import RedactionPolicy
-from kubetrail.ingest.reader import Rejected, lines_of, read_lines
-from kubetrail.ingest.records import RecordError, to_documents
+from kubetrail.ingest.reader import lines_of, read_lines
+from kubetrail.ingest.records import documents_of
 from kubetrail.store.base import PreparedWrites
 
 SEGMENT_BYTES = 1 << 20
@@ -41,6 +41,12 @@ HARD_SEGMENT_BYTES = 16 << 20
 """Without a value start for this long, a segment is cut at any line (and checked)."""
 
 Preparer = Callable[[Any], Any]
+
+
+_WORKER_DIED = (
+    "an ingest worker process died (out of memory?): what was stored is kept; "
+    "run the same command again, with fewer --workers"
+)
 
 
 class WorkerDied(RuntimeError):
@@ -130,15 +136,10 @@ def prepare_segment(
         return out  # read again with what follows, in the main process
     for rec in records:
         out.read += 1
-        if isinstance(rec, Rejected):
+        docs = documents_of(rec, policy=policy)
+        if isinstance(docs, str):
             out.rejected += 1
-            out.rejections.append(f"{rec.location}: {rec.reason}")
-            continue
-        try:
-            docs = to_documents(rec.value, policy=policy)
-        except RecordError as exc:
-            out.rejected += 1
-            out.rejections.append(f"{rec.location}: {exc}")
+            out.rejections.append(docs)
             continue
         if not docs:
             out.skipped += 1
@@ -201,10 +202,7 @@ class ParallelIngest:
         try:
             result = pending.result()
         except BrokenProcessPool:
-            raise WorkerDied(
-                "an ingest worker process died (out of memory?): what was stored is kept; "
-                "run the same command again, with fewer --workers"
-            ) from None
+            raise WorkerDied(_WORKER_DIED) from None
         if carry is None and result.complete:
             self.sink(result)
             return None
@@ -225,10 +223,7 @@ class ParallelIngest:
         try:
             return self.pool.submit(_work, source, segment)
         except BrokenProcessPool:
-            raise WorkerDied(
-                "an ingest worker process died (out of memory?): what was stored is kept; "
-                "run the same command again, with fewer --workers"
-            ) from None
+            raise WorkerDied(_WORKER_DIED) from None
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

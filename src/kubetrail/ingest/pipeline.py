@@ -20,7 +20,7 @@ from typing import BinaryIO
 from kubetrail.events.model import EventDocument
 from kubetrail.events.redact import DEFAULT_POLICY, RedactionPolicy
 from kubetrail.ingest.reader import Record, Rejected, read_records
-from kubetrail.ingest.records import RecordError, to_documents
+from kubetrail.ingest.records import documents_of
 from kubetrail.store.base import PreparedWrites, Store, WriteResult
 
 DEFAULT_BATCH = 10_000
@@ -58,17 +58,11 @@ def ingest_values(
     stats = stats or IngestStats()
     batch: list[EventDocument] = []
     for rec in records:
-        if isinstance(rec, Rejected):
-            stats.read += 1
-            stats.rejected += 1
-            report(f"{rec.location}: {rec.reason}")
-            continue
         stats.read += 1
-        try:
-            docs = to_documents(rec.value, policy=policy)
-        except RecordError as exc:
+        docs = documents_of(rec, policy=policy)
+        if isinstance(docs, str):
             stats.rejected += 1
-            report(f"{rec.location}: {exc}")
+            report(docs)
             continue
         if not docs:
             stats.skipped += 1
@@ -82,7 +76,10 @@ def ingest_values(
 
 
 def _flush(store: Store, batch: list[EventDocument], stats: IngestStats, report: Reporter) -> None:
-    result: WriteResult = store.write(batch)
+    _count_write(store.write(batch), stats, report)
+
+
+def _count_write(result: WriteResult, stats: IngestStats, report: Reporter) -> None:
     stats.stored += result.stored
     stats.duplicates += result.duplicates
     for err in result.errors:
@@ -221,8 +218,4 @@ class _BackgroundWriter:
             except BaseException as exc:  # handed to the main thread
                 self.error = exc
                 continue
-            self.counts.stored += result.stored
-            self.counts.duplicates += result.duplicates
-            for err in result.errors:
-                self.counts.rejected += 1
-                self.report(f"document {err.id}: not stored: {err.reason}")
+            _count_write(result, self.counts, self.report)

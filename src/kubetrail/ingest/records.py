@@ -23,6 +23,7 @@ from kubetrail.events.model import WATCHER_USER, EventDocument
 from kubetrail.events.normalize import NormalizeError, normalize
 from kubetrail.events.redact import DEFAULT_POLICY, RedactionPolicy
 from kubetrail.events.timing import InvalidTime, parse_rfc3339
+from kubetrail.ingest.reader import Record, Rejected
 
 _TYPE_FOR_VERB = {"create": "ADDED", "update": "MODIFIED", "delete": "DELETED"}
 
@@ -51,6 +52,18 @@ def to_documents(
         "not a watch event, kubetrail document or Kubernetes object "
         '(expected {"type": ..., "object": {...}})'
     )
+
+
+def documents_of(
+    rec: Record | Rejected, *, policy: RedactionPolicy = DEFAULT_POLICY
+) -> list[EventDocument] | str:
+    """A record's documents, or the one-line rejection (``file:line: reason``)."""
+    if isinstance(rec, Rejected):
+        return f"{rec.location}: {rec.reason}"
+    try:
+        return to_documents(rec.value, policy=policy)
+    except RecordError as exc:
+        return f"{rec.location}: {exc}"
 
 
 def _observed_at(value: Mapping[str, Any]) -> Any:

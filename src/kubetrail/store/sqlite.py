@@ -504,11 +504,18 @@ class SQLiteStore:
                 exact.add(sig)
         return dataclasses.replace(flt, signal=tuple(sorted(exact)))
 
+    def _time_bounds(self) -> tuple[int | None, int | None]:
+        """Oldest and newest stored time: two statements, because MIN and MAX
+        together are a scan of the index and each alone is one seek."""
+        return (
+            self._read("SELECT MIN(ts) FROM events", [])[0][0],
+            self._read("SELECT MAX(ts) FROM events", [])[0][0],
+        )
+
     def _long_window(self, flt: EventFilter) -> bool:
         """Whether ``flt``'s time range covers at least :data:`_LONG_WINDOW` of the
         time stored (two index seeks)."""
-        oldest = self._read("SELECT MIN(ts) FROM events", [])[0][0]
-        newest = self._read("SELECT MAX(ts) FROM events", [])[0][0]
+        oldest, newest = self._time_bounds()
         if oldest is None or newest is None or newest <= oldest:
             return True
         lo = max(to_micros(flt.start), oldest) if flt.start else oldest
@@ -537,11 +544,7 @@ class SQLiteStore:
         page. Slices partition time, so the page is exactly the one a single
         query would give."""
         flt = query.filter
-        # two queries: MIN and MAX together are a scan, each alone one index seek
-        bounds = (
-            self._read("SELECT MIN(ts) FROM events", [])[0][0],
-            self._read("SELECT MAX(ts) FROM events", [])[0][0],
-        )
+        bounds = self._time_bounds()
         if bounds[0] is None or bounds[1] is None:
             return []
         lo = max(to_micros(flt.start), bounds[0]) if flt.start else bounds[0]
@@ -652,10 +655,8 @@ class SQLiteStore:
 
     def health(self) -> Health:
         try:
-            # three statements: together MIN and MAX would scan, alone each is a seek
             count = self._read("SELECT COUNT(*) FROM events", [])[0][0]
-            oldest = self._read("SELECT MIN(ts) FROM events", [])[0][0]
-            newest = self._read("SELECT MAX(ts) FROM events", [])[0][0]
+            oldest, newest = self._time_bounds()
         except StoreError as exc:
             return Health(
                 ok=False, store=self.kind, detail={"path": str(self.path), "error": str(exc)}

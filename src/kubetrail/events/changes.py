@@ -12,7 +12,6 @@ Bookkeeping that changes on every write (``resourceVersion``, ``managedFields``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 IGNORED_PATHS = frozenset(
@@ -41,7 +40,7 @@ def _join(prefix: str, key: str) -> str:
 def _diff(old: Any, new: Any, path: str, out: list[str], limit: int) -> None:
     if len(out) >= limit or path in IGNORED_PATHS:
         return
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
+    if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(old.keys() | new.keys(), key=str):
             sub = _join(path, str(key))
             if key not in old or key not in new:
@@ -77,7 +76,7 @@ def _list_key(old: list[Any], new: list[Any]) -> str | None:
     if not items:
         return None
     for key in _LIST_KEYS:
-        names = [item.get(key) if isinstance(item, Mapping) else None for item in items]
+        names = [item.get(key) if isinstance(item, dict) else None for item in items]
         if (
             all(isinstance(n, str) for n in names)
             and len(set(names[: len(old)])) == len(old)

@@ -79,7 +79,7 @@ def normalize(
     ``plural``: the resource name from discovery; guessed from the kind if ``None``.
     """
     verb = verb_for(event_type)
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         raise NormalizeError(f"watch event object must be a JSON object, got {type(obj).__name__}")
     kind = obj.get("kind")
     api_version = obj.get("apiVersion")
@@ -88,7 +88,7 @@ def normalize(
         raise NormalizeError("object has no kind")
     if not isinstance(api_version, str) or not api_version:
         raise NormalizeError(f"{kind} has no apiVersion")
-    if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str) or not meta["name"]:
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
         raise NormalizeError(f"{kind} has no metadata.name")
 
     name: str = meta["name"]
@@ -166,7 +166,7 @@ def newest_field_manager(meta: Mapping[str, Any]) -> str:
     best_time = ""
     best = ""
     for entry in fields:
-        if not isinstance(entry, Mapping):
+        if not isinstance(entry, dict):
             continue
         manager = entry.get("manager")
         time = entry.get("time") or ""
@@ -178,7 +178,7 @@ def newest_field_manager(meta: Mapping[str, Any]) -> str:
 def _event_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
     """involvedObject / reason / eventType / count of a core/v1 or events.k8s.io Event."""
     target = obj.get("involvedObject") or obj.get("regarding") or {}
-    if not isinstance(target, Mapping):
+    if not isinstance(target, dict):
         target = {}
     involved: InvolvedObject = {
         "kind": str(target.get("kind") or ""),
@@ -188,7 +188,7 @@ def _event_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
     }
     series = obj.get("series")
     count = obj.get("count") or obj.get("deprecatedCount")
-    if isinstance(series, Mapping) and isinstance(series.get("count"), int):
+    if isinstance(series, dict) and isinstance(series.get("count"), int):
         count = max(int(count or 0), series["count"])
     return {
         "involvedObject": involved,

@@ -27,9 +27,7 @@ The input object is never mutated: containers along a redacted path are copied.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,6 +50,7 @@ _POD_SPEC_PATHS: tuple[tuple[str, ...], ...] = (
     ("spec", "jobTemplate", "spec", "template", "spec"),  # CronJob
     ("template", "spec"),  # PodTemplate
 )
+_POD_ONLY = _POD_SPEC_PATHS[:1]
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
@@ -96,13 +95,36 @@ def default_rules() -> tuple[RedactionRule, ...]:
 class RedactionPolicy:
     key: bytes = _DEFAULT_KEY
     rules: tuple[RedactionRule, ...] = field(default_factory=default_rules)
+    _pads: tuple[Any, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pads", _hmac_pads(self.key))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RedactionPolicy, (self.key, self.rules))  # hash states do not pickle
 
     def marker(self, value: Any) -> str:
-        if isinstance(value, str) and _MARKER.match(value):
+        if isinstance(value, str) and value.startswith(MARKER_PREFIX) and _MARKER.match(value):
             return value
         raw = value if isinstance(value, str) else repr(value)
-        digest = hmac.new(self.key, raw.encode("utf-8", "surrogatepass"), hashlib.sha256)
-        return f"{MARKER_PREFIX}{digest.hexdigest()[:12]}]"
+        # HMAC-SHA256 (RFC 2104) from the key's precomputed inner and outer states:
+        # the same digest as hmac.new(key, raw, sha256), without its per-call setup
+        inner_pad, outer_pad = self._pads
+        inner = inner_pad.copy()
+        inner.update(raw.encode("utf-8", "surrogatepass"))
+        outer = outer_pad.copy()
+        outer.update(inner.digest())
+        return f"{MARKER_PREFIX}{outer.hexdigest()[:12]}]"
+
+
+def _hmac_pads(key: bytes) -> tuple[Any, Any]:
+    block = hashlib.sha256().block_size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
 
 
 DEFAULT_POLICY = RedactionPolicy()
@@ -120,7 +142,7 @@ def redact(obj: Mapping[str, Any], policy: RedactionPolicy = DEFAULT_POLICY) -> 
     if kind == "Secret":
         for name in _DATA_FIELDS:
             values = out.get(name)
-            if isinstance(values, Mapping):
+            if isinstance(values, dict):
                 out[name] = {k: policy.marker(v) for k, v in values.items()}
         touched = True
     for rule in policy.rules:
@@ -141,7 +163,7 @@ def _redact_data_keys(
     touched = False
     for name in _DATA_FIELDS:
         values = out.get(name)
-        if not isinstance(values, Mapping):
+        if not isinstance(values, dict):
             continue
         if any(isinstance(k, str) and pattern.search(k) for k in values):
             out[name] = {
@@ -154,9 +176,10 @@ def _redact_data_keys(
 
 def _redact_env(out: dict[str, Any], pattern: re.Pattern[str], policy: RedactionPolicy) -> bool:
     touched = False
-    for path in _POD_SPEC_PATHS:
+    # a Pod's own spec is the only place its containers can be (the hot case)
+    for path in _POD_ONLY if out.get("kind") == "Pod" else _POD_SPEC_PATHS:
         spec = _get_path(out, path)
-        if not isinstance(spec, Mapping):
+        if not isinstance(spec, dict):
             continue
         new_spec: dict[str, Any] | None = None
         for list_key in _CONTAINER_LISTS:
@@ -178,12 +201,24 @@ def _redact_container_env(
 ) -> list[Any] | None:
     # Hot path (every pod, every update): scan first, copy only what must change.
     result: list[Any] | None = None
+    sensitive = _name_cache(pattern)
     for i, container in enumerate(containers):
-        env = container.get("env") if isinstance(container, Mapping) else None
+        env = container.get("env") if isinstance(container, dict) else None
         if not isinstance(env, list):
             continue
-        hits = [j for j, var in enumerate(env) if _secret_env(var, pattern)]
-        if not hits:
+        hits = None
+        for j, var in enumerate(env):
+            if not isinstance(var, dict) or "value" not in var:
+                continue
+            name = var.get("name")
+            if not isinstance(name, str):
+                continue
+            secret = sensitive.get(name)
+            if secret is None:
+                secret = sensitive[name] = _remember(sensitive, pattern.search(name) is not None)
+            if secret and not is_marker(var["value"]):
+                hits = [j] if hits is None else [*hits, j]
+        if hits is None:
             continue
         new_env = list(env)
         for j in hits:
@@ -194,25 +229,30 @@ def _redact_container_env(
     return result
 
 
-def _secret_env(var: Any, pattern: re.Pattern[str]) -> bool:
-    if not isinstance(var, Mapping) or "value" not in var:
-        return False
-    name = var.get("name")
-    return isinstance(name, str) and _matches(pattern, name) and not is_marker(var["value"])
+_NAME_CACHE_SIZE = 65536
+_name_caches: dict[re.Pattern[str], dict[str, bool]] = {}
 
 
-@functools.lru_cache(maxsize=65536)
-def _matches(pattern: re.Pattern[str], name: str) -> bool:
-    """Names repeat on every update of every pod: remember the regex's answer."""
-    return pattern.search(name) is not None
+def _name_cache(pattern: re.Pattern[str]) -> dict[str, bool]:
+    """Names repeat on every update of every pod: remember each pattern's answers."""
+    cache = _name_caches.get(pattern)
+    if cache is None:
+        cache = _name_caches[pattern] = {}
+    return cache
+
+
+def _remember(cache: dict[str, bool], answer: bool) -> bool:
+    if len(cache) >= _NAME_CACHE_SIZE:
+        cache.clear()  # a bound, not an LRU: names are few in any real cluster
+    return answer
 
 
 def _redact_last_applied(out: dict[str, Any], policy: RedactionPolicy) -> None:
     meta = out.get("metadata")
-    if not isinstance(meta, Mapping):
+    if not isinstance(meta, dict):
         return
     annotations = meta.get("annotations")
-    if isinstance(annotations, Mapping) and LAST_APPLIED in annotations:
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
         out["metadata"] = {
             **meta,
             "annotations": {**annotations, LAST_APPLIED: policy.marker(annotations[LAST_APPLIED])},
@@ -222,7 +262,7 @@ def _redact_last_applied(out: dict[str, Any], policy: RedactionPolicy) -> None:
 def _get_path(obj: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     cur: Any = obj
     for key in path:
-        if not isinstance(cur, Mapping):
+        if not isinstance(cur, dict):
             return None
         cur = cur.get(key)
     return cur

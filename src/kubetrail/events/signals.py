@@ -42,7 +42,7 @@ signals, not an error, because it runs on everything a cluster holds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 # Waiting reasons every healthy pod passes through.
@@ -53,7 +53,7 @@ _EVENT_API_VERSIONS = frozenset({"v1", "events.k8s.io/v1", "events.k8s.io/v1beta
 
 def derive_signals(obj: Mapping[str, Any]) -> list[str]:
     """The object's signals, sorted and unique (``[]`` for a healthy or unknown object)."""
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         return []
     kind = obj.get("kind")
     detector = _DETECTORS.get(kind) if isinstance(kind, str) else None
@@ -62,21 +62,22 @@ def derive_signals(obj: Mapping[str, Any]) -> list[str]:
     if kind == "Event" and obj.get("apiVersion") not in _EVENT_API_VERSIONS:
         return []
     try:
-        return sorted(set(detector(obj)))
+        found = list(detector(obj))
     except (AttributeError, TypeError, ValueError):
         # A malformed object (a list where a map belongs) loses its signals,
         # never the document.
         return []
+    return sorted(set(found)) if found else found
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
 
 
 def _items(value: Any) -> Iterator[Mapping[str, Any]]:
     if isinstance(value, list):
         for item in value:
-            if isinstance(item, Mapping):
+            if isinstance(item, dict):
                 yield item
 
 
@@ -95,58 +96,78 @@ def _conditions(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 
 # -- pods ------------------------------------------------------------------------
+# Every pod update passes here: plain loops appending to a list, no generators.
 
 
-def _pod(obj: Mapping[str, Any]) -> Iterator[str]:
-    status = _mapping(obj.get("status"))
+def _pod(obj: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    status = obj.get("status")
+    if not isinstance(status, dict):
+        status = {}
     for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
-        for cs in _items(status.get(key)):
-            yield from _container(cs)
+        statuses = status.get(key)
+        if isinstance(statuses, list):
+            for cs in statuses:
+                if isinstance(cs, dict):
+                    _container(cs, out)
 
     reason = _label(status.get("reason"))
     if reason:
-        yield f"pod.reason:{reason}"
+        out.append(f"pod.reason:{reason}")
     phase = status.get("phase")
     if phase in ("Failed", "Unknown"):
-        yield f"pod.phase:{phase}"
+        out.append(f"pod.phase:{phase}")
 
-    conditions = _conditions(status)
-    scheduled = conditions.get("PodScheduled")
+    scheduled = ready = None
+    conditions = status.get("conditions")
+    if isinstance(conditions, list):
+        for cond in conditions:
+            if isinstance(cond, dict):
+                cond_type = cond.get("type")
+                if cond_type == "PodScheduled":
+                    scheduled = cond
+                elif cond_type == "Ready":
+                    ready = cond
     if (
         scheduled
         and scheduled.get("status") == "False"
         and scheduled.get("reason") == "Unschedulable"
     ):
-        yield "pod.unschedulable"
-    ready = conditions.get("Ready")
-    deleting = _mapping(obj.get("metadata")).get("deletionTimestamp")
-    if phase == "Running" and not deleting and ready and ready.get("status") == "False":
-        yield "pod.notReady"
+        out.append("pod.unschedulable")
+    if phase == "Running" and ready and ready.get("status") == "False":
+        meta = obj.get("metadata")
+        if not (isinstance(meta, dict) and meta.get("deletionTimestamp")):
+            out.append("pod.notReady")
+    return out
 
 
-def _container(cs: Mapping[str, Any]) -> Iterator[str]:
-    state = _mapping(cs.get("state"))
-    waiting = _mapping(state.get("waiting"))
-    reason = _label(waiting.get("reason"))
-    if reason and reason not in _NORMAL_WAITING:
-        yield f"pod.waiting:{reason}"
-    yield from _termination(_mapping(state.get("terminated")), "pod.terminated")
-    yield from _termination(
-        _mapping(_mapping(cs.get("lastState")).get("terminated")), "pod.lastTerminated"
-    )
+def _container(cs: Mapping[str, Any], out: list[str]) -> None:
+    state = cs.get("state")
+    if isinstance(state, dict):
+        waiting = state.get("waiting")
+        if isinstance(waiting, dict):
+            reason = _label(waiting.get("reason"))
+            if reason and reason not in _NORMAL_WAITING:
+                out.append(f"pod.waiting:{reason}")
+        terminated = state.get("terminated")
+        if isinstance(terminated, dict) and terminated:
+            _termination(terminated, "pod.terminated", out)
+    last = cs.get("lastState")
+    if isinstance(last, dict):
+        terminated = last.get("terminated")
+        if isinstance(terminated, dict) and terminated:
+            _termination(terminated, "pod.lastTerminated", out)
 
 
-def _termination(terminated: Mapping[str, Any], prefix: str) -> Iterator[str]:
-    if not terminated:
-        return
+def _termination(terminated: Mapping[str, Any], prefix: str, out: list[str]) -> None:
     code = terminated.get("exitCode")
     reason = _label(terminated.get("reason"))
-    failed = (isinstance(code, int) and code != 0) or reason == "OOMKilled"
-    if not failed:
+    nonzero = isinstance(code, int) and code != 0
+    if not (nonzero or reason == "OOMKilled"):
         return
-    yield f"{prefix}:{reason or 'Error'}"
-    if isinstance(code, int) and code != 0:
-        yield f"pod.exitCode:{code}"
+    out.append(f"{prefix}:{reason or 'Error'}")
+    if nonzero:
+        out.append(f"pod.exitCode:{code}")
 
 
 # -- nodes and volumes -------------------------------------------------------------
@@ -204,7 +225,7 @@ def _workload_conditions(
     return detect
 
 
-_DETECTORS: dict[str, Callable[[Mapping[str, Any]], Iterator[str]]] = {
+_DETECTORS: dict[str, Callable[[Mapping[str, Any]], Iterable[str]]] = {
     "Pod": _pod,
     "Node": _node,
     "PersistentVolumeClaim": _pvc,

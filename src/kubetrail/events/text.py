@@ -42,7 +42,7 @@ def search_text(obj: Mapping[str, Any]) -> str:
                 walk_map(v, k in _KEYED_MAPS)
             elif kind is list:
                 walk_list(v, k)
-            elif kind not in _SCALARS and isinstance(v, Mapping):
+            elif kind not in _SCALARS and isinstance(v, dict):
                 walk_map(v, k in _KEYED_MAPS)
 
     def walk_list(node: list[Any], key: str) -> None:
@@ -54,7 +54,7 @@ def search_text(obj: Mapping[str, Any]) -> str:
                 walk_map(item, key in _KEYED_MAPS)
             elif kind is list:
                 walk_list(item, key)
-            elif kind not in _SCALARS and isinstance(item, Mapping):
+            elif kind not in _SCALARS and isinstance(item, dict):
                 walk_map(item, key in _KEYED_MAPS)
 
     walk_map(obj, False)

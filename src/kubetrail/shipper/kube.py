@@ -16,6 +16,8 @@ import orjson
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from kubetrail.shipper.chunked import decode_chunked
+
 _CHUNK = 64 * 1024
 
 
@@ -99,11 +101,12 @@ class Kube:
         """The response's lines as they arrive; a read stalled for ``read_timeout``
         seconds raises :class:`KubeError` (the caller restarts the watch)."""
         raw = self._open(path, query, (10.0, read_timeout))
+        blocks = _body_blocks(raw)
         pending = b""
         try:
             while True:
                 try:
-                    chunk = raw.read1(_CHUNK) if hasattr(raw, "read1") else raw.read(_CHUNK)
+                    chunk = next(blocks, b"")
                 except Exception as exc:  # read timeout, reset connection, broken chunking
                     raise KubeError(f"watch {path} interrupted: {type(exc).__name__}") from None
                 if not chunk:
@@ -120,3 +123,22 @@ class Kube:
         finally:
             raw.release_conn()
             raw.close()
+
+
+def _body_blocks(raw: Any) -> Iterator[bytes]:
+    """The response body as it arrives. A plain chunked body (every watch) is
+    decoded here straight off the socket's buffer, many chunks per read; anything
+    else goes through urllib3."""
+    http_response = getattr(raw, "_fp", None)
+    sock_reader = getattr(http_response, "fp", None)
+    if (
+        getattr(http_response, "chunked", False)
+        and getattr(http_response, "chunk_left", None) is None  # nothing read yet
+        and hasattr(sock_reader, "read1")
+        and not raw.headers.get("content-encoding")
+    ):
+        yield from decode_chunked(sock_reader.read1)
+        return
+    read = raw.read1 if hasattr(raw, "read1") else raw.read
+    while chunk := read(_CHUNK):
+        yield chunk

@@ -32,7 +32,7 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -46,8 +46,9 @@ from kubetrail.shipper.metrics import Metrics
 log = logging.getLogger("kubetrail.shipper")
 
 LIST_PAGE = 500
-_VOLATILE_CONDITION_KEYS = ("lastHeartbeatTime", "lastProbeTime")
+_VOLATILE_CONDITION_KEYS = frozenset({"lastHeartbeatTime", "lastProbeTime"})
 _VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields"})
+_dumps = orjson.dumps
 _TYPE_KEYS = frozenset({"kind", "apiVersion"})
 
 
@@ -82,26 +83,35 @@ def churn_digest(obj: Mapping[str, Any]) -> int:
 
     Keys are not sorted: the API server serialises an object's fields in a stable
     order (struct order, sorted maps), and a reordering would at worst let one
-    churn update through."""
+    churn update through.
+
+    Runs on every event, so instead of copying the whole object it swaps copies
+    without the volatile fields into ``metadata`` and ``status.conditions`` (same
+    keys, same order), serialises, and puts the originals back; the object is the
+    caller's alone while this runs."""
+    swapped: list[tuple[dict[str, Any], str, Any]] = []
     meta = obj.get("metadata")
-    if isinstance(meta, Mapping):
-        meta = {k: v for k, v in meta.items() if k not in _VOLATILE_METADATA}
-    # kind/apiVersion never change for an object, and list items lack them (the
-    # watcher adds them at the end): leave them out so the order cannot differ
-    stripped = {k: v for k, v in obj.items() if k not in _TYPE_KEYS}
-    stripped["metadata"] = meta
+    if isinstance(meta, dict):
+        swapped.append((obj, "metadata", meta))
+        obj["metadata"] = {k: v for k, v in meta.items() if k not in _VOLATILE_METADATA}
     status = obj.get("status")
-    if isinstance(status, Mapping) and isinstance(status.get("conditions"), list):
-        stripped["status"] = {
-            **status,
-            "conditions": [
+    if isinstance(status, dict):
+        conditions = status.get("conditions")
+        if isinstance(conditions, list):
+            swapped.append((status, "conditions", conditions))
+            status["conditions"] = [
                 {k: v for k, v in c.items() if k not in _VOLATILE_CONDITION_KEYS}
-                if isinstance(c, Mapping)
+                if isinstance(c, dict)
                 else c
-                for c in status["conditions"]
-            ],
-        }
-    return hash(orjson.dumps(stripped))
+                for c in conditions
+            ]
+    try:
+        # kind/apiVersion never change for an object, and list items lack them (the
+        # watcher adds them at the end): leave them out so the order cannot differ
+        return hash(_dumps({k: v for k, v in obj.items() if k not in _TYPE_KEYS}))
+    finally:
+        for holder, key, value in swapped:
+            holder[key] = value
 
 
 class Watcher:
@@ -272,6 +282,7 @@ class Watcher:
         ]
         if rv:
             query.append(("resourceVersion", rv))
+        received = self.metrics.received.labels(self.key)
         for line in self.kube.stream_lines(
             self.resource.list_path(namespace), query, read_timeout=self.stall_timeout
         ):
@@ -295,7 +306,7 @@ class Watcher:
                 rv = new_rv
                 self.emit(Change(self.key, rv, None))
                 continue
-            self.metrics.received.labels(self.key).inc()
+            received.inc()
             obj.setdefault("kind", self.resource.kind)
             obj.setdefault("apiVersion", self.resource.api_version)
             self._event(kind, obj)
@@ -349,4 +360,4 @@ class Watcher:
             return
         if gap:
             doc["gap"] = True  # type: ignore[typeddict-unknown-key]
-        self.emit(Change(self.key, rv, dict(doc)))
+        self.emit(Change(self.key, rv, cast(dict[str, Any], doc)))

@@ -164,13 +164,19 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         store = f"sqlite:///{db}"
     elif args.store == "osmem" or args.store.startswith("opensearch+"):
         store = _opensearch_url(args.store, stack)
-        setup = subprocess.run([*kubetrail, "setup", "--store", store, "--replicas", "0"],
-                               capture_output=True, text=True)
+        setup = subprocess.run(
+            [*kubetrail, "setup", "--store", store, "--replicas", "0"],
+            capture_output=True,
+            text=True,
+        )
         if setup.returncode != 0:
             print(setup.stdout, setup.stderr, file=sys.stderr)
             return 1
     else:
-        print(f"--store {args.store!r}: use sqlite, osmem or an opensearch+http(s):// URL", file=sys.stderr)
+        print(
+            f"--store {args.store!r}: use sqlite, osmem or an opensearch+http(s):// URL",
+            file=sys.stderr,
+        )
         return 2
     t0 = time.perf_counter()
     done = subprocess.run(

@@ -61,7 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         ),
         (
             "foundation-1m",
-            ["foundation.py", "--events", str(big), "--reps", "30", "--workdir", str(work / "f-1m")],
+            [
+                "foundation.py",
+                "--events",
+                str(big),
+                "--reps",
+                "30",
+                "--workdir",
+                str(work / "f-1m"),
+            ],
         ),
         (
             "foundation-osmem",

@@ -1,6 +1,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kubetrail.events.timing import (
     InvalidTime,
@@ -28,7 +30,21 @@ def test_parse_rfc3339_accepts_the_forms_kubernetes_writes(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["yesterday", "2024-01-01", "2024-13-01T00:00:00Z", "2024-01-01T12:00:00", "", "1700000000"],
+    [
+        "yesterday",
+        "2024-01-01",
+        "2024-13-01T00:00:00Z",
+        "2024-01-01T12:00:00",
+        "",
+        "1700000000",
+        # the canonical shapes the fast path takes, with something wrong inside
+        "2024-02-30T00:00:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T12:00:00,123Z",
+        "2024-01-01T12:00:0a.123456Z",
+        "2024-01-01T12:00:00.12345aZ",
+        "20240101T120000Z..........",
+    ],
 )
 def test_parse_rfc3339_rejects_everything_else_with_the_expected_form(text):
     with pytest.raises(InvalidTime, match=r"RFC3339|valid"):
@@ -78,3 +94,23 @@ def test_object_without_times_gives_none_and_bad_times_are_ignored():
     assert derive_object_time({"kind": "ConfigMap", "metadata": {"name": "x"}}) is None
     obj = {"kind": "ConfigMap", "metadata": {"name": "x", "creationTimestamp": "not a time"}}
     assert derive_object_time(obj) is None
+
+
+_TIMES = st.datetimes(
+    min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(_TIMES)
+def test_the_stored_form_parses_back_to_the_same_instant(dt: datetime) -> None:
+    text = format_rfc3339(dt)
+    assert parse_rfc3339(text) == dt
+    assert parse_rfc3339(text).tzinfo is UTC
+
+
+@given(_TIMES)
+def test_milliseconds_and_offsets_parse_like_their_utc_instant(dt: datetime) -> None:
+    millis = dt.replace(microsecond=dt.microsecond // 1000 * 1000)
+    text = millis.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis.microsecond // 1000:03d}Z"
+    assert parse_rfc3339(text) == millis
+    assert parse_rfc3339(text.replace("Z", "+00:00")) == millis

@@ -49,6 +49,20 @@ def parse_rfc3339(value: str) -> datetime:
     :class:`InvalidTime` with a message naming the expected form."""
     if not isinstance(value, str):
         raise InvalidTime(f"expected an RFC3339 time string, got {type(value).__name__}")
+    if (
+        # the shape kubetrail and the API server write (…:SSZ, .mmmZ, .ffffffZ): the C
+        # parser is ~20x faster than the regex, and this runs per event at ingest
+        len(value) in (20, 24, 27)
+        and value[-1] == "Z"
+        and value[10] == "T"
+        and value[4] == value[7] == "-"
+        and value[13] == value[16] == ":"
+        and (len(value) == 20 or value[19] == ".")
+    ):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass  # the regex below says what is wrong
     m = _RFC3339.match(value.strip())
     if not m:
         raise InvalidTime(f"{value!r} is not an RFC3339 time (expected e.g. 2024-01-01T12:00:00Z)")

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             "foundation-sqlite",
             ["foundation.py", "--events", str(n), "--workdir", str(work / "f-sqlite")],
         ),
+        ("ingest-split", ["ingest_split.py", "--events", str(n)]),
         (
             "foundation-1m",
             [

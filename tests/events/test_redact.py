@@ -1,7 +1,12 @@
 import base64
+import hashlib
+import hmac
+import pickle
 import re
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubetrail.events.normalize import normalize
 from kubetrail.events.redact import LAST_APPLIED, RedactionPolicy, RedactionRule, is_marker, redact
@@ -98,3 +103,35 @@ def test_canary_never_reaches_a_document_or_its_search_text():
 def test_marker_shape():
     marker = redact(secret(password="x"))["data"]["password"]
     assert re.fullmatch(r"\[REDACTED hmac-sha256:[0-9a-f]{12}\]", marker)
+
+
+@settings(max_examples=200)
+@given(
+    key=st.binary(max_size=200),
+    value=st.one_of(st.text(max_size=300), st.integers(), st.floats(allow_nan=False), st.none()),
+)
+def test_markers_are_hmac_sha256_of_the_value(key, value):
+    # the marker is computed from precomputed HMAC pads: it must equal the standard HMAC
+    raw = value if isinstance(value, str) else repr(value)
+    digest = hmac.new(key, raw.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    assert RedactionPolicy(key=key).marker(value) == f"[REDACTED hmac-sha256:{digest[:12]}]"
+
+
+def test_a_policy_survives_pickling_for_worker_processes():
+    policy = RedactionPolicy(key=b"k" * 100)
+    copy = pickle.loads(pickle.dumps(policy))
+    assert copy == policy
+    assert copy.marker("s3cret") == policy.marker("s3cret")
+
+
+def test_the_env_name_cache_answers_like_the_pattern():
+    rule = RedactionRule(env_names=re.compile(r"(?i)token"))
+    policy = RedactionPolicy(rules=(rule,))
+    obj = pod()
+    env = obj["spec"]["containers"][0].setdefault("env", [])
+    env[:] = [{"name": n, "value": CANARY} for n in ("API_TOKEN", "PLAIN", "api_token", "TOKEN_2")]
+    for _ in range(2):  # the second time, every answer comes from the cache
+        out = redact(obj, policy)
+        values = [v["value"] for v in out["spec"]["containers"][0]["env"]]
+        assert [is_marker(v) for v in values] == [True, False, True, True]
+        assert obj["spec"]["containers"][0]["env"][0]["value"] == CANARY  # input untouched

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import orjson
+
 from kubetrail.shipper.watcher import churn_digest
 from tests.k8s_objects import node, pod
 
@@ -29,3 +31,14 @@ def test_list_items_without_type_fields_match_watch_objects() -> None:
     listed = {k: v for k, v in watched.items() if k not in ("kind", "apiVersion")}
     listed["kind"], listed["apiVersion"] = "Pod", "v1"  # added at the end, as the watcher does
     assert churn_digest(listed) == churn_digest(watched)
+
+
+def test_the_digest_leaves_the_object_exactly_as_it_was() -> None:
+    # churn_digest swaps copies into the object while it serialises: nothing may stay changed
+    obj = node("worker-1", heartbeat="2026-11-25T04:00:00Z", rv="10")
+    obj["metadata"]["managedFields"] = [{"manager": "kubelet", "time": "2026-11-25T04:00:40Z"}]
+    before = orjson.dumps(obj)  # orjson keeps key order: order changes would show
+    conditions = obj["status"]["conditions"]
+    churn_digest(obj)
+    assert orjson.dumps(obj) == before
+    assert obj["status"]["conditions"] is conditions

@@ -79,7 +79,12 @@ def _time_queries(base: str, queries: list[tuple[str, str]], reps: int) -> list[
                 samples.append((time.perf_counter() - t0) * 1000)
                 resp.raise_for_status()
                 body = resp.json()
-                rows = len(body) if isinstance(body, list) else len(body.get("history", []))
+                if isinstance(body, list):
+                    rows = len(body)
+                elif "history" in body:
+                    rows = len(body["history"])
+                else:  # /health: the events it counts
+                    rows = int((body.get("detail") or {}).get("events") or 0)
             results.append(
                 {
                     "query": label,
@@ -313,6 +318,7 @@ def _serve_and_time(
             ("full text q=OOMKilled, limit 100", f"/api/v1/events?{rng}&q=OOMKilled&limit=100"),
             ("one object by name", f"/api/v1/events?{rng}&namespace=team-03&name={pod_name}"),
             ("object history + related Events", f"/api/v1/events/team-03/pods/{pod_name}"),
+            ("health (the readiness probe)", "/health"),
         ]
         results = _time_queries(base, queries, args.reps)
     finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from kubetrail.events.timing import parse_rfc3339
 from kubetrail.store import sqlite as sqlite_module
 from kubetrail.store.base import AggregateQuery, EventFilter, EventQuery, StoreUnavailable
 from kubetrail.store.sqlite import SQLiteStore
@@ -238,3 +239,46 @@ def test_newest_of_a_group_across_times_of_different_digit_counts(tmp_path: Path
         assert bucket.first_seen.startswith("1999")
     finally:
         store.close()
+
+
+def _counted(path: Path) -> tuple[int, int]:
+    """(the count health reports, the rows really there)."""
+    store = SQLiteStore(path)
+    try:
+        reported = store.health().detail["events"]
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        return reported, conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+
+def test_the_stored_event_count_follows_writes_duplicates_and_retention(tmp_path: Path) -> None:
+    path = tmp_path / "count.db"
+    docs = documents()
+    assert _counted(path) == (0, 0)
+    first, second = SQLiteStore(path), SQLiteStore(path)  # two writers of one file
+    try:
+        first.write(docs[:5])
+        second.write(docs[3:])  # two already there
+        first.write(docs)  # all duplicates
+        assert first.health().detail["events"] == len(docs)
+        oldest = sorted(d["timestamp"] for d in docs)
+        deleted = second.delete_before(parse_rfc3339(oldest[4]))
+        assert deleted == 4
+        assert first.health().detail["events"] == len(docs) - 4
+    finally:
+        first.close()
+        second.close()
+    assert _counted(path) == (len(docs) - 4, len(docs) - 4)
+
+
+def test_a_version_5_database_gets_its_count(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    store = SQLiteStore(path)
+    store.write(documents())
+    store.close()
+    with sqlite3.connect(path) as conn:  # as v5 left it: no count
+        conn.execute("DELETE FROM meta WHERE key = 'event_count'")
+        conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    assert _counted(path) == (len(documents()), len(documents()))
+    assert _schema_version(path) == sqlite_module.SCHEMA_VERSION

@@ -12,8 +12,8 @@ On the same synthetic events (bench/generate.py, or ``--input`` JSON lines):
 3. **prepare, one process**: µs per event of ``documents_of`` + ``prepare_row``, no workers;
 4. **writer alone**: ``write_prepared`` in 10,000-row transactions on rows prepared
    beforehand, then the same with parts of the write left out (the full-text index, the
-   signal rows, compression), which says what each part costs. The ablations copy the
-   store's write statements; they are measurements, not a way to run the store.
+   signal rows, compression), which says what each part costs. The ablations run the
+   store's own statements; they are measurements, not a way to run the store.
 
 Prints a table; ``--json`` writes the figures.
 """
@@ -41,7 +41,13 @@ from kubetrail.ingest.pipeline import ingest_files
 from kubetrail.ingest.reader import read_records
 from kubetrail.ingest.records import documents_of
 from kubetrail.store.base import WriteResult
-from kubetrail.store.sqlite import SQLiteStore, prepare_row
+from kubetrail.store.sqlite import (
+    INSERT_EVENTS,
+    INSERT_FTS,
+    INSERT_SIGNALS,
+    SQLiteStore,
+    prepare_row,
+)
 
 BATCH = 10_000
 
@@ -118,21 +124,11 @@ def _write(
                     (s, row[1], seq, row[4], row[5], row[6], row[7], ident) for s in sigs
                 )
                 fts_rows.append((seq, body))
-            conn.executemany(
-                "INSERT INTO events (seq, id, ts, verb, user, namespace, resource_type,"
-                " resource_name, kind, api_group, uid, field_manager, snapshot, reason,"
-                " event_type, inv_kind, inv_namespace, inv_name, inv_uid, doc, body)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                event_rows,
-            )
+            conn.executemany(INSERT_EVENTS, event_rows)
             if signals:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO signals (signal, ts, seq, namespace, resource_type,"
-                    " resource_name, kind, id) VALUES (?,?,?,?,?,?,?,?)",
-                    signal_rows,
-                )
+                conn.executemany(INSERT_SIGNALS, signal_rows)
             if fts:
-                conn.executemany("INSERT INTO events_fts (rowid, body) VALUES (?,?)", fts_rows)
+                conn.executemany(INSERT_FTS, fts_rows)
             conn.execute("COMMIT")
         return time.perf_counter() - t0
 

@@ -34,7 +34,7 @@ def test_list_items_without_type_fields_match_watch_objects() -> None:
 
 
 def test_the_digest_leaves_the_object_exactly_as_it_was() -> None:
-    # churn_digest swaps copies into the object while it serialises: nothing may stay changed
+    # the digest runs on the object the document is made of: it must not change it
     obj = node("worker-1", heartbeat="2026-11-25T04:00:00Z", rv="10")
     obj["metadata"]["managedFields"] = [{"manager": "kubelet", "time": "2026-11-25T04:00:40Z"}]
     before = orjson.dumps(obj)  # orjson keeps key order: order changes would show

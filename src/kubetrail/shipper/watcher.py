@@ -48,7 +48,6 @@ log = logging.getLogger("kubetrail.shipper")
 LIST_PAGE = 500
 _VOLATILE_CONDITION_KEYS = frozenset({"lastHeartbeatTime", "lastProbeTime"})
 _VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields"})
-_dumps = orjson.dumps
 _TYPE_KEYS = frozenset({"kind", "apiVersion"})
 
 
@@ -83,35 +82,25 @@ def churn_digest(obj: Mapping[str, Any]) -> int:
 
     Keys are not sorted: the API server serialises an object's fields in a stable
     order (struct order, sorted maps), and a reordering would at worst let one
-    churn update through.
-
-    Runs on every event, so instead of copying the whole object it swaps copies
-    without the volatile fields into ``metadata`` and ``status.conditions`` (same
-    keys, same order), serialises, and puts the originals back; the object is the
-    caller's alone while this runs."""
-    swapped: list[tuple[dict[str, Any], str, Any]] = []
+    churn update through."""
+    # kind/apiVersion never change for an object, and list items lack them (the
+    # watcher adds them at the end): leave them out so the order cannot differ
+    stripped = {k: v for k, v in obj.items() if k not in _TYPE_KEYS}
     meta = obj.get("metadata")
     if isinstance(meta, dict):
-        swapped.append((obj, "metadata", meta))
-        obj["metadata"] = {k: v for k, v in meta.items() if k not in _VOLATILE_METADATA}
+        stripped["metadata"] = {k: v for k, v in meta.items() if k not in _VOLATILE_METADATA}
     status = obj.get("status")
-    if isinstance(status, dict):
-        conditions = status.get("conditions")
-        if isinstance(conditions, list):
-            swapped.append((status, "conditions", conditions))
-            status["conditions"] = [
+    if isinstance(status, dict) and isinstance(status.get("conditions"), list):
+        stripped["status"] = {
+            **status,
+            "conditions": [
                 {k: v for k, v in c.items() if k not in _VOLATILE_CONDITION_KEYS}
                 if isinstance(c, dict)
                 else c
-                for c in conditions
-            ]
-    try:
-        # kind/apiVersion never change for an object, and list items lack them (the
-        # watcher adds them at the end): leave them out so the order cannot differ
-        return hash(_dumps({k: v for k, v in obj.items() if k not in _TYPE_KEYS}))
-    finally:
-        for holder, key, value in swapped:
-            holder[key] = value
+                for c in status["conditions"]
+            ],
+        }
+    return hash(orjson.dumps(stripped))
 
 
 class Watcher:

@@ -307,7 +307,9 @@ def test_malformed_parameters_say_which_and_the_accepted_forms(mcp_api: McpSessi
     assert "time_window 'two weeks'" in msg and "30m, 2h" in msg and "7d" in msg
 
     msg = mcp_api.error("check_node_health", start_time="yesterday")
-    assert "yesterday" in msg and "RFC3339" in msg
+    assert "start_time" in msg and "yesterday" in msg and "RFC3339" in msg
+    msg = mcp_api.error("search_events", end_time="pod.waiting:*")
+    assert "end_time" in msg and "RFC3339" in msg
 
     msg = mcp_api.error("investigate_pod_startup", namespace="shop")
     assert "pod_name" in msg

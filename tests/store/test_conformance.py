@@ -131,6 +131,14 @@ def test_full_text_never_fails_on_query_syntax(loaded: Store, text: str):
     search(loaded, text=text)  # must not raise
 
 
+def test_control_characters_in_search_text_are_separators(loaded: Store):
+    # a NUL ended SQLite's FTS5 query string mid-phrase ("unterminated string")
+    expected = search(loaded, text="checkout config")
+    assert expected
+    assert search(loaded, text="checkout\x00config") == expected
+    assert search(loaded, text="\x00\x1b[31m") is not None
+
+
 def test_secret_values_are_not_searchable(loaded: Store):
     assert search(loaded, text="rotated-value") == []
 

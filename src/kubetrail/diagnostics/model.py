@@ -48,6 +48,13 @@ def parse_window(text: str) -> timedelta:
     return window
 
 
+def _time(name: str, value: str | None) -> datetime | None:
+    try:
+        return parse_rfc3339(value) if value else None
+    except InvalidTime as exc:
+        raise InvalidParams(f"invalid {name}: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimeRange:
     start: datetime
@@ -65,11 +72,8 @@ class TimeRange:
     ) -> TimeRange:
         """``start_time``/``end_time`` (RFC3339) win; else ``time_window`` back from
         ``end_time`` or now; else ``default``."""
-        try:
-            end = parse_rfc3339(end_time) if end_time else (now or utcnow())
-            start = parse_rfc3339(start_time) if start_time else None
-        except InvalidTime as exc:
-            raise InvalidParams(str(exc)) from None
+        end = _time("end_time", end_time) or now or utcnow()
+        start = _time("start_time", start_time)
         if start is None:
             start = end - (parse_window(time_window) if time_window else default)
         if end < start:

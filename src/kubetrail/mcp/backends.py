@@ -29,9 +29,10 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
 import httpx
 
@@ -248,13 +249,17 @@ def _tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value if v not in (None, ""))
 
 
+def _tool_time(name: str, value: Any) -> datetime | None:
+    try:
+        return parse_rfc3339(value) if value else None
+    except InvalidTime as exc:
+        raise InvalidArguments(_accepted_forms(f"invalid {name}: {exc}")) from None
+
+
 def _event_query(params: Mapping[str, Any]) -> EventQuery:
     """REST parameter names → an :class:`EventQuery` (what the API does for the events route)."""
-    try:
-        end = parse_rfc3339(params["end"]) if params.get("end") else None
-        start = parse_rfc3339(params["start"]) if params.get("start") else None
-    except InvalidTime as exc:
-        raise InvalidArguments(_accepted_forms(str(exc))) from None
+    end = _tool_time("end_time", params.get("end"))
+    start = _tool_time("start_time", params.get("start"))
     namespaces = tuple("" if n == "_" else n for n in _tuple(params.get("namespace")))
     snapshot = params.get("snapshot")
     if isinstance(snapshot, str):
@@ -323,6 +328,10 @@ class RestBackend:
             ) from None
         except httpx.TransportError as exc:
             raise ApiUnavailable(self._unavailable(exc)) from None
+        except httpx.InvalidURL as exc:  # a value no URL can carry
+            raise InvalidArguments(
+                f"the arguments cannot be sent to the audit API: {exc}"
+            ) from None
 
     def _unavailable(self, exc: Exception) -> str:
         reason = str(exc) or type(exc).__name__
@@ -421,7 +430,9 @@ class RestBackend:
 
     def object_history(self, namespace: str, resource_type: str, name: str) -> dict[str, Any]:
         ns = namespace or "_"
-        resp = self._get(f"/api/v1/events/{ns}/{resource_type}/{name}")
+        # each part is one path segment, whatever it holds ("/", "?", "..", controls)
+        segments = "/".join(quote(part, safe="") for part in (ns, resource_type, name))
+        resp = self._get(f"/api/v1/events/{segments}")
         if resp.status_code == 404:
             raise NotFound(_not_stored(ns, resource_type, name))
         if resp.status_code != 200:

@@ -791,7 +791,8 @@ def fts_query(text: str) -> str | None:
     """Turn user text into an FTS5 query that cannot be a syntax error: every word
     becomes a quoted phrase (a trailing ``*`` keeps prefix search), all and-ed."""
     terms = []
-    for word in text.split():
+    # FTS5 reads its query as a C string: a NUL would end it mid-phrase
+    for word in text.replace("\x00", " ").split():
         prefix = word.endswith("*")
         word = word.rstrip("*")
         if not word:

@@ -1,0 +1,159 @@
+"""Every tool with arbitrary arguments, through the real stdio server: an answer or a
+tool error that names what to fix, never a traceback, and the server stays up.
+
+The arguments are drawn from each tool's own input schema: the right types with odd
+values (empty, huge, unicode, query syntax, far dates), the wrong types, missing
+required ones and unknown extra ones. ``KUBETRAIL_MCP_FUZZ_EXAMPLES`` sets how many
+calls per tool (default 40; a few hundred for a longer hunt).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.mcp.conftest import McpSession
+from tests.mcp.test_stdio_api import TOOLS
+
+EXAMPLES = int(os.environ.get("KUBETRAIL_MCP_FUZZ_EXAMPLES", "40"))
+
+_ODD_TEXT = st.sampled_from(
+    [
+        "",
+        " ",
+        "shop",
+        "checkout-7d9f8b6c4-x2k8q",
+        "kube-system",
+        "_",
+        "*",
+        "pods",
+        "Deployment",
+        "24h",
+        "0m",
+        "9999d",
+        "-1h",
+        "2h30m",
+        "2026-11-25T04:00:00Z",
+        "2026-13-45T99:99:99Z",
+        "1970-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "yesterday",
+        '"quoted" AND NEAR(',
+        "pod.waiting:*",
+        "../../etc/passwd",
+        "'; DROP TABLE events; --",
+        "x" * 5000,
+        "ünïcödé ✓ 名前",
+        "\x00\x1b[31m",
+    ]
+)
+_ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _value(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Mostly values of the parameter's own type, sometimes anything at all."""
+    types = {s.get("type") for s in schema.get("anyOf", [schema])}
+    own: list[st.SearchStrategy[Any]] = []
+    if "string" in types:
+        own += [_ODD_TEXT, st.text(max_size=40)]
+        if "enum" in schema:
+            own.append(st.sampled_from(schema["enum"]))
+    if "integer" in types or "number" in types:
+        own.append(st.integers(-(10**9), 10**9) | st.sampled_from([0, 1, 50, 500, 501]))
+    if "boolean" in types:
+        own.append(st.booleans())
+    if "null" in types:
+        own.append(st.none())
+    if not own:
+        own.append(_ANY_JSON)
+    return st.one_of(*own) if len(own) > 1 else own[0]
+
+
+def _arguments(schema: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    props: dict[str, Any] = schema.get("properties", {})
+    chosen = st.fixed_dictionaries(
+        {},
+        optional={
+            name: st.one_of(_value(spec), spec_or_anything(spec)) for name, spec in props.items()
+        },
+    )
+    extra = st.dictionaries(
+        st.sampled_from(["bogus", "namespaces", "since"]), _ANY_JSON, max_size=1
+    )
+    return st.builds(lambda a, b: {**b, **a}, chosen, extra)
+
+
+def spec_or_anything(spec: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """The wrong type, now and then."""
+    return st.one_of(_value(spec), _ANY_JSON) if spec else _ANY_JSON
+
+
+_FIELD_WORDS = re.compile(r"[a-z_]+")
+
+
+def _check_answer(session: McpSession, tool: Any, arguments: dict[str, Any]) -> None:
+    result = session.tool(tool.name, **arguments)  # also asserts no Secret value in it
+    text = result.content[0].text if result.content else ""
+    assert "Traceback" not in text, text
+    if not result.is_error:
+        assert result.structured_content is not None, text[:300]
+        return
+    assert text.strip(), f"{tool.name}{arguments}: an empty error"
+    # an error says what to fix: it names a parameter, the data it found missing, or
+    # the forms it accepts
+    names = set(tool.input_schema.get("properties", {})) | set(arguments)
+    hints = ("no audit events", "nothing stored", "expected", "must", "e.g.", "should", "valid")
+    assert any(n in text for n in names) or any(h in text.lower() for h in hints), (
+        f"{tool.name}{arguments}: {text[:300]}"
+    )
+
+
+@pytest.fixture(scope="module", params=["rest", "embedded"])
+def session(request: pytest.FixtureRequest, work: Path, incident_db: Path) -> Iterator[McpSession]:
+    """The server over the REST API (the session's), or reading the store itself."""
+    if request.param == "rest":
+        yield request.getfixturevalue("mcp_api")
+        return
+    with McpSession("--store", f"sqlite:///{incident_db}", cwd=work) as embedded:
+        yield embedded
+    assert "Traceback" not in embedded.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", sorted(TOOLS))
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_every_tool_answers_arbitrary_arguments_without_a_traceback(
+    session: McpSession, name: str, data: st.DataObject
+) -> None:
+    tool = _tools(session)[name]
+    arguments = data.draw(_arguments(tool.input_schema), label="arguments")
+    _check_answer(session, tool, arguments)
+    assert "Traceback" not in session.stderr
+
+
+_listed: dict[int, dict[str, Any]] = {}
+
+
+def _tools(session: McpSession) -> dict[str, Any]:
+    if id(session) not in _listed:
+        _listed[id(session)] = {t.name: t for t in session.list_tools()}
+    return _listed[id(session)]

@@ -109,7 +109,11 @@ def test_export_round_trips_through_ingest_with_the_same_ids(tmp_path: Path):
         (("ingest", "--store", "sqlite:///no/such/dir/x.db", "-"), "does not exist"),
         (("ingest", "--store", "opensearch+http://127.0.0.1:1", "-"), "cannot reach OpenSearch"),
         (("ingest", "/no/such/file.jsonl"), "no such file"),
-        (("export", "--start", "yesterday"), "not an RFC3339 time"),
+        (("export", "--start", "yesterday"), "invalid --start"),
+        (("export", "-o", "."), "cannot write ."),
+        (("export", "-o", "no/such/dir/out.jsonl"), "cannot write no/such/dir/out.jsonl"),
+        (("prune", "--days", "739946"), "--days must be from 1 to 36500"),
+        (("export", "--store", "opensearch+http://[::1"), "is malformed"),
     ],
 )
 def test_bad_store_or_arguments_are_one_line_and_exit_2(tmp_path: Path, args, message):

@@ -26,6 +26,7 @@ from kubetrail.store import (
     open_store,
     parse_store_url,
 )
+from kubetrail.store.url import MAX_RETENTION_DAYS
 
 DEMO_STORE_URL = "sqlite:///./kubetrail-demo.db"
 MAX_REPORTED_REJECTIONS = 50
@@ -463,28 +464,40 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         start = parse_rfc3339(args.start) if args.start else None
+    except InvalidTime as exc:
+        raise CommandError(f"invalid --start: {exc}") from None
+    try:
         end = parse_rfc3339(args.end) if args.end else None
     except InvalidTime as exc:
-        raise CommandError(str(exc)) from None
-    store = _open(args.store or settings.store_url)
-    out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
+        raise CommandError(f"invalid --end: {exc}") from None
+    try:
+        out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     written = 0
     try:
-        cursor = None
-        while True:
-            page = store.search(
-                EventQuery(filter=EventFilter(start=start, end=end), limit=1000, after=cursor)
-            )
-            for doc in page.items:
-                out.write(orjson.dumps(doc) + b"\n")
-            written += len(page.items)
-            if page.next is None:
-                break
-            cursor = page.next
+        store = _open(args.store or settings.store_url)
+        try:
+            cursor = None
+            while True:
+                page = store.search(
+                    EventQuery(filter=EventFilter(start=start, end=end), limit=1000, after=cursor)
+                )
+                for doc in page.items:
+                    out.write(orjson.dumps(doc) + b"\n")
+                written += len(page.items)
+                if page.next is None:
+                    break
+                cursor = page.next
+        finally:
+            store.close()
+    except OSError as exc:  # the output: a full disk, a closed pipe
+        raise CommandError(
+            f"writing {args.output} failed after {written} events: {exc.strerror or exc}"
+        ) from None
     finally:
         if out is not sys.stdout.buffer:
             out.close()
-        store.close()
     print(f"kubetrail: exported {written} events", file=sys.stderr)
     return 0
 
@@ -494,8 +507,8 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
     from kubetrail.store.retention import enforce_retention
 
     days = args.days if args.days is not None else settings.retention_days
-    if days < 1:
-        raise CommandError("--days must be at least 1")
+    if not 1 <= days <= MAX_RETENTION_DAYS:
+        raise CommandError(f"--days must be from 1 to {MAX_RETENTION_DAYS}, got {days}")
     store = _open(args.store or settings.store_url)
     try:
         result = enforce_retention(store, days=days, now=utcnow())

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kubetrail.events.redact import RedactionPolicy
-from kubetrail.store.url import DEFAULT_STORE_URL
+from kubetrail.store.url import DEFAULT_STORE_URL, MAX_RETENTION_DAYS
 
 DEFAULT_LIMIT = 1000
 
@@ -44,7 +44,9 @@ class Settings:
         return cls(
             store_url=env.get("KUBETRAIL_STORE") or DEFAULT_STORE_URL,
             max_query_limit=_positive_int(env, "KUBETRAIL_MAX_QUERY_LIMIT", 5000),
-            retention_days=_positive_int(env, "KUBETRAIL_RETENTION_DAYS", 14),
+            retention_days=_positive_int(
+                env, "KUBETRAIL_RETENTION_DAYS", 14, most=MAX_RETENTION_DAYS
+            ),
             redaction_key=key.encode() if key else None,
             api_token=env.get("KUBETRAIL_API_TOKEN") or None,
             api_token_file=env.get("KUBETRAIL_API_TOKEN_FILE") or None,
@@ -54,7 +56,9 @@ class Settings:
         return RedactionPolicy(key=self.redaction_key) if self.redaction_key else RedactionPolicy()
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(
+    env: Mapping[str, str], name: str, default: int, *, most: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -64,4 +68,6 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not a whole number") from None
     if value < 1:
         raise ConfigError(f"{name}={raw!r} must be at least 1")
+    if most is not None and value > most:
+        raise ConfigError(f"{name}={raw!r} must be at most {most}")
     return value

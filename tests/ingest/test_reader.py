@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubetrail.ingest import reader
 from kubetrail.ingest.reader import Record, Rejected, read_records
@@ -436,3 +439,40 @@ def test_records_are_frozen() -> None:
     rec = Record({"a": 1}, "f", 1, 1)
     with pytest.raises(AttributeError):
         rec.line = 2  # type: ignore[misc]
+
+
+_FRAGMENTS = [
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b'"',
+    b"\\",
+    b"\n",
+    b"\r\n",
+    b" ",
+    b"\xef\xbb\xbf",
+    b"\xff\xfe",
+    b"null",
+    b"1e999",
+    b'{"type":"ADDED","object":{"kind":"Pod"}}',
+    b'{"a": [1, {"b": "\\u0000"}]}',
+    jsonl(event(1)),
+]
+
+
+@settings(max_examples=int(os.environ.get("KUBETRAIL_READER_EXAMPLES", "300")), deadline=None)
+@given(data=st.lists(st.one_of(st.sampled_from(_FRAGMENTS), st.binary(max_size=40)), max_size=40))
+def test_any_bytes_give_records_or_rejections_located_in_the_input(data: list[bytes]) -> None:
+    raw = b"".join(data)
+    lines = raw.count(b"\n") + 1
+    got = list(read_records(io.BytesIO(raw), source="f"))
+    for item in got:
+        assert isinstance(item, Record | Rejected)
+        assert 1 <= item.line <= item.end_line <= lines, (item, lines)
+        if isinstance(item, Rejected):
+            assert item.reason and "\n" not in item.reason
+            assert item.location.startswith("f:")
+        else:
+            assert isinstance(item.value, dict)

@@ -28,6 +28,7 @@ def test_opensearch_url_with_credentials() -> None:
         ("opensearch+http://", "names no host"),
         ("opensearch+http://admin:hunter2@host:99999", "invalid port"),
         ("redis://admin:hunter2@host:6379", "unknown store URL"),
+        ("opensearch+http://admin:hunter2@[::1", "malformed"),
     ],
 )
 def test_bad_urls_say_what_is_wrong_without_the_password(url: str, message: str) -> None:

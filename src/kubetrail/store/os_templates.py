@@ -26,6 +26,7 @@ from typing import Any
 import jinja2
 
 from kubetrail import __version__
+from kubetrail.store.url import MAX_RETENTION_DAYS
 
 TEMPLATE_PACKAGE = "kubetrail"
 TEMPLATE_DIR = "index_templates"
@@ -79,9 +80,10 @@ class TemplateParams:
                 f"'-', '_' or '.', starting with a letter or digit, at most {_MAX_PREFIX} "
                 "characters"
             )
-        if not _is_int(self.retention_days) or not 1 <= self.retention_days <= 36500:
+        if not _is_int(self.retention_days) or not 1 <= self.retention_days <= MAX_RETENTION_DAYS:
             raise ValueError(
-                f"retention days {self.retention_days!r} must be a whole number from 1 to 36500"
+                f"retention days {self.retention_days!r} must be a whole number from 1 to "
+                f"{MAX_RETENTION_DAYS}"
             )
         if not isinstance(self.rollover_age, str) or not _AGE_RE.fullmatch(self.rollover_age):
             raise ValueError(

@@ -12,6 +12,8 @@ from urllib.parse import unquote, urlsplit
 from kubetrail.store.base import StoreError
 
 DEFAULT_STORE_URL = "sqlite:///./kubetrail.db"
+#: The longest retention any store accepts (a century: times before year 1 do not exist).
+MAX_RETENTION_DAYS = 36500
 SCHEMES = ("sqlite", "opensearch+http", "opensearch+https")
 
 
@@ -59,7 +61,10 @@ def parse_store_url(url: str) -> StoreURL:
                 f"store URL {_shown(url)!r} names no file: use sqlite:///relative.db or sqlite:////abs/path.db"
             )
         return StoreURL(scheme=scheme, path=unquote(rest[1:]))
-    parts = urlsplit(f"http://{rest}")
+    try:
+        parts = urlsplit(f"http://{rest}")
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
+        raise InvalidStoreURL(f"store URL {_shown(url)!r} is malformed: {exc}") from None
     try:
         port = parts.port
     except ValueError:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubetrail.shipper.config import ResourceSpec, ShipperConfigError, load_config, parse_config
 
@@ -71,8 +74,17 @@ def test_kubetrail_keys() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"batchSize": "lots"}, "batchSize must be a int"),
-        ({"batchSize": 0}, "batch_size must be at least 1"),
+        ({"batchSize": "lots"}, "batchSize must be a number"),
+        ({"batchSize": 2.5}, "batchSize must be a whole number"),
+        ({"flushInterval": float("nan")}, "flushInterval must be above 0"),
+        ({"serverPort": 70000}, "serverPort must be at most 65535"),
+        ({"spoolDir": ["a"]}, "spoolDir must be a non-empty string"),
+        ({"resources": 5}, "resources must be a list of mappings"),
+        (
+            {"resources": [{"kind": "Pod", "version": "v1", "plural": "pods", "namespaced": "no"}]},
+            "resources[0].namespaced must be true or false",
+        ),
+        ({"batchSize": 0}, "batchSize must be at least 1"),
         ({"discoverCRDs": "yes"}, "discoverCRDs must be true or false"),
         ({"include": "pods"}, "include must be a list of strings"),
         ({"resources": [{"kind": "Pod"}]}, "resources[0] needs version, plural"),
@@ -102,3 +114,44 @@ def test_not_yaml_is_one_line(tmp_path: Path) -> None:
     path.write_text("resources: [unclosed\n")
     with pytest.raises(ShipperConfigError, match="cannot read"):
         load_config(str(path))
+
+
+_ANY = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_CONFIG_KEYS = st.sampled_from(
+    [
+        "batchSize",
+        "flushInterval",
+        "spoolDir",
+        "suppressHeartbeats",
+        "discoverCRDs",
+        "include",
+        "exclude",
+        "namespaces",
+        "resources",
+        "redaction",
+        "watchTimeout",
+        "stallTimeout",
+        "colour",
+    ]
+)
+
+
+@settings(max_examples=int(os.environ.get("KUBETRAIL_CONFIG_EXAMPLES", "300")), deadline=None)
+@given(raw=st.dictionaries(_CONFIG_KEYS, _ANY, max_size=4))
+def test_any_config_is_accepted_or_refused_with_one_line(raw: dict) -> None:
+    try:
+        parse_config(raw)
+    except ShipperConfigError as exc:
+        message = str(exc)
+        assert message and "\n" not in message
+        assert any(key in message for key in raw), message

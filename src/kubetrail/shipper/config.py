@@ -32,6 +32,7 @@ file at the default path means defaults, at an explicit path it is an error.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from typing import Any
 import yaml
 
 from kubetrail.events.redact import RedactionPolicy, RedactionRule
+from kubetrail.store.url import MAX_RETENTION_DAYS
 
 DEFAULT_CONFIG_PATH = "/config/resources.yaml"
 DEFAULT_EXCLUDE = ("leases.coordination.k8s.io",)
@@ -144,6 +146,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ShipperConfi
             name, typ = _KEYS[key]
             values[name] = _typed(source, key, value, typ)
         elif key == "resources":
+            if value is not None and not isinstance(value, list):
+                raise ShipperConfigError(f"{source}: resources must be a list of mappings")
             values["resources"] = tuple(_resource(source, i, r) for i, r in enumerate(value or []))
         elif key in ("include", "exclude", "namespaces"):
             values[key] = _strings(source, key, value)
@@ -154,10 +158,12 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ShipperConfi
                 raise ShipperConfigError(f"{source}: redaction: {exc}") from None
         else:
             extra[key] = value
-    for name in ("batch_size", "queue_size", "watch_timeout", "retention_days"):
-        if name in values and values[name] < 1:
-            raise ShipperConfigError(f"{source}: {name} must be at least 1")
     return ShipperConfig(**values, extra=extra)
+
+
+_AT_MOST = {"retentionDays": MAX_RETENTION_DAYS, "serverPort": 65535}
+#: Numbers with a floor (every other number must be above zero).
+_AT_LEAST_ONE = frozenset({"batchSize", "queueSize", "watchTimeout", "retentionDays", "serverPort"})
 
 
 def _typed(source: str, key: str, value: Any, typ: type) -> Any:
@@ -165,12 +171,25 @@ def _typed(source: str, key: str, value: Any, typ: type) -> Any:
         if isinstance(value, bool):
             return value
         raise ShipperConfigError(f"{source}: {key} must be true or false, got {value!r}")
+    if typ is str:
+        if isinstance(value, str) and value:
+            return value
+        raise ShipperConfigError(f"{source}: {key} must be a non-empty string, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ShipperConfigError(f"{source}: {key} must be a number, got {value!r}")
     try:
-        return typ(value)
-    except (TypeError, ValueError):
-        raise ShipperConfigError(
-            f"{source}: {key} must be a {typ.__name__}, got {value!r}"
-        ) from None
+        number = typ(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ShipperConfigError(f"{source}: {key} must be a number, got {value!r}") from None
+    if typ is int and number != float(value):  # 2.5 is not a batch size
+        raise ShipperConfigError(f"{source}: {key} must be a whole number, got {value!r}")
+    if not math.isfinite(number) or number <= 0 or (key in _AT_LEAST_ONE and number < 1):
+        floor = "at least 1" if key in _AT_LEAST_ONE else "above 0"
+        raise ShipperConfigError(f"{source}: {key} must be {floor}, got {value!r}")
+    most = _AT_MOST.get(key)
+    if most is not None and number > most:
+        raise ShipperConfigError(f"{source}: {key} must be at most {most}, got {value!r}")
+    return number
 
 
 def _strings(source: str, key: str, value: Any) -> tuple[str, ...]:
@@ -192,5 +211,13 @@ def _resource(source: str, index: int, raw: Any) -> ResourceSpec:
         version=str(raw["version"]),
         kind=str(raw["kind"]),
         plural=str(raw["plural"]),
-        namespaced=bool(raw.get("namespaced", True)),
+        namespaced=_namespaced(source, index, raw.get("namespaced", True)),
     )
+
+
+def _namespaced(source: str, index: int, value: Any) -> bool:
+    if not isinstance(value, bool):  # "false" would be truthy
+        raise ShipperConfigError(
+            f"{source}: resources[{index}].namespaced must be true or false, got {value!r}"
+        )
+    return value

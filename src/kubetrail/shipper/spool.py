@@ -9,11 +9,14 @@ a segment twice is harmless (document ids make repeats duplicates).
 
 A torn last line (the process died mid-write, before the fsync that would have
 made the batch count) is skipped on replay; that batch was never acknowledged,
-so the watcher resumes before it and sends it again.
+so the watcher resumes before it and sends it again. A complete line that does
+not read as a document (disk damage, a hand edit) is skipped with an error log
+naming the segment and the line: it cannot be sent, but it is not lost silently.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -23,6 +26,8 @@ from pathlib import Path
 import orjson
 
 from kubetrail.events.model import EventDocument
+
+log = logging.getLogger("kubetrail.shipper")
 
 SEGMENT_BYTES = 32 * 1024 * 1024
 _NAME = re.compile(r"^segment-(\d{12})\.jsonl$")
@@ -99,14 +104,27 @@ class Spool:
 
 
 def _read(path: Path) -> Iterator[EventDocument]:
+    unreadable: list[int] = []
     with path.open("rb") as fh:
-        for line in fh:
+        for number, line in enumerate(fh, 1):
             if not line.endswith(b"\n"):
-                return  # torn tail of a write that never completed
+                break  # torn tail of a write that never completed (and never acknowledged)
             try:
-                yield orjson.loads(line)
+                doc = orjson.loads(line)
             except orjson.JSONDecodeError:
-                continue
+                doc = None
+            if isinstance(doc, dict):
+                yield doc  # type: ignore[misc]
+            else:
+                unreadable.append(number)
+    if unreadable:
+        # an acknowledged line that no longer reads (disk damage, an edit): say so
+        log.error(
+            "spool segment %s: %d unreadable line(s) skipped (lines %s)",
+            path.name,
+            len(unreadable),
+            ", ".join(map(str, unreadable[:10])) + (" ..." if len(unreadable) > 10 else ""),
+        )
 
 
 def _fsync_dir(directory: Path) -> None:

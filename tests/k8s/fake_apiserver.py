@@ -235,6 +235,7 @@ class _Watch:
     conn: socket.socket
     dropped: bool = False
     expire: bool = False
+    raw: list[bytes] = field(default_factory=list)  # lines to send as they are
 
 
 @dataclass(eq=False)
@@ -719,6 +720,18 @@ class FakeApiServer:
             targets = self._select_watches_locked(plural, group)
             for w in targets:
                 w.expire = True
+            self._notify_all_locked()
+            return len(targets)
+
+    def send_raw(
+        self, lines: list[bytes], plural: str | None = None, group: str | None = ""
+    ) -> int:
+        """Send these lines, as they are (malformed ones included), on the open watches: what a
+        broken aggregated API server or proxy might send. Returns how many watches got them."""
+        with self._lock:
+            targets = self._select_watches_locked(plural, group)
+            for w in targets:
+                w.raw.extend(line if line.endswith(b"\n") else line + b"\n" for line in lines)
             self._notify_all_locked()
             return len(targets)
 
@@ -1217,6 +1230,9 @@ class FakeApiServer:
                         if watch.expire:
                             out = [_expired_line(last_rv, max(res.floor, last_rv + 1))]
                             finish = True
+                            break
+                        if watch.raw:
+                            out, watch.raw = watch.raw, []
                             break
                         if pending:
                             out = pending[:_WATCH_BATCH]

@@ -270,3 +270,43 @@ def test_a_restart_replays_what_changed_while_it_was_down(
         current = cluster.apply("MODIFIED", changed)
     with running(cluster, store, cfg):  # same spool dir: resumes from its checkpoint
         assert_exactly(store, cluster.expected)
+
+
+MALFORMED_WATCH_LINES = [
+    b"not json at all",
+    b"[1, 2, 3]",
+    b'"a string"',
+    b'{"type": "ADDED"}',
+    b'{"object": {}}',
+    b'{"type": 5, "object": {}}',
+    b'{"type": "ADDED", "object": "a string"}',
+    b'{"type": "ADDED", "object": [1]}',
+    b'{"type": "MODIFIED", "object": {"metadata": "not a map"}}',
+    b'{"type": "ADDED", "object": {"metadata": {"name": "x", "uid": ["u"]}}}',
+    b'{"type": "ADDED", "object": {"metadata": {"name": ["x"], "uid": "u-x"}}}',
+    b'{"type": "ADDED", "object": {"metadata": {"name": "x", "uid": "u", "namespace": 5}}}',
+    b'{"type": "ADDED", "object": {"metadata": {"name": "x", "resourceVersion": {"a": 1}}}}',
+    b'{"type": "ADDED", "object": {"metadata": {"name": "x", "resourceVersion": true}}}',
+    b'{"type": "WHATEVER", "object": {"metadata": {"name": "x", "uid": "u-w"}}}',
+    b'{"type": "ADDED", "object": {"kind": 7, "metadata": {"name": "x", "uid": "u-k"}}}',
+    b'{"type": "DELETED", "object": {}}',
+    b'{"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": ["x"]}}}',
+    b'{"type": "ERROR", "object": {"code": "not a number", "message": "odd"}}',
+]
+
+
+def test_malformed_watch_lines_are_skipped_and_the_watch_goes_on(
+    cluster: Cluster, store: SQLiteStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # what a broken aggregated API server or proxy could send: none of it may stop the
+    # watch of that resource, and every real change before and after is stored
+    with running(cluster, store, config(tmp_path)) as shipper:
+        cluster.apply("ADDED", pod(name="before", uid="u-before"))
+        assert cluster.server.wait_for_watches("pods")
+        assert cluster.server.send_raw(MALFORMED_WATCH_LINES, "pods") >= 1
+        for i in range(5):
+            cluster.apply("ADDED", pod(name=f"after-{i}", uid=f"u-after-{i}"))
+        assert_exactly(store, cluster.expected)
+        assert all(w.alive() for w in shipper.watchers.values()), "a watcher thread died"
+    assert "is not a Kubernetes object" in caplog.text
+    assert "Traceback" not in caplog.text

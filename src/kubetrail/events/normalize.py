@@ -94,7 +94,12 @@ def normalize(
     name: str = meta["name"]
     namespace = meta.get("namespace") or ""
     uid = meta.get("uid") or ""
-    resource_version = str(meta.get("resourceVersion") or "")
+    raw_version = meta.get("resourceVersion") or ""
+    if not isinstance(namespace, str) or not isinstance(uid, str):
+        raise NormalizeError(f"{kind} {name}: metadata.namespace and metadata.uid must be strings")
+    if isinstance(raw_version, bool) or not isinstance(raw_version, str | int):
+        raise NormalizeError(f"{kind} {name}: metadata.resourceVersion must be a string")
+    resource_version = str(raw_version)
     api_group, version = split_api_version(api_version)
     resource_type = plural or plural_for_kind(kind)
 

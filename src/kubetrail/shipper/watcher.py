@@ -76,6 +76,35 @@ class _Known:
 Emit = Callable[[Change], None]
 
 
+@dataclass(slots=True, frozen=True)
+class _Identity:
+    uid: str
+    rv: str
+    namespace: str
+    name: str
+
+
+def _identity(obj: Any) -> _Identity | None:
+    """Who an object is, or ``None`` when it is not shaped like a Kubernetes object
+    (a broken aggregated API server or proxy must not stop the watch)."""
+    if not isinstance(obj, dict):
+        return None
+    meta = obj.get("metadata")
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        return None
+    uid = meta.get("uid") or ""
+    rv = meta.get("resourceVersion") or ""
+    namespace = meta.get("namespace") or ""
+    name = meta.get("name") or ""
+    if not all(isinstance(v, str) for v in (uid, namespace, name)):
+        return None
+    if isinstance(rv, bool) or not isinstance(rv, str | int):
+        return None
+    return _Identity(uid, str(rv), namespace, name)
+
+
 def churn_digest(obj: Mapping[str, Any]) -> int:
     """A digest of the object without what heartbeats change: resourceVersion,
     managedFields (bookkeeping of who wrote when) and condition heartbeat/probe times.
@@ -157,6 +186,10 @@ class Watcher:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
+    def alive(self) -> bool:
+        """Every watch thread of this resource is still running."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
     # -- the loop ------------------------------------------------------------------
 
     def _run(self, namespace: str | None) -> None:
@@ -191,6 +224,22 @@ class Watcher:
                 backoff = min(backoff * 2, 30.0)
                 if rv is None and mode == "initial" and self.known:
                     mode = "gap"
+            except Exception as exc:  # a bug must not end this resource's watch for good
+                if self._stop.is_set():
+                    return
+                self.metrics.watch_restarts.labels(self.key).inc()
+                delay = backoff * (0.5 + random.random())
+                # the type only: an exception's text may quote a value of the object
+                log.error(
+                    "watch of %s failed unexpectedly (%s); retrying in %.1fs",
+                    self.key,
+                    type(exc).__name__,
+                    delay,
+                )
+                self._stop.wait(delay)
+                backoff = min(backoff * 2, 30.0)
+                if rv is None and mode == "initial" and self.known:
+                    mode = "gap"
 
     def _list(self, namespace: str | None, mode: str) -> str:
         """List everything (paginated); emit per ``mode``; return the list's resourceVersion."""
@@ -210,15 +259,23 @@ class Watcher:
                     seen.clear()
                     continue
                 raise
-            list_rv = (page.get("metadata") or {}).get("resourceVersion") or list_rv
-            for item in page.get("items") or []:
+            page_meta = page.get("metadata") if isinstance(page, dict) else None
+            page_meta = page_meta if isinstance(page_meta, dict) else {}
+            items = page.get("items") if isinstance(page, dict) else None
+            list_rv = str(page_meta.get("resourceVersion") or list_rv)
+            for item in items if isinstance(items, list) else []:
+                ident = _identity(item)
+                if ident is None:
+                    self._malformed("a listed object", item)
+                    continue
                 item.setdefault("kind", self.resource.kind)
                 item.setdefault("apiVersion", self.resource.api_version)
-                uid = (item.get("metadata") or {}).get("uid")
-                if uid:
-                    seen.add(uid)
-                    self._listed(item, mode)
-            cont = (page.get("metadata") or {}).get("continue") or ""
+                if ident.uid:
+                    seen.add(ident.uid)
+                    self._listed(item, ident, mode)
+            cont = page_meta.get("continue") or ""
+            if not isinstance(cont, str):
+                cont = ""
             if not cont:
                 break
         if mode == "gap":
@@ -249,12 +306,11 @@ class Watcher:
     def _in_scope(known: _Known, namespace: str | None) -> bool:
         return namespace is None or known.namespace == namespace
 
-    def _listed(self, obj: dict[str, Any], mode: str) -> None:
-        meta = obj["metadata"]
-        uid, rv = meta["uid"], str(meta.get("resourceVersion") or "")
+    def _listed(self, obj: dict[str, Any], ident: _Identity, mode: str) -> None:
+        uid, rv = ident.uid, ident.rv
         digest = churn_digest(obj)
         before = self.known.get(uid)
-        self.known[uid] = _Known(rv, digest, meta.get("namespace") or "", meta.get("name") or "")
+        self.known[uid] = _Known(rv, digest, ident.namespace, ident.name)
         if mode == "initial":
             self._emit("ADDED", obj, rv=rv, snapshot=True)
         elif mode == "gap":
@@ -285,12 +341,17 @@ class Watcher:
                 log.warning("undecodable watch line from %s skipped", self.key)
                 continue
             if kind == "ERROR":
-                if obj.get("code") == 410 or obj.get("reason") in ("Expired", "Gone"):
+                status = obj if isinstance(obj, dict) else {}
+                code = status.get("code")
+                code = code if isinstance(code, int) else 0
+                if code == 410 or status.get("reason") in ("Expired", "Gone"):
                     raise Gone()
-                raise KubeError(
-                    f"watch error: {obj.get('message')}", status=int(obj.get("code") or 0)
-                )
-            new_rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+                raise KubeError(f"watch error: {status.get('message')}", status=code)
+            ident = _identity(obj)
+            if ident is None or not isinstance(kind, str):
+                self._malformed("a watch event", obj)
+                continue
+            new_rv = ident.rv or rv
             if kind == "BOOKMARK":
                 rv = new_rv
                 self.emit(Change(self.key, rv, None))
@@ -298,22 +359,29 @@ class Watcher:
             received.inc()
             obj.setdefault("kind", self.resource.kind)
             obj.setdefault("apiVersion", self.resource.api_version)
-            self._event(kind, obj)
+            self._event(kind, obj, ident)
             rv = new_rv
         return rv
 
-    def _event(self, kind: str, obj: dict[str, Any]) -> None:
-        meta = obj.get("metadata") or {}
-        uid, rv = meta.get("uid") or "", str(meta.get("resourceVersion") or "")
+    def _malformed(self, what: str, value: Any) -> None:
+        # never the value itself in a log line: it may hold a Secret
+        log.warning(
+            "%s: skipped %s (a JSON %s) that is not a Kubernetes object: no metadata map, "
+            "or a uid, name, namespace or resourceVersion that is not a string",
+            self.key,
+            what,
+            type(value).__name__,
+        )
+
+    def _event(self, kind: str, obj: dict[str, Any], ident: _Identity) -> None:
+        uid, rv = ident.uid, ident.rv
         if kind == "DELETED":
             self.known.pop(uid, None)
             self._emit("DELETED", obj, rv=rv)
         else:
             digest = churn_digest(obj)
             before = self.known.get(uid)
-            self.known[uid] = _Known(
-                rv, digest, meta.get("namespace") or "", meta.get("name") or ""
-            )
+            self.known[uid] = _Known(rv, digest, ident.namespace, ident.name)
             # Churn is a *new* version equal to the previous one but for heartbeats.
             # The same version again (a replay after a restart, whose listing already
             # showed it) is not churn: it is the version itself and must be stored.

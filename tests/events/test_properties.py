@@ -16,15 +16,9 @@ from kubetrail.events.normalize import NormalizeError, normalize
 from kubetrail.events.redact import LAST_APPLIED
 from kubetrail.events.signals import derive_signals
 from kubetrail.events.text import search_text
+from tests import strategies
 
-json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
-    ),
-    max_leaves=25,
-)
+json_values = strategies.json_values()
 kinds = st.sampled_from(
     [
         "Pod",

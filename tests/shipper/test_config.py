@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubetrail.shipper.config import ResourceSpec, ShipperConfigError, load_config, parse_config
+from tests.strategies import json_values
 
 ORIGINAL = """\
 discoverCRDs: true
@@ -116,17 +117,7 @@ def test_not_yaml_is_one_line(tmp_path: Path) -> None:
         load_config(str(path))
 
 
-_ANY = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(10**12), 10**12)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=12),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
+_ANY = json_values(max_leaves=8, floats=True, text=12)
 _CONFIG_KEYS = st.sampled_from(
     [
         "batchSize",

@@ -98,7 +98,12 @@ def test_unknown_object_is_404_json(client: httpx.Client):
     [
         ({"start": "yesterday"}, "invalid start"),
         ({"end": "2026-13-01T00:00:00Z"}, "invalid end"),
-        ({"start": "2026-11-25T10:00:00Z", "end": "2026-11-25T09:00:00Z"}, "end is before start"),
+        (
+            {"start": "2026-11-25T10:00:00Z", "end": "2026-11-25T09:00:00Z"},
+            "end 2026-11-25T09:00:00Z is before start 2026-11-25T10:00:00Z",
+        ),
+        ({"start": "9999-01-01T00:00:00Z"}, "(now) is before start 9999-01-01T00:00:00Z"),
+        ({"start": "2026-11-25T10:00:00+99:00"}, "impossible UTC offset"),
         ({"limit": "0"}, "limit must be between 1 and 50"),
         ({"limit": "51"}, "limit must be between 1 and 50"),
         ({"limit": "ten"}, "invalid limit"),

@@ -44,6 +44,7 @@ def test_parse_rfc3339_accepts_the_forms_kubernetes_writes(text, expected):
         "2024-01-01T12:00:0a.123456Z",
         "2024-01-01T12:00:00.12345aZ",
         "20240101T120000Z..........",
+        "2024-01-01T12:00:00+99:99",  # offsets end at ±23:59
     ],
 )
 def test_parse_rfc3339_rejects_everything_else_with_the_expected_form(text):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from kubetrail.api.errors import bad_request
 from kubetrail.config import Settings
-from kubetrail.events.timing import InvalidTime, parse_rfc3339, utcnow
+from kubetrail.events.timing import InvalidTime, format_rfc3339, parse_rfc3339, utcnow
 from kubetrail.store.base import Cursor
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -34,7 +34,11 @@ def time_range(
         end_dt = end_dt or utcnow()
         start_dt = start_dt or end_dt - default_window
     if start_dt and end_dt and end_dt < start_dt:
-        raise bad_request("end is before start", {"start": start, "end": end})
+        shown_end = end or f"{format_rfc3339(end_dt)} (now)"
+        raise bad_request(
+            f"end {shown_end} is before start {start}",
+            {"start": start, "end": end or format_rfc3339(end_dt)},
+        )
     return start_dt, end_dt
 
 

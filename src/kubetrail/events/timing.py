@@ -75,7 +75,12 @@ def parse_rfc3339(value: str) -> datetime:
     if tz in ("Z", "z"):
         return dt.replace(tzinfo=UTC)
     sign = 1 if tz[0] == "+" else -1
-    offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
+    hours, minutes = int(tz[1:3]), int(tz[4:6])
+    if hours > 23 or minutes > 59:
+        raise InvalidTime(
+            f"{value!r} is not a valid RFC3339 time: impossible UTC offset {tz} (at most ±23:59)"
+        )
+    offset = timedelta(hours=hours, minutes=minutes)
     return (dt - sign * offset).replace(tzinfo=UTC)
 
 

@@ -32,7 +32,7 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -76,8 +76,7 @@ class _Known:
 Emit = Callable[[Change], None]
 
 
-@dataclass(slots=True, frozen=True)
-class _Identity:
+class _Identity(NamedTuple):  # a tuple: built on every event
     uid: str
     rv: str
     namespace: str
@@ -98,11 +97,13 @@ def _identity(obj: Any) -> _Identity | None:
     rv = meta.get("resourceVersion") or ""
     namespace = meta.get("namespace") or ""
     name = meta.get("name") or ""
-    if not all(isinstance(v, str) for v in (uid, namespace, name)):
+    if not (isinstance(uid, str) and isinstance(namespace, str) and isinstance(name, str)):
         return None
-    if isinstance(rv, bool) or not isinstance(rv, str | int):
-        return None
-    return _Identity(uid, str(rv), namespace, name)
+    if not isinstance(rv, str):
+        if isinstance(rv, bool) or not isinstance(rv, int):
+            return None
+        rv = str(rv)
+    return _Identity(uid, rv, namespace, name)
 
 
 def churn_digest(obj: Mapping[str, Any]) -> int:

@@ -1,10 +1,16 @@
-"""Fixtures shared across the test tree: the built-in incident loaded into stores."""
+"""Fixtures shared across the test tree: the built-in incident loaded into stores.
+
+Hypothesis runs derandomized by default: the test command is a gate, and the same
+examples must pass or fail on every run. ``HYPOTHESIS_PROFILE=explore`` draws new
+random examples (with the ``KUBETRAIL_*_EXAMPLES`` variables, a longer bug hunt)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from kubetrail.demo.incident import generate_incident
 from kubetrail.ingest.records import to_documents
@@ -13,6 +19,10 @@ from kubetrail.store.sqlite import SQLiteStore
 from tests.incident import ANCHOR
 from tests.store.opensearch_servers import opensearch_store
 from tests.store.osmem import running_osmem
+
+settings.register_profile("gate", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "gate"))
 
 
 @pytest.fixture(scope="session")

@@ -310,3 +310,45 @@ def test_malformed_watch_lines_are_skipped_and_the_watch_goes_on(
         assert all(w.alive() for w in shipper.watchers.values()), "a watcher thread died"
     assert "is not a Kubernetes object" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_an_unexpected_failure_restarts_the_watch_instead_of_ending_it(
+    cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kubetrail.events.redact import RedactionPolicy
+    from kubetrail.shipper.config import ResourceSpec
+    from kubetrail.shipper.kube import Kube, load_client
+    from kubetrail.shipper.metrics import Metrics
+    from kubetrail.shipper.watcher import Change, Watcher
+
+    pods = ResourceSpec(group="", version="v1", kind="Pod", plural="pods", namespaced=True)
+    names: list[str] = []
+    failures = [RuntimeError("a bug somewhere downstream, quoting hunter2")]
+
+    def emit(change: Change) -> None:
+        if change.doc is None:
+            return
+        if change.doc["resourceName"] == "second" and failures:
+            raise failures.pop()
+        names.append(change.doc["resourceName"])
+
+    watcher = Watcher(
+        pods,
+        kube=Kube(load_client(kubeconfig=str(cluster.kubeconfig))),
+        emit=emit,
+        policy=RedactionPolicy(),
+        metrics=Metrics(),
+    )
+    watcher.start()
+    try:
+        assert watcher.synced.wait(15)
+        for name in ("first", "second", "third"):
+            cluster.apply("ADDED", pod(name=name, uid=f"u-{name}"))
+        wait_until(lambda: "third" in names, 20, "the event after the failure")
+        assert watcher.alive()
+    finally:
+        watcher.stop()
+        watcher.join(5)
+    assert names.count("second") == 1  # replayed from the last position, stored once
+    assert "failed unexpectedly (RuntimeError)" in caplog.text
+    assert "hunter2" not in caplog.text

@@ -210,33 +210,28 @@ class Watcher:
                 self.metrics.relists.labels(self.key).inc()
                 log.info("watch expired, relisting", extra={"resource": self.key})
                 rv, mode = None, "gap"
-            except KubeError as exc:
+            except Exception as exc:
                 if self._stop.is_set():
                     return
-                if exc.status in (403, 404):
+                if isinstance(exc, KubeError) and exc.status in (403, 404):
                     # gone from the API (a CRD deleted) or not permitted: stop, say it once
                     log.warning("cannot watch %s: %s", self.key, exc, extra={"resource": self.key})
                     self.synced.set()
                     return
+                # anything else, a bug included, must not end this resource's watch for good
                 self.metrics.watch_restarts.labels(self.key).inc()
                 delay = backoff * (0.5 + random.random())
-                log.info("watch of %s interrupted (%s); retrying in %.1fs", self.key, exc, delay)
-                self._stop.wait(delay)
-                backoff = min(backoff * 2, 30.0)
-                if rv is None and mode == "initial" and self.known:
-                    mode = "gap"
-            except Exception as exc:  # a bug must not end this resource's watch for good
-                if self._stop.is_set():
-                    return
-                self.metrics.watch_restarts.labels(self.key).inc()
-                delay = backoff * (0.5 + random.random())
-                # the type only: an exception's text may quote a value of the object
-                log.error(
-                    "watch of %s failed unexpectedly (%s); retrying in %.1fs",
-                    self.key,
-                    type(exc).__name__,
-                    delay,
-                )
+                if isinstance(exc, KubeError):
+                    log.info(
+                        "watch of %s interrupted (%s); retrying in %.1fs", self.key, exc, delay
+                    )
+                else:  # the type only: an exception's text may quote a value of the object
+                    log.error(
+                        "watch of %s failed unexpectedly (%s); retrying in %.1fs",
+                        self.key,
+                        type(exc).__name__,
+                        delay,
+                    )
                 self._stop.wait(delay)
                 backoff = min(backoff * 2, 30.0)
                 if rv is None and mode == "initial" and self.known:

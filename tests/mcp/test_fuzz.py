@@ -14,10 +14,12 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mcp.shared.exceptions import MCPError
 
 from tests.mcp.conftest import McpSession
 from tests.mcp.test_stdio_api import TOOLS
@@ -135,3 +137,33 @@ def _tools(session: McpSession) -> dict[str, Any]:
     if id(session) not in _listed:
         _listed[id(session)] = {t.name: t for t in session.list_tools()}
     return _listed[id(session)]
+
+
+_TEMPLATES = [
+    "audit://events/{}",
+    "audit://events/{}/{}",
+    "audit://changes/{}",
+    "audit://node-events/{}",
+]
+
+
+@pytest.mark.e2e
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    template=st.sampled_from(_TEMPLATES),
+    parts=st.lists(_ODD_TEXT.map(lambda v: quote(v, safe="")), min_size=2, max_size=2),
+)
+def test_every_resource_template_answers_odd_uris_without_a_traceback(
+    session: McpSession, template: str, parts: list[str]
+) -> None:
+    uri = template.format(*parts)
+    try:
+        session.read(uri)
+    except MCPError as exc:  # a resource error: it must say what is wrong
+        assert str(exc).strip() and "Traceback" not in str(exc), uri
+    assert "Traceback" not in session.stderr

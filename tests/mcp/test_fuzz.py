@@ -167,3 +167,29 @@ def test_every_resource_template_answers_odd_uris_without_a_traceback(
     except MCPError as exc:  # a resource error: it must say what is wrong
         assert str(exc).strip() and "Traceback" not in str(exc), uri
     assert "Traceback" not in session.stderr
+
+
+@pytest.mark.e2e
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_every_prompt_renders_or_says_what_to_fix(session: McpSession, data: st.DataObject) -> None:
+    prompts = {p.name: p for p in session.list_prompts()}
+    name = data.draw(st.sampled_from(sorted(prompts)), label="prompt")
+    arguments = {
+        a.name: data.draw(_ODD_TEXT, label=a.name)
+        for a in prompts[name].arguments or []
+        if a.required or data.draw(st.booleans(), label=f"give {a.name}")
+    }
+    try:
+        text = session.prompt(name, **arguments)
+    except MCPError as exc:
+        assert str(exc).strip() and "Traceback" not in str(exc), (name, arguments)
+    else:
+        assert text.strip()
+        assert "Traceback" not in text
+    assert "Traceback" not in session.stderr

@@ -26,6 +26,13 @@ from tests.mcp.test_stdio_api import TOOLS
 from tests.strategies import ODD_TEXT, json_values
 
 EXAMPLES = int(os.environ.get("KUBETRAIL_MCP_FUZZ_EXAMPLES", "40"))
+#: Each call is a round trip to a server process: slow by hypothesis' standards.
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 _ODD_TEXT = ODD_TEXT | st.sampled_from(
     [
@@ -114,12 +121,7 @@ def session(request: pytest.FixtureRequest, work: Path, incident_db: Path) -> It
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", sorted(TOOLS))
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@FUZZ
 @given(data=st.data())
 def test_every_tool_answers_arbitrary_arguments_without_a_traceback(
     session: McpSession, name: str, data: st.DataObject
@@ -148,12 +150,7 @@ _TEMPLATES = [
 
 
 @pytest.mark.e2e
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@FUZZ
 @given(
     template=st.sampled_from(_TEMPLATES),
     parts=st.lists(_ODD_TEXT.map(lambda v: quote(v, safe="")), min_size=2, max_size=2),
@@ -170,12 +167,7 @@ def test_every_resource_template_answers_odd_uris_without_a_traceback(
 
 
 @pytest.mark.e2e
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@FUZZ
 @given(data=st.data())
 def test_every_prompt_renders_or_says_what_to_fix(session: McpSession, data: st.DataObject) -> None:
     prompts = {p.name: p for p in session.list_prompts()}

@@ -215,7 +215,9 @@ def _redact_container_env(
                 continue
             secret = sensitive.get(name)
             if secret is None:
-                secret = sensitive[name] = _remember(sensitive, pattern.search(name) is not None)
+                if len(sensitive) >= _NAME_CACHE_SIZE:
+                    sensitive.clear()  # a bound, not an LRU: names are few in any real cluster
+                secret = sensitive[name] = pattern.search(name) is not None
             if secret and not is_marker(var["value"]):
                 hits = [j] if hits is None else [*hits, j]
         if hits is None:
@@ -239,12 +241,6 @@ def _name_cache(pattern: re.Pattern[str]) -> dict[str, bool]:
     if cache is None:
         cache = _name_caches[pattern] = {}
     return cache
-
-
-def _remember(cache: dict[str, bool], answer: bool) -> bool:
-    if len(cache) >= _NAME_CACHE_SIZE:
-        cache.clear()  # a bound, not an LRU: names are few in any real cluster
-    return answer
 
 
 def _redact_last_applied(out: dict[str, Any], policy: RedactionPolicy) -> None:

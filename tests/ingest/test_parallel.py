@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kubetrail.events.redact import DEFAULT_POLICY
 from kubetrail.ingest import parallel
 from kubetrail.ingest.parallel import WorkerDied, segments
 from kubetrail.ingest.pipeline import IngestStats, ingest_files
@@ -157,6 +158,20 @@ def test_empty_input_is_one_empty_last_segment() -> None:
 
 def test_default_workers_is_at_least_one() -> None:
     assert 1 <= parallel.default_workers() <= 8
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="os.nice exists on Unix only")
+def test_workers_run_at_the_lowest_priority_so_the_writer_keeps_a_core(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "k.db")
+    runner = parallel.ParallelIngest(
+        store, policy=DEFAULT_POLICY, workers=2, sink=lambda result: None
+    )
+    try:
+        assert runner.pool.submit(os.nice, 0).result() == parallel.WORKER_NICENESS
+        assert os.nice(0) < parallel.WORKER_NICENESS  # the main process is untouched
+    finally:
+        runner.close()
+        store.close()
 
 
 def _dying_prepare(doc: dict[str, Any]) -> Any:

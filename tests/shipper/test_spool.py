@@ -54,6 +54,7 @@ def test_acknowledged_batches_come_back_in_order_after_a_crash(
         n += len(docs)
         spool.append(docs)
         appended.extend(docs)
+        assert len(spool) == len(list(directory.glob("segment-*")))
     spool.close()
     torn: list[dict[str, object]] = []
     if tear is not None and batches:
@@ -68,7 +69,10 @@ def test_acknowledged_batches_come_back_in_order_after_a_crash(
         whole = partial.count(b"\n")
         torn = [{"id": f"torn-{i}:1", "timestamp": "2026-11-25T04:00:00Z"} for i in range(whole)]
     # a new process opens the same directory
-    got = replay(Spool(directory, segment_bytes=segment_bytes))
+    reopened = Spool(directory, segment_bytes=segment_bytes)
+    assert len(reopened) == len(list(directory.glob("segment-*")))
+    got = replay(reopened)
+    assert len(reopened) == 0
     # every acknowledged document, in order; of the torn batch only whole lines
     assert got == appended + torn
     assert not list(directory.glob("segment-*"))
@@ -89,3 +93,17 @@ def test_a_damaged_line_is_skipped_with_an_error_naming_it(
     assert f"spool segment {segment.name}: 2 unreadable line(s) skipped (lines 2, 3)" in (
         caplog.text
     )
+
+
+def test_the_length_follows_the_disk_when_a_segment_is_removed_by_hand(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, segment_bytes=1)  # one segment per batch
+    spool.append([doc(1)])
+    spool.append([doc(2)])
+    assert len(spool) == 2
+    first = min(tmp_path.glob("segment-*"))
+    first.unlink()
+    path, docs = spool.oldest()  # type: ignore[misc]
+    assert (len(spool), docs) == (1, [doc(2)])
+    spool.remove(path)
+    spool.remove(path)  # twice: already gone, the count stays right
+    assert len(spool) == 0 and spool.oldest() is None

@@ -16,6 +16,7 @@ naming the segment and the line: it cannot be sent, but it is not lost silently.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -41,13 +42,18 @@ class Spool:
         self._lock = threading.Lock()
         self._fh = None
         self._current: Path | None = None
+        # Delivery asks for the length after every queued change: counting by
+        # listing the directory was ~17 µs per event (1/6 of the end-to-end
+        # shipper's time into SQLite). This process is the spool's only writer.
+        self._count = len(self.segments())
 
     def segments(self) -> list[Path]:
         found = [p for p in self.dir.iterdir() if _NAME.match(p.name)]
         return sorted(found, key=lambda p: p.name)
 
     def __len__(self) -> int:
-        return len(self.segments())
+        """Segments on disk (kept by append and remove, read from disk on open)."""
+        return self._count
 
     def bytes(self) -> int:
         return sum(p.stat().st_size for p in self.segments())
@@ -71,6 +77,7 @@ class Spool:
             number = int(_NAME.match(existing[-1].name).group(1)) + 1 if existing else 1  # type: ignore[union-attr]
             self._current = self.dir / f"segment-{number:012d}.jsonl"
             self._fh = open(self._current, "ab")  # noqa: SIM115 - kept open across appends
+            self._count += 1
             _fsync_dir(self.dir)
         return self._fh
 
@@ -84,6 +91,7 @@ class Spool:
         """The oldest segment and its documents (closing it first if it is being written)."""
         with self._lock:
             segments = self.segments()
+            self._count = len(segments)  # what is on disk wins (a file removed by hand)
             if not segments:
                 return None
             if self._current is not None and segments[0] == self._current:
@@ -95,7 +103,9 @@ class Spool:
         with self._lock:
             if self._current == path:
                 self._close_current()
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                self._count -= 1
             _fsync_dir(self.dir)
 
     def close(self) -> None:

@@ -50,3 +50,21 @@ def test_each_value_once_and_capped() -> None:
         "data": {"a": "same"},
     }
     assert search_text(twice).split().count("same") == 1
+
+
+def test_markers_are_left_out_of_a_capped_text_too() -> None:
+    marker = redact(secret(password="hunter2-canary"))["data"]["password"]
+    big = {"kind": "ConfigMap", "data": {"a": marker, "b": "keep-" + "y" * 2000, "c": "tail"}}
+    text = search_text(big)
+    assert "REDACTED" not in text
+    assert text.split() == ["ConfigMap", "a", "b", "keep-" + "y" * (MAX_VALUE - 5), "c", "tail"]
+
+
+def test_keys_that_are_not_strings_are_left_out() -> None:
+    # a mapping built in Python (not parsed from JSON) may have any keys
+    assert search_text({"labels": {1: "one", "two": 2, "three": "3"}}).split() == [
+        "one",
+        "two",
+        "three",
+        "3",
+    ]

@@ -21,6 +21,7 @@ MAX_TEXT = 16 * 1024
 _SKIP_KEYS = frozenset({"managedFields", "resourceVersion", LAST_APPLIED})
 _KEYED_MAPS = frozenset({"labels", "annotations", "data", "stringData", "nodeSelector"})
 _SCALARS = frozenset({int, float, bool, type(None)})
+_TIMESTAMP_LENGTHS = (20, 27)  # 2026-11-25T04:00:00Z and with microseconds
 
 
 def search_text(obj: Mapping[str, Any]) -> str:
@@ -33,7 +34,7 @@ def search_text(obj: Mapping[str, Any]) -> str:
         for k, v in node.items():
             if k in _SKIP_KEYS:
                 continue
-            if keyed:
+            if keyed and type(k) is str:  # a mapping built in Python may have others
                 append(k)
             kind = type(v)
             if kind is str:
@@ -58,20 +59,28 @@ def search_text(obj: Mapping[str, Any]) -> str:
                 walk_map(item, key in _KEYED_MAPS)
 
     walk_map(obj, False)
+    values = dict.fromkeys(found)
+    values.pop("", None)
+    # Filters as one comprehension and the caps checked once (both in C): the
+    # value-by-value loop below is only for the rare object that hits a cap.
+    parts = [
+        v
+        for v in values
+        if not (len(v) in _TIMESTAMP_LENGTHS and v[10:11] == "T" and v[-1] == "Z" and v[4] == "-")
+    ]
+    if sum(map(len, parts)) + len(parts) >= MAX_TEXT or max(map(len, parts), default=0) > MAX_VALUE:
+        return _capped(parts)
+    text = " ".join(parts)
+    if MARKER_PREFIX in text:
+        return " ".join(v for v in parts if not (v.startswith(MARKER_PREFIX) and is_marker(v)))
+    return text
+
+
+def _capped(values: list[str]) -> str:
     parts: list[str] = []
     size = 0
-    for value in dict.fromkeys(found):
-        if (
-            not value
-            or type(value) is not str
-            or (
-                len(value) in (20, 27)
-                and value[10:11] == "T"
-                and value[-1] == "Z"
-                and value[4] == "-"
-            )
-            or (value.startswith(MARKER_PREFIX) and is_marker(value))
-        ):
+    for value in values:
+        if value.startswith(MARKER_PREFIX) and is_marker(value):
             continue
         value = value[:MAX_VALUE]
         parts.append(value)

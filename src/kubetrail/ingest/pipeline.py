@@ -146,7 +146,7 @@ def _ingest_parallel(
     on_bytes: Callable[[int], None] | None,
     workers: int,
 ) -> IngestStats:
-    from kubetrail.ingest.parallel import ParallelIngest, SegmentResult
+    from kubetrail.ingest.parallel import ParallelIngest, SegmentResult, few_collections
 
     stats = IngestStats()
     writer = _BackgroundWriter(store, report)
@@ -165,18 +165,19 @@ def _ingest_parallel(
             batch = []
 
     runner = ParallelIngest(store, policy=policy, workers=workers, sink=sink)
-    try:
-        for name in names:
-            with open_input(name) as fh:
-                runner.run(fh, source=name, on_bytes=on_bytes)
-        if batch:
-            writer.submit(batch)
-    except BaseException:
-        runner.terminate()
-        writer.finish(raise_error=False)
-        raise
-    runner.close()
-    written = writer.finish()
+    with few_collections():
+        try:
+            for name in names:
+                with open_input(name) as fh:
+                    runner.run(fh, source=name, on_bytes=on_bytes)
+            if batch:
+                writer.submit(batch)
+        except BaseException:
+            runner.terminate()
+            writer.finish(raise_error=False)
+            raise
+        runner.close()
+        written = writer.finish()
     stats.stored += written.stored
     stats.duplicates += written.duplicates
     stats.rejected += written.rejected

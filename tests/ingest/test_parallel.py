@@ -3,7 +3,6 @@ same counts, same rejection lines (with the same locations), whatever the cuts."
 
 from __future__ import annotations
 
-import gc
 import io
 import json
 import os
@@ -248,11 +247,3 @@ def test_any_mix_of_input_shapes_reads_the_same_in_parallel(
     finally:
         parallel.SEGMENT_BYTES = original
     assert got == expected
-
-
-def test_fewer_collections_only_while_ingesting_even_when_it_fails() -> None:
-    before = gc.get_threshold()
-    with pytest.raises(RuntimeError), parallel.few_collections():
-        assert gc.get_threshold()[0] > before[0]
-        raise RuntimeError("the run failed")
-    assert gc.get_threshold() == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import gc
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 
 from kubetrail.demo.incident import DEMO_SECRET_CANARY, generate_incident
 from kubetrail.events.timing import utcnow
+from kubetrail.gc_tuning import THRESHOLDS
 from kubetrail.store.base import EventFilter, EventQuery
 from kubetrail.store.sqlite import SQLiteStore
 from tests.k8s_objects import node, pod, secret
@@ -45,6 +47,15 @@ def test_listing_then_a_recorded_incident(
             EventQuery(filter=EventFilter(name=("checkout-config",)), limit=50)
         ).items
     )
+
+
+def test_the_collector_runs_less_often_only_while_the_shipper_runs(
+    cluster: Cluster, store: SQLiteStore, tmp_path: Path
+) -> None:
+    before = gc.get_threshold()
+    with running(cluster, store, config(tmp_path)):
+        assert gc.get_threshold() == THRESHOLDS
+    assert gc.get_threshold() == before
 
 
 def test_410_with_changes_and_a_deletion_during_the_gap(

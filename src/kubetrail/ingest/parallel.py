@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from kubetrail.events.redact import RedactionPolicy
+from kubetrail.gc_tuning import THRESHOLDS
 from kubetrail.ingest.reader import lines_of, read_lines
 from kubetrail.ingest.records import documents_of
 from kubetrail.store.base import PreparedWrites
@@ -40,7 +41,6 @@ SEGMENT_BYTES = 1 << 20
 """A segment is cut at the first value start after this many bytes."""
 HARD_SEGMENT_BYTES = 16 << 20
 """Without a value start for this long, a segment is cut at any line (and checked)."""
-_FEW_COLLECTIONS = (100_000, 50, 100)
 WORKER_NICENESS = 19
 """Workers run at the lowest CPU priority: see :func:`_init_worker`."""
 
@@ -126,7 +126,7 @@ def _init_worker(policy: RedactionPolicy, prepare: Preparer) -> None:
         os.nice(WORKER_NICENESS)
     # A segment keeps thousands of dicts alive: the default GC thresholds would
     # rescan them over and over for cycles that JSON data cannot contain.
-    gc.set_threshold(*_FEW_COLLECTIONS)
+    gc.set_threshold(*THRESHOLDS)
 
 
 def _work(source: str, segment: Segment) -> SegmentResult:
@@ -158,19 +158,6 @@ def prepare_segment(
 
 
 # -- the main side -------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def few_collections() -> Iterator[None]:
-    """The main process receives ~30,000 tuples per batch of rows (none in a
-    cycle): with the default thresholds the collector walked them again and again
-    (~5 % of the writer's time)."""
-    old = gc.get_threshold()
-    gc.set_threshold(*_FEW_COLLECTIONS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 class ParallelIngest:

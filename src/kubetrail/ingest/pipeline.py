@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from kubetrail.events.model import EventDocument
 from kubetrail.events.redact import DEFAULT_POLICY, RedactionPolicy
+from kubetrail.gc_tuning import few_collections
 from kubetrail.ingest.reader import Record, Rejected, read_records
 from kubetrail.ingest.records import documents_of
 from kubetrail.store.base import PreparedWrites, Store, WriteResult
@@ -146,7 +147,7 @@ def _ingest_parallel(
     on_bytes: Callable[[int], None] | None,
     workers: int,
 ) -> IngestStats:
-    from kubetrail.ingest.parallel import ParallelIngest, SegmentResult, few_collections
+    from kubetrail.ingest.parallel import ParallelIngest, SegmentResult
 
     stats = IngestStats()
     writer = _BackgroundWriter(store, report)

@@ -7,6 +7,7 @@ first list. Liveness (``/healthz``) means the delivery thread runs.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import logging
 import threading
@@ -18,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kubetrail.events.redact import RedactionPolicy
 from kubetrail.events.timing import utcnow
+from kubetrail.gc_tuning import few_collections
 from kubetrail.shipper.checkpoint import Checkpoints
 from kubetrail.shipper.config import ResourceSpec, ShipperConfig
 from kubetrail.shipper.delivery import Delivery
@@ -69,10 +71,12 @@ class Shipper:
         self._stop = threading.Event()
         self._discovered = False
         self._endpoint: _Endpoint | None = None
+        self._gc = contextlib.ExitStack()
 
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
+        self._gc.enter_context(few_collections())
         if len(self.spool):
             log.info("replaying %d spooled segments from a previous run", len(self.spool))
         self.delivery.start()
@@ -94,6 +98,7 @@ class Shipper:
         self.delivery.close()
         if self._endpoint is not None:
             self._endpoint.server.shutdown()
+        self._gc.close()
 
     def wait_synced(self, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -16,9 +16,11 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-THRESHOLDS = (100_000, 50, 100)
-"""A young collection every 100,000 new containers: cycles (rare: exceptions
-holding frames) are still collected, just less often."""
+THRESHOLDS = (50_000, 20, 20)
+"""A young collection every 50,000 new containers, a full one ~40 times rarer
+than by default. Cycles (rare: exceptions holding frames) are still collected,
+later: the shipper tracking 100,000 objects holds 224 MB instead of 216 (with
+(100,000, 50, 100), as fast, 250 MB)."""
 
 
 @contextmanager

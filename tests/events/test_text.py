@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from kubetrail.events.redact import redact
+import os
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubetrail.events.redact import LAST_APPLIED, is_marker, redact
 from kubetrail.events.text import MAX_TEXT, MAX_VALUE, search_text
 from tests.k8s_objects import crashlooping_status, pod, secret
+from tests.strategies import ODD_TEXT, json_values
 
 
 def test_names_labels_images_and_reasons_are_searchable() -> None:
@@ -68,3 +75,63 @@ def test_keys_that_are_not_strings_are_left_out() -> None:
         "three",
         "3",
     ]
+
+
+def _reference(obj: Any) -> str:
+    """What search_text renders, written the plain way: every string leaf (and the
+    keys of label-like maps) in document order, once each, without bookkeeping,
+    timestamps and markers, each value and the whole capped."""
+    found: list[str] = []
+
+    def walk(node: Any, key: str, keyed: bool) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("managedFields", "resourceVersion", LAST_APPLIED):
+                    continue
+                if keyed and isinstance(k, str):
+                    found.append(k)
+                walk(v, k, k in ("labels", "annotations", "data", "stringData", "nodeSelector"))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, key, keyed)
+        elif isinstance(node, str):
+            found.append(node)
+
+    walk(obj, "", False)
+    parts: list[str] = []
+    size = 0
+    for value in dict.fromkeys(found):
+        # RFC3339 in the API server's two shapes, told by their punctuation
+        timestamp = len(value) in (20, 27) and value[4] + value[10] + value[-1] == "-TZ"
+        if not value or timestamp or is_marker(value):
+            continue
+        parts.append(value[:MAX_VALUE])
+        size += len(parts[-1]) + 1
+        if size >= MAX_TEXT:
+            break
+    return " ".join(parts)
+
+
+_TEXTS = json_values(max_leaves=40, text=40) | ODD_TEXT
+
+
+@settings(max_examples=int(os.environ.get("KUBETRAIL_TEXT_EXAMPLES", "150")), deadline=None)
+@given(
+    obj=st.dictionaries(
+        st.sampled_from(["metadata", "labels", "data", "spec", "managedFields", "x"]) | ODD_TEXT,
+        st.recursive(
+            _TEXTS,
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.sampled_from(["labels", "name", "x"]) | ODD_TEXT, inner)
+            ),
+            max_leaves=30,
+        ),
+        max_size=6,
+    ),
+    marker=st.booleans(),
+)
+def test_the_rendering_matches_the_plain_definition(obj: dict[str, Any], marker: bool) -> None:
+    if marker:
+        obj["secret"] = redact(secret(password="hunter2-canary"))["data"]
+    assert search_text(obj) == _reference(obj)

@@ -10,8 +10,15 @@ import orjson
 import pytest
 
 from kubetrail.events.timing import parse_rfc3339
+from kubetrail.store import open_store
 from kubetrail.store import sqlite as sqlite_module
-from kubetrail.store.base import AggregateQuery, EventFilter, EventQuery, StoreUnavailable
+from kubetrail.store.base import (
+    AggregateQuery,
+    EventFilter,
+    EventQuery,
+    StoreError,
+    StoreUnavailable,
+)
 from kubetrail.store.sqlite import SQLiteStore
 from tests.store.dataset import documents
 
@@ -282,3 +289,75 @@ def test_a_version_5_database_gets_its_count(tmp_path: Path) -> None:
         conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     assert _counted(path) == (len(documents()), len(documents()))
     assert _schema_version(path) == sqlite_module.SCHEMA_VERSION
+
+
+def _visible(path: Path) -> int:
+    """Events another connection sees (committed ones)."""
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+
+def test_a_bulk_load_commits_every_so_many_rows_and_on_close(tmp_path: Path) -> None:
+    path = tmp_path / "bulk.db"
+    docs = documents()
+    store = SQLiteStore(path, rows_per_commit=5)
+    try:
+        store.write(docs[:3])
+        assert _visible(path) == 0  # in the open transaction
+        store.write(docs[:3])  # duplicates of uncommitted rows are still duplicates
+        assert _visible(path) == 0
+        store.write(docs[3:6])  # 6 >= 5: committed
+        assert _visible(path) == 6
+        store.write(docs[6:8])
+        store.flush()
+        assert _visible(path) == 8
+        store.write(docs[8:])
+    finally:
+        store.close()
+    assert _visible(path) == len(docs)
+    assert _counted(path) == (len(docs), len(docs))
+
+
+def test_a_failed_write_in_a_bulk_load_takes_back_only_its_own_rows(tmp_path: Path) -> None:
+    path = tmp_path / "bulk.db"
+    docs = documents()
+    store = SQLiteStore(path, rows_per_commit=100)
+    try:
+        store.write(docs[:4])
+        good = [sqlite_module.prepare_row(d) for d in docs[4:8]]
+        broken = [*good[:2], ("broken-1", good[2][1][:5], [], "")]  # too few columns
+        with pytest.raises(StoreError, match=r"SQLite write to .* failed"):
+            store.write_prepared(broken)
+        result = store.write(docs[4:])  # the failed write stored nothing of its own
+        assert (result.stored, result.duplicates) == (len(docs) - 4, 0)
+    finally:
+        store.close()
+    assert _counted(path) == (len(docs), len(docs))
+
+
+def test_retention_during_a_bulk_load_commits_the_load_first(tmp_path: Path) -> None:
+    path = tmp_path / "bulk.db"
+    docs = documents()
+    store = SQLiteStore(path, rows_per_commit=100)
+    try:
+        store.write(docs)
+        oldest = sorted(d["timestamp"] for d in docs)
+        assert store.delete_before(parse_rfc3339(oldest[4])) == 4
+        assert _visible(path) == len(docs) - 4  # the load committed, then the deletion
+        store.write(docs)  # the load goes on: a new transaction
+        store.flush()
+        assert _visible(path) == len(docs)
+    finally:
+        store.close()
+
+
+def test_the_cli_opens_the_embedded_store_for_bulk_loads(tmp_path: Path) -> None:
+    bulk = open_store(f"sqlite:///{tmp_path / 'k.db'}", bulk=True)
+    plain = open_store(f"sqlite:///{tmp_path / 'k.db'}")
+    try:
+        assert isinstance(bulk, SQLiteStore) and isinstance(plain, SQLiteStore)
+        assert bulk._rows_per_commit == sqlite_module.BULK_ROWS_PER_COMMIT
+        assert plain._rows_per_commit == 0  # every write commits
+    finally:
+        bulk.close()
+        plain.close()

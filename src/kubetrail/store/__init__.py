@@ -30,13 +30,18 @@ def open_store(url: str, env: Mapping[str, str] | None = None, *, bulk: bool = F
     ``_API_KEY``, ``_CA_CERT``, ``_INSECURE`` (``true`` skips certificate checks)
     and ``_PREFIX`` (index prefix and write alias, default ``kubetrail-events``).
     ``bulk``: opened for a one-off bulk load (``kubetrail ingest``): the embedded
-    store then gives its writer a 256 MB page cache.
+    store then gives its writer a 256 MB page cache and commits every
+    :data:`~kubetrail.store.sqlite.BULK_ROWS_PER_COMMIT` rows (at ``close``).
     """
     parsed = parse_store_url(url)
     if parsed.scheme == "sqlite":
-        from kubetrail.store.sqlite import SQLiteStore
+        from kubetrail.store.sqlite import BULK_ROWS_PER_COMMIT, SQLiteStore
 
-        return SQLiteStore(parsed.path, writer_cache_mb=256 if bulk else 64)
+        if bulk:
+            return SQLiteStore(
+                parsed.path, writer_cache_mb=256, rows_per_commit=BULK_ROWS_PER_COMMIT
+            )
+        return SQLiteStore(parsed.path)
     return _open_opensearch(parsed, os.environ if env is None else env)
 
 

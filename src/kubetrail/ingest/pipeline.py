@@ -134,6 +134,8 @@ def ingest_files(
                 report=report,
                 stats=stats,
             )
+    if isinstance(store, PreparedWrites):
+        store.flush()  # a bulk load's last rows: a failed commit is an error, not a summary
     return stats
 
 
@@ -179,6 +181,7 @@ def _ingest_parallel(
             raise
         runner.close()
         written = writer.finish()
+        store.flush()  # a bulk load's last rows: a failed commit is an error, not a summary
     stats.stored += written.stored
     stats.duplicates += written.duplicates
     stats.rejected += written.rejected

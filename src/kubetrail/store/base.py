@@ -219,11 +219,15 @@ class PreparedWrites(Protocol):
 
     ``prepare`` is a pure module-level function (so it can be sent to a worker
     process) returning a row, or a :class:`WriteError` for a document that cannot
-    be stored; ``write_prepared`` has the semantics of ``Store.write``."""
+    be stored; ``write_prepared`` has the semantics of ``Store.write``, except
+    that a store opened for a bulk load may hold written rows in an open
+    transaction until ``flush``, which commits them (or raises)."""
 
     prepare: Callable[[EventDocument], Any]
 
     def write_prepared(self, rows: Sequence[Any]) -> WriteResult: ...
+
+    def flush(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import sqlite3
 import threading
 import time
@@ -55,6 +56,8 @@ from kubetrail.store.base import (
     WriteResult,
     check_group_keys,
 )
+
+log = logging.getLogger("kubetrail.store")
 
 SCHEMA_VERSION = 6
 
@@ -324,7 +327,8 @@ class SQLiteStore:
     def flush(self) -> None:
         """Commit the rows a bulk load has written so far."""
         with self._write_lock:
-            self._commit_pending()
+            if not self._closed:
+                self._commit_pending()
 
     def _commit_pending(self) -> None:
         # with the write lock held
@@ -346,8 +350,11 @@ class SQLiteStore:
 
     def close(self) -> None:
         if not self._closed and hasattr(self, "_writer"):
-            with contextlib.suppress(StoreError), self._write_lock:
-                self._commit_pending()
+            try:
+                with self._write_lock:
+                    self._commit_pending()
+            except StoreError as exc:  # closing goes on; a bulk load's caller flushed first
+                log.error("%s", exc)
         self._closed = True
         with self._conn_lock:
             for conn in self._all_connections:

@@ -8,11 +8,17 @@ With CPython's default thresholds (700, 10, 10) it ran a young collection every
 couple of events and a full one over everything held every few thousand: in the
 shipper end to end into SQLite that was about a third of its CPU, showing up as
 ``orjson.loads`` taking 79 µs instead of 29 (``bench/shipper.py``).
+
+Raised thresholds count allocations, and a quiet cluster allocates slowly: the
+cyclic garbage a long-running shipper does make (a watch restart's exception
+and its frames, an HTTP error) would then wait hours for a full collection. A
+long-running process therefore also asks for one on a clock (``full_every``).
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,11 +30,23 @@ later: the shipper tracking 100,000 objects holds 224 MB instead of 216 (with
 
 
 @contextmanager
-def few_collections() -> Iterator[None]:
-    """:data:`THRESHOLDS` while the block runs, the previous ones after it."""
+def few_collections(*, full_every: float | None = None) -> Iterator[None]:
+    """:data:`THRESHOLDS` while the block runs, the previous ones after it; with
+    ``full_every``, also a full collection every that many seconds."""
     old = gc.get_threshold()
     gc.set_threshold(*THRESHOLDS)
+    stop = threading.Event()
+    if full_every is not None:
+        threading.Thread(
+            target=_collect_every, args=(full_every, stop), name="gc", daemon=True
+        ).start()
     try:
         yield
     finally:
+        stop.set()
         gc.set_threshold(*old)
+
+
+def _collect_every(seconds: float, stop: threading.Event) -> None:
+    while not stop.wait(seconds):
+        gc.collect()

@@ -35,6 +35,7 @@ log = logging.getLogger("kubetrail.shipper")
 
 REDISCOVERY_INTERVAL = 300.0
 RETENTION_INTERVAL = 3600.0
+FULL_COLLECTION_INTERVAL = 60.0  # see kubetrail.gc_tuning
 _CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
 
 
@@ -76,7 +77,7 @@ class Shipper:
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
-        self._gc.enter_context(few_collections())
+        self._gc.enter_context(few_collections(full_every=FULL_COLLECTION_INTERVAL))
         if len(self.spool):
             log.info("replaying %d spooled segments from a previous run", len(self.spool))
         self.delivery.start()

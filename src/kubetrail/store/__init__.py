@@ -30,8 +30,9 @@ def open_store(url: str, env: Mapping[str, str] | None = None, *, bulk: bool = F
     ``_API_KEY``, ``_CA_CERT``, ``_INSECURE`` (``true`` skips certificate checks)
     and ``_PREFIX`` (index prefix and write alias, default ``kubetrail-events``).
     ``bulk``: opened for a one-off bulk load (``kubetrail ingest``): the embedded
-    store then gives its writer a 256 MB page cache and commits every
-    :data:`~kubetrail.store.sqlite.BULK_ROWS_PER_COMMIT` rows (at ``close``).
+    store then gives its writer a 256 MB page cache and commits about every
+    :data:`~kubetrail.store.sqlite.BULK_ROWS_PER_COMMIT` rows, and on ``flush``
+    and ``close``.
     """
     parsed = parse_store_url(url)
     if parsed.scheme == "sqlite":

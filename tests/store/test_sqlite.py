@@ -291,6 +291,39 @@ def test_a_version_5_database_gets_its_count(tmp_path: Path) -> None:
     assert _schema_version(path) == sqlite_module.SCHEMA_VERSION
 
 
+def _fts_hash_bytes(path: Path) -> int | None:
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT v FROM events_fts_config WHERE k = 'hashsize'").fetchone()
+    return None if row is None else int(row[0])
+
+
+def _texts(store: SQLiteStore, text: str) -> list[str]:
+    page = store.search(EventQuery(filter=EventFilter(text=text), limit=50))
+    return sorted(doc["kind"] for doc in page.items)
+
+
+def test_a_version_6_database_gets_the_larger_full_text_buffer(tmp_path: Path) -> None:
+    path = tmp_path / "v6.db"
+    docs = documents()
+    store = SQLiteStore(path)
+    store.write(docs[: len(docs) // 2])
+    store.close()
+    assert _fts_hash_bytes(path) == sqlite_module.FTS_HASH_BYTES  # a new file has it
+    with sqlite3.connect(path) as conn:  # as v6 left it: SQLite's default
+        conn.execute("DELETE FROM events_fts_config WHERE k = 'hashsize'")
+        conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    assert _fts_hash_bytes(path) is None
+    store = SQLiteStore(path)
+    try:
+        store.write(docs)  # rows indexed before and after the upgrade
+        assert _schema_version(path) == sqlite_module.SCHEMA_VERSION
+        assert _fts_hash_bytes(path) == sqlite_module.FTS_HASH_BYTES
+        assert _texts(store, "checkout-config") == ["ConfigMap"]
+        assert _texts(store, "NodeNotReady worker-3") == ["Event"]
+    finally:
+        store.close()
+
+
 def _visible(path: Path) -> int:
     """Events another connection sees (committed ones)."""
     with sqlite3.connect(path) as conn:

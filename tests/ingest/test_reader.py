@@ -476,3 +476,17 @@ def test_any_bytes_give_records_or_rejections_located_in_the_input(data: list[by
             assert item.location.startswith("f:")
         else:
             assert isinstance(item.value, dict)
+
+
+# Lines of every length around the probe's threshold, blank lines, a missing or a
+# doubled final newline: always what ``bytes.split`` gives.
+_LINE = st.one_of(
+    st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")),
+    st.integers(min_value=200, max_value=600).map(lambda n: b"x" * n),
+)
+
+
+@given(lines=st.lists(_LINE, max_size=60), tail=st.sampled_from([b"", b"\n", b"\n\n", b"{"]))
+def test_split_lines_is_bytes_split(lines: list[bytes], tail: bytes) -> None:
+    chunk = b"\n".join(lines) + tail
+    assert reader.split_lines(chunk) == chunk.split(b"\n")

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             ["foundation.py", "--events", str(n), "--workdir", str(work / "f-sqlite")],
         ),
         ("ingest-split", ["ingest_split.py", "--events", str(n)]),
+        ("fts-buffer", ["fts_buffer.py", "--events", str(n), "--rows", str(3 * n)]),
         (
             "foundation-1m",
             [

@@ -59,6 +59,7 @@ from kubetrail.store.sqlite import (
 )
 
 BATCH = 10_000
+SIDE_TIMEOUT = 120.0
 
 
 class _NoWrites(SQLiteStore):
@@ -126,42 +127,84 @@ def _write(
     the full-text rows go to an FTS5 table in a file of its own, written by a second
     thread while this one goes on (an experiment: a design the store does not have)."""
     with _store(SQLiteStore, work, name, bulk=False) as store:
-        conn = store._writer
         batches: queue.Queue[list[tuple[int, str]] | None] = queue.Queue(maxsize=2)
-        side = threading.Thread(target=_fts_file, args=(work / f"{name}-fts.db", batches))
+        failed: list[BaseException] = []
+        side = threading.Thread(
+            target=_fts_file, args=(work / f"{name}-fts.db", batches, failed), daemon=True
+        )
         if fts_apart:
             side.start()
-        seq = 0
         t0 = time.perf_counter()
-        for i in range(0, len(rows), BATCH):
-            batch = rows[i : i + BATCH]
-            conn.execute("BEGIN IMMEDIATE")
-            store._existing_ids(conn, [r[0] for r in batch])
-            raw = [r[1][-2] for r in batch]
-            docs = store._codec.encode_batch(conn, raw) if compress else raw
-            event_rows, signal_rows, fts_rows = [], [], []
-            for (ident, row, sigs, body), doc in zip(batch, docs, strict=True):
-                seq += 1
-                event_rows.append((seq, *row[:-2], doc, body))
-                signal_rows.extend(
-                    (s, row[1], seq, row[4], row[5], row[6], row[7], ident) for s in sigs
-                )
-                fts_rows.append((seq, body))
-            conn.executemany(INSERT_EVENTS, event_rows)
-            if signals:
-                conn.executemany(INSERT_SIGNALS, signal_rows)
-            if fts_apart:
-                batches.put(fts_rows)
-            elif fts:
-                conn.executemany(INSERT_FTS, fts_rows)
-            conn.execute("COMMIT")
-        if fts_apart:
-            batches.put(None)
-            side.join()
+        with _side_ends(side, batches, failed, fts_apart):
+            _statements(
+                store,
+                rows,
+                fts=fts,
+                signals=signals,
+                compress=compress,
+                to_side=batches if fts_apart else None,
+            )
         return time.perf_counter() - t0
 
 
-def _fts_file(path: Path, batches: queue.Queue[list[tuple[int, str]] | None]) -> None:
+def _statements(
+    store: SQLiteStore,
+    rows: list[Any],
+    *,
+    fts: bool,
+    signals: bool,
+    compress: bool,
+    to_side: queue.Queue[list[tuple[int, str]] | None] | None,
+) -> None:
+    conn = store._writer
+    seq = 0
+    for i in range(0, len(rows), BATCH):
+        batch = rows[i : i + BATCH]
+        conn.execute("BEGIN IMMEDIATE")
+        store._existing_ids(conn, [r[0] for r in batch])
+        raw = [r[1][-2] for r in batch]
+        docs = store._codec.encode_batch(conn, raw) if compress else raw
+        event_rows, signal_rows, fts_rows = [], [], []
+        for (ident, row, sigs, body), doc in zip(batch, docs, strict=True):
+            seq += 1
+            event_rows.append((seq, *row[:-2], doc, body))
+            signal_rows.extend(
+                (s, row[1], seq, row[4], row[5], row[6], row[7], ident) for s in sigs
+            )
+            fts_rows.append((seq, body))
+        conn.executemany(INSERT_EVENTS, event_rows)
+        if signals:
+            conn.executemany(INSERT_SIGNALS, signal_rows)
+        if to_side is not None:
+            to_side.put(fts_rows, timeout=SIDE_TIMEOUT)  # queue.Full: the side is stuck
+        elif fts:
+            conn.executemany(INSERT_FTS, fts_rows)
+        conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _side_ends(
+    side: threading.Thread,
+    batches: queue.Queue[list[tuple[int, str]] | None],
+    failed: list[BaseException],
+    started: bool,
+) -> Iterator[None]:
+    """The side thread is told to finish and waited for, whatever happens here; its
+    own failure is raised here."""
+    try:
+        yield
+    finally:
+        if started:
+            with contextlib.suppress(queue.Full):
+                batches.put(None, timeout=SIDE_TIMEOUT)
+            side.join(SIDE_TIMEOUT)
+    if failed:
+        raise RuntimeError("the full-text thread failed") from failed[0]
+
+
+def _fts_file(
+    path: Path, batches: queue.Queue[list[tuple[int, str]] | None], failed: list[BaseException]
+) -> None:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         for pragma in ("page_size=16384", "journal_mode=WAL", "synchronous=NORMAL"):
@@ -174,6 +217,8 @@ def _fts_file(path: Path, batches: queue.Queue[list[tuple[int, str]] | None]) ->
             conn.execute("BEGIN")
             conn.executemany(INSERT_FTS, fts_rows)
             conn.execute("COMMIT")
+    except BaseException as exc:  # reported by the writing thread (_side_ends)
+        failed.append(exc)
     finally:
         conn.close()
 

@@ -490,3 +490,19 @@ _LINE = st.one_of(
 def test_split_lines_is_bytes_split(lines: list[bytes], tail: bytes) -> None:
     chunk = b"\n".join(lines) + tail
     assert reader.split_lines(chunk) == chunk.split(b"\n")
+
+
+@pytest.mark.parametrize("tail", [b"", b"\n", b"\n\n"])
+@pytest.mark.parametrize(
+    "lengths",
+    [
+        [300] * 40,  # JSON lines: past the probe, the find loop to the end
+        [254] * 16 + [3000] * 5,  # just under the probe's threshold: split
+        [255] * 16 + [10] * 30,  # just at it: the find loop, then short lines
+        [256] * 16,
+        [4000] * 20 + [0] * 50,  # long lines, then blank ones
+    ],
+)
+def test_split_lines_past_the_probe(lengths: list[int], tail: bytes) -> None:
+    chunk = b"\n".join(bytes([65 + i % 26]) * n for i, n in enumerate(lengths)) + tail
+    assert reader.split_lines(chunk) == chunk.split(b"\n")

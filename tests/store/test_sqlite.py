@@ -324,6 +324,27 @@ def test_a_version_6_database_gets_the_larger_full_text_buffer(tmp_path: Path) -
         store.close()
 
 
+class _RefusingConnection:
+    """A connection whose every statement fails as SQLite would fail it: only the
+    error matters to the migration (a full disk cannot be had on demand)."""
+
+    def __init__(self, errorname: str, in_transaction: bool) -> None:
+        self.errorname, self.in_transaction = errorname, in_transaction
+
+    def execute(self, *args: object) -> None:
+        exc = sqlite3.OperationalError("refused")
+        exc.sqlite_errorname = self.errorname
+        raise exc
+
+
+def test_the_full_text_buffer_is_optional_but_a_failing_database_is_not() -> None:
+    # an SQLite without the option: the migration goes on
+    sqlite_module._v6_to_v7(_RefusingConnection("SQLITE_ERROR", in_transaction=True))  # type: ignore[arg-type]
+    for errorname, in_transaction in (("SQLITE_FULL", True), ("SQLITE_ERROR", False)):
+        with pytest.raises(sqlite3.OperationalError):
+            sqlite_module._v6_to_v7(_RefusingConnection(errorname, in_transaction))  # type: ignore[arg-type]
+
+
 def _visible(path: Path) -> int:
     """Events another connection sees (committed ones)."""
     with sqlite3.connect(path) as conn:

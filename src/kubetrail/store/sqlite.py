@@ -202,7 +202,12 @@ def _v6_to_v7(conn: sqlite3.Connection) -> None:
         conn.execute(
             "INSERT INTO events_fts (events_fts, rank) VALUES ('hashsize', ?)", (FTS_HASH_BYTES,)
         )
-    except sqlite3.OperationalError as exc:  # an SQLite without the option: slower, not wrong
+    except sqlite3.OperationalError as exc:
+        # An SQLite without the option refuses it with a plain SQLITE_ERROR and the
+        # transaction stays open: slower, not wrong. Anything else (a full disk, I/O)
+        # may have ended the transaction: the migration must fail, not go on.
+        if exc.sqlite_errorname != "SQLITE_ERROR" or not conn.in_transaction:
+            raise
         log.info("SQLite %s: FTS5 'hashsize' not supported (%s)", sqlite3.sqlite_version, exc)
 
 

@@ -20,18 +20,14 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from foundation import _machine
-from generate import write_lines
-from kubetrail.events.redact import DEFAULT_POLICY
-from kubetrail.ingest.reader import read_records
-from kubetrail.ingest.records import documents_of
-from kubetrail.store.sqlite import FTS_HASH_BYTES, prepare_row
+from ingest_split import prepare_rows, write_cluster
+from kubetrail.store.sqlite import FTS_HASH_BYTES
 
 SAVEPOINT_ROWS = 10_000
 COMMIT_ROWS = 20_000
@@ -39,19 +35,8 @@ QUERIES = ("payments", '"crash loop"', "oomkilled", '"team 07"', "nginx")
 
 
 def _texts(events: int, work: Path) -> list[str]:
-    path = work / "cluster.jsonl"
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=49)
-    with path.open("wb") as out:
-        write_lines(
-            out, events=events, nodes=50, pods=5000, namespaces=20, hours=48.0, seed=7, start=start
-        )
-    texts: list[str] = []
-    with path.open("rb") as fh:
-        for rec in read_records(fh, source=str(path)):
-            docs = documents_of(rec, policy=DEFAULT_POLICY)
-            assert isinstance(docs, list), docs
-            texts.extend(prepare_row(doc)[3] for doc in docs)
-    return texts
+    rows, _ = prepare_rows(write_cluster(work / "cluster.jsonl", events))
+    return [row[3] for row in rows]
 
 
 def _insert(texts: list[str], rows: int, hash_bytes: int | None, db: Path) -> dict[str, Any]:

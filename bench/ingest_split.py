@@ -102,7 +102,17 @@ def _ingest(kind: type[SQLiteStore], path: Path, work: Path, name: str, workers:
     return seconds
 
 
-def _prepare(path: Path) -> tuple[list[Any], float]:
+def write_cluster(path: Path, events: int) -> Path:
+    """The synthetic cluster's watch events (50 nodes, 5,000 pods, 48 h) as JSON lines."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=49)
+    with path.open("wb") as out:
+        write_lines(
+            out, events=events, nodes=50, pods=5000, namespaces=20, hours=48.0, seed=7, start=start
+        )
+    return path
+
+
+def prepare_rows(path: Path) -> tuple[list[Any], float]:
     rows: list[Any] = []
     t0 = time.perf_counter()
     with path.open("rb") as fh:
@@ -247,23 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.input:
             path = Path(args.input)
         else:
-            path = work / "cluster.jsonl"
-            start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=49)
-            with path.open("wb") as out:
-                write_lines(
-                    out,
-                    events=args.events,
-                    nodes=50,
-                    pods=5000,
-                    namespaces=20,
-                    hours=48.0,
-                    seed=7,
-                    start=start,
-                )
+            path = write_cluster(work / "cluster.jsonl", args.events)
         print(f"input: {path} ({path.stat().st_size / 1e6:.0f} MB)", flush=True)
         whole = _ingest(SQLiteStore, path, work, "whole", args.workers)
         workers_alone = _ingest(_NoWrites, path, work, "no-writes", args.workers)
-        rows, prepare = _prepare(path)
+        rows, prepare = prepare_rows(path)
         n = len(rows)
         # the 100,000 prepared rows are the bench's own scaffolding (ingest holds at
         # most two batches): keep the collector from rescanning them in the timings

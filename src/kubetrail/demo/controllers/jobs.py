@@ -1,0 +1,111 @@
+"""The CronJob and job controllers: one scheduled run, from Job to history pruning."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kubetrail.demo.controllers.kubelet import pod_lifecycle
+from kubetrail.demo.fields import touch
+from kubetrail.demo.objects.events import record
+from kubetrail.demo.objects.jobs import new_job
+from kubetrail.demo.objects.pods import new_pod
+from kubetrail.demo.primitives import KCM, Process, token, ts
+from kubetrail.demo.simulation import Sim
+
+
+def run_cronjob(sim: Sim, *, namespace: str, name: str, scheduled: datetime) -> Process:
+    """One scheduled run of a CronJob: the CronJob controller starts a Job; the job
+    controller runs its pod; the CronJob controller notes completion and prunes
+    history to three Jobs."""
+    cron = sim.find("CronJob", namespace, name)
+    assert cron is not None
+    yield 1
+    job = sim.create(new_job(sim, cron, scheduled))
+    job_name = job["metadata"]["name"]
+    record(sim, cron, "SuccessfulCreate", f"Created job {job_name}", component="cronjob-controller")
+    cron["status"]["active"] = [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "name": job_name,
+            "namespace": namespace,
+            "resourceVersion": "",
+            "uid": job["metadata"]["uid"],
+        }
+    ]
+    cron["status"]["lastScheduleTime"] = ts(scheduled)
+    touch(cron, KCM, sim.now, ("status",), subresource="status")
+    sim.update(cron)
+
+    pod_name = f"{job_name}-{token(5, sim.seed, job_name)}"
+    pod = sim.create(
+        new_pod(
+            sim,
+            job,
+            job["spec"]["template"],
+            pod_name,
+            generate_name=f"{job_name}-",
+            finalizers=["batch.kubernetes.io/job-tracking"],
+        )
+    )
+    record(sim, job, "SuccessfulCreate", f"Created pod: {pod_name}", component="job-controller")
+    job["status"] = {
+        "active": 1,
+        "ready": 0,
+        "startTime": ts(sim.now),
+        "terminating": 0,
+        "uncountedTerminatedPods": {},
+    }
+    touch(job, KCM, sim.now, ("status",), subresource="status")
+    sim.update(job)
+    yield from pod_lifecycle(sim, pod)
+    if pod["status"]["phase"] != "Succeeded":
+        return
+    yield 1
+    pod["metadata"].pop("finalizers", None)
+    touch(pod, KCM, sim.now, ("metadata", "labels"), ("metadata", "ownerReferences"), ("spec",))
+    sim.update(pod)
+    job["status"] = {
+        "completionTime": ts(sim.now),
+        "conditions": [
+            {
+                "lastProbeTime": ts(sim.now),
+                "lastTransitionTime": ts(sim.now),
+                "status": "True",
+                "type": "Complete",
+            }
+        ],
+        "ready": 0,
+        "startTime": job["status"]["startTime"],
+        "succeeded": 1,
+        "terminating": 0,
+        "uncountedTerminatedPods": {},
+    }
+    touch(job, KCM, sim.now, ("status",), subresource="status")
+    sim.update(job)
+    record(sim, job, "Completed", "Job completed", component="job-controller")
+    yield 1
+    cron["status"].pop("active", None)
+    cron["status"]["lastSuccessfulTime"] = ts(sim.now)
+    touch(cron, KCM, sim.now, ("status",), subresource="status")
+    sim.update(cron)
+    record(
+        sim,
+        cron,
+        "SawCompletedJob",
+        f"Saw completed job: {job_name}, status: Complete",
+        component="cronjob-controller",
+    )
+    jobs = sorted(sim.owned(cron, "Job"), key=lambda j: j["metadata"]["creationTimestamp"])
+    for old in jobs[: max(0, len(jobs) - 3)]:
+        record(
+            sim,
+            cron,
+            "SuccessfulDelete",
+            f"Deleted job {old['metadata']['name']}",
+            component="cronjob-controller",
+        )
+        sim.delete(old)
+        yield 1
+        for old_pod in sim.owned(old, "Pod"):  # the garbage collector
+            sim.delete(old_pod)

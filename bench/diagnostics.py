@@ -72,6 +72,7 @@ from kubetrail.diagnostics.pods import _issue_for as _pod_issue
 from kubetrail.diagnostics.volumes import _UNBOUND, _VOLUME_EVENTS
 from kubetrail.events.timing import parse_rfc3339, to_micros
 from kubetrail.store.base import AggregateQuery, EventFilter, EventQuery, Store, StoreError
+from kubetrail.store.opensearch import DEFAULT_PREFIX
 
 OLD_WAY_LIMIT = 1000
 SLOW_MS = 1000.0
@@ -82,9 +83,7 @@ RANGES: tuple[tuple[str, timedelta | None], ...] = (
     ("24h", timedelta(hours=24)),
     ("all", None),
 )
-OS_PREFIX = (
-    "kubetrail-events"  # what `kubetrail ingest` writes to unless KUBETRAIL_OPENSEARCH_PREFIX
-)
+OS_PREFIX = DEFAULT_PREFIX  # what `kubetrail ingest` writes to unless KUBETRAIL_OPENSEARCH_PREFIX
 
 
 # -- the checks' rules, as data ---------------------------------------------------
@@ -855,8 +854,8 @@ def run_sqlite(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def run_osmem(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    from tests.store.opensearch_servers import opensearch_store
-    from tests.store.osmem import running_osmem
+    from tests.support.opensearch_servers import opensearch_store
+    from tests.support.osmem import running_osmem
 
     out: dict[str, Any] = {"store": "osmem"}
     if args.osmem_input:

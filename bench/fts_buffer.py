@@ -6,7 +6,7 @@ Takes the search texts of the synthetic cluster (bench/generate.py, ``--events``
 distinct events, reused with new row ids up to ``--rows``) and inserts them into a
 bare FTS5 table the way the embedded store writes (10,000-row savepoints, 20,000
 rows per commit, 16 KB pages, WAL), once with SQLite's default buffer (1 MB) and
-once with the store's :data:`~kubetrail.store.sqlite.FTS_HASH_BYTES`, ``--reps`` times
+once with the store's :data:`~kubetrail.store.sqlite.schema.FTS_HASH_BYTES`, ``--reps`` times
 each (which one goes first alternates). Prints CPU µs per row (less disturbed by a
 noisy VM than wall time), wall µs per row, bytes per row on disk and a few text
 queries' mean time.
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from foundation import _machine
 from ingest_split import prepare_rows, write_cluster
-from kubetrail.store.sqlite import FTS_HASH_BYTES
+from kubetrail.store.sqlite.schema import FTS_HASH_BYTES
 
 SAVEPOINT_ROWS = 10_000
 COMMIT_ROWS = 20_000

@@ -43,20 +43,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from foundation import _machine
 from generate import write_lines
 from kubetrail.events.redact import DEFAULT_POLICY
+from kubetrail.ingest.documents import documents_of
 from kubetrail.ingest.parallel import default_workers
 from kubetrail.ingest.pipeline import ingest_files
 from kubetrail.ingest.reader import read_records
-from kubetrail.ingest.records import documents_of
 from kubetrail.store.base import WriteResult
-from kubetrail.store.sqlite import (
-    BULK_ROWS_PER_COMMIT,
-    FTS_HASH_BYTES,
-    INSERT_EVENTS,
-    INSERT_FTS,
-    INSERT_SIGNALS,
-    SQLiteStore,
-    prepare_row,
-)
+from kubetrail.store.sqlite import BULK_ROWS_PER_COMMIT, SQLiteStore, prepare_row
+from kubetrail.store.sqlite.schema import FTS_HASH_BYTES
+from kubetrail.store.sqlite.sql import INSERT_EVENTS, INSERT_FTS, INSERT_SIGNALS
 
 BATCH = 10_000
 SIDE_TIMEOUT = 120.0

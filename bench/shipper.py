@@ -27,7 +27,7 @@
    cluster, for the baseline.
 
 The fake API servers run in their own processes (their own core and GIL), speaking the real
-protocol (tests/k8s/fake_apiserver.py). Prints a table; ``--json`` writes the figures.
+protocol (tests/support/fake_apiserver.py). Prints a table; ``--json`` writes the figures.
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ class ServerSpec:
 
 
 def _serve(spec: ServerSpec, conn: Any) -> None:
-    from tests.k8s.fake_apiserver import FakeApiServer
+    from tests.support.fake_apiserver import FakeApiServer
 
     server = FakeApiServer(bookmark_interval=spec.bookmark_interval).start()
     server.write_kubeconfig(spec.kubeconfig)
@@ -591,7 +591,7 @@ def _sqlite_stores(work: Path) -> Callable[[], tuple[Store, Store]]:
 
 def _osmem_stores(url: str) -> Callable[[], tuple[Store, Store]]:
     def opened() -> tuple[Store, Store]:
-        from tests.store.opensearch_servers import opensearch_store
+        from tests.support.opensearch_servers import opensearch_store
 
         prefix = "kubetrail-bench"
         prepared = opensearch_store(url, prefix=prefix)  # set up as `kubetrail setup` does
@@ -810,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     if "osmem" in parts:
-        from tests.store.osmem import running_osmem
+        from tests.support.osmem import running_osmem
 
         with running_osmem() as url:
             e2e.append(

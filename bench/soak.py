@@ -29,11 +29,11 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.k8s.fake_apiserver import FakeApiServer
-from tests.k8s_objects import pod
-from tests.shipper.netfault import TcpProxy
-from tests.store.opensearch_servers import opensearch_store
-from tests.store.osmem import running_osmem
+from tests.support.fake_apiserver import FakeApiServer
+from tests.support.k8s_objects import pod
+from tests.support.netfault import TcpProxy
+from tests.support.opensearch_servers import opensearch_store
+from tests.support.osmem import running_osmem
 
 PREFIX = "soak-events"
 

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import settings
 
 from kubetrail.demo.incident import generate_incident
-from kubetrail.ingest.records import to_documents
+from kubetrail.ingest.documents import to_documents
 from kubetrail.store.base import Store
 from kubetrail.store.sqlite import SQLiteStore
-from tests.incident import ANCHOR
-from tests.store.opensearch_servers import opensearch_store
-from tests.store.osmem import running_osmem
+from tests.support.incident import ANCHOR
+from tests.support.opensearch_servers import opensearch_store
+from tests.support.osmem import running_osmem
 
 settings.register_profile("gate", derandomize=True)
 settings.register_profile("explore", derandomize=False)

@@ -12,7 +12,7 @@ import pytest
 
 from kubetrail.store.base import EventFilter, EventQuery
 from kubetrail.store.sqlite import SQLiteStore
-from tests.k8s_objects import pod, secret
+from tests.support.k8s_objects import pod, secret
 
 
 def run(*args: str, stdin: bytes | None = None, env: dict | None = None, cwd: Path | None = None):
@@ -164,3 +164,117 @@ def test_prune_deletes_old_events(tmp_path: Path):
     r = run("prune", "--store", db, "--days", "14")
     assert r.returncode == 0
     assert "deleted 1 events older than 14 days" in r.stderr.decode()
+
+
+# -- a store on a read-only file system (tests/support/read_only_fs.py) ----------------
+
+
+@pytest.fixture
+def read_only_store(tmp_path: Path) -> tuple[Path, str, list[dict]]:
+    """A directory holding a store of three events; the tests mount it read-only."""
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    src = tmp_path / "w.jsonl"
+    src.write_bytes(
+        b"".join(
+            watch_line("MODIFIED", pod(rv=str(i)), f"2026-11-25T03:0{i}:00Z") for i in (1, 2, 3)
+        )
+    )
+    url = f"sqlite:///{directory / 'k.db'}"
+    assert run("ingest", "--store", url, str(src)).returncode == 0
+    store = SQLiteStore(directory / "k.db")
+    try:
+        docs = store.search(EventQuery(filter=EventFilter())).items
+    finally:
+        store.close()
+    assert len(docs) == 3 and sorted(p.name for p in directory.iterdir()) == ["k.db"]
+    return directory, url, docs
+
+
+def test_api_serves_a_store_on_a_read_only_file_system(read_only_store) -> None:
+    import time
+    import urllib.request
+
+    from tests.support.read_only_fs import read_only_runner
+    from tests.support.servers import free_port
+
+    runner = read_only_runner()
+    directory, url, docs = read_only_store
+    port = free_port()
+    command = [sys.executable, "-m", "kubetrail", "api", "--store", url, "--port", str(port)]
+    api = subprocess.Popen(
+        runner.argv(directory, command), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert api.poll() is None, api.communicate()[1].decode()
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/v1/events?limit=10"
+                    "&start=2026-11-25T00:00:00Z&end=2026-11-26T00:00:00Z",
+                    timeout=10,
+                ) as response:
+                    events = json.loads(response.read())
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "kubetrail api did not answer"
+                time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
+            health = json.loads(response.read())
+    finally:
+        api.terminate()
+        _, err = api.communicate(timeout=30)
+    assert sorted(e["id"] for e in events) == sorted(d["id"] for d in docs)
+    assert health["status"] == "ok" and health["detail"]["readOnly"] is True
+    assert "Traceback" not in err.decode()
+
+
+def test_export_reads_a_store_on_a_read_only_file_system(read_only_store) -> None:
+    from tests.support.read_only_fs import read_only_runner
+
+    runner = read_only_runner()
+    directory, url, docs = read_only_store
+    r = runner.run(directory, [sys.executable, "-m", "kubetrail", "export", "--store", url])
+    assert r.returncode == 0, r.stderr
+    assert [orjson.loads(line) for line in r.stdout.splitlines()] == docs
+    assert "exported 3 events" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("ingest", "-"), ("prune", "--days", "1"), ("demo", "--no-serve")],
+    ids=["ingest", "prune", "demo"],
+)
+def test_writing_to_a_store_on_a_read_only_file_system_is_one_line(
+    read_only_store, command
+) -> None:
+    from tests.support.read_only_fs import read_only_runner
+
+    runner = read_only_runner()
+    directory, url, _ = read_only_store
+    argv = [sys.executable, "-m", "kubetrail", command[0], "--store", url, *command[1:]]
+    r = runner.run(directory, argv)
+    err = r.stderr.strip()
+    assert r.returncode == 2, err
+    assert err == (
+        f"kubetrail: error: cannot write SQLite store {directory / 'k.db'}: "
+        "the file system is read-only"
+    )
+
+
+def test_an_old_store_on_a_read_only_file_system_is_one_line(read_only_store) -> None:
+    import sqlite3
+
+    from tests.support.read_only_fs import read_only_runner
+
+    runner = read_only_runner()
+    directory, url, _ = read_only_store
+    with sqlite3.connect(directory / "k.db") as conn:
+        conn.execute("UPDATE meta SET value='6' WHERE key='schema_version'")
+    r = runner.run(directory, [sys.executable, "-m", "kubetrail", "export", "--store", url])
+    err = r.stderr.strip()
+    assert r.returncode == 2, err
+    assert err.startswith(f"kubetrail: error: store {directory / 'k.db'} has schema v6 ")
+    assert "open it once where it can be written to upgrade it" in err
+    assert len(err.splitlines()) == 1

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from kubetrail import cli
 from kubetrail.store.sqlite import SQLiteStore
-from tests.store.dataset import documents
-from tests.strategies import ODD_TEXT
+from tests.support.dataset import documents
+from tests.support.strategies import ODD_TEXT
 
 EXAMPLES = int(os.environ.get("KUBETRAIL_CLI_FUZZ_EXAMPLES", "60"))
 

@@ -20,8 +20,8 @@ import pytest
 from kubetrail.config import Settings
 from kubetrail.demo.incident import DEMO_SECRET_CANARY
 from kubetrail.store.sqlite import SQLiteStore
-from tests.api.conftest import ServerThread
-from tests.store.plaintext import stored_bytes
+from tests.support.api_server import ServerThread
+from tests.support.plaintext import stored_bytes
 
 WIDE = {"start": "2000-01-01T00:00:00Z"}  # the incident ends "now"; look at all of it
 

@@ -20,8 +20,8 @@ import orjson
 import pytest
 
 from kubetrail.demo.incident import generate_incident
-from tests.servers import free_port
-from tests.store.osmem import running_osmem
+from tests.support.osmem import running_osmem
+from tests.support.servers import free_port
 
 ANCHOR = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 RANGE = {"start": "2026-11-25T05:00:00Z", "end": "2026-11-25T12:00:00Z"}

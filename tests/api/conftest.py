@@ -8,19 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kubetrail.api.app import create_app
 from kubetrail.config import Settings
 from kubetrail.store.base import Store
 from kubetrail.store.sqlite import SQLiteStore
-from tests.servers import AppServer
-from tests.store.dataset import documents
-
-
-class ServerThread(AppServer):
-    """The kubetrail API on ``store`` with ``settings``."""
-
-    def __init__(self, store: Store, settings: Settings) -> None:
-        super().__init__(create_app(store, settings))
+from tests.support.api_server import ServerThread
+from tests.support.dataset import documents
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 
 from kubetrail.config import ConfigError, Settings
 from kubetrail.store.base import Store
-from tests.api.conftest import ServerThread
-from tests.servers import free_port
+from tests.support.api_server import ServerThread
+from tests.support.servers import free_port
 
 TOKEN = "s3cr3t-api-token-canary"
 
@@ -53,6 +53,17 @@ def test_right_token_is_200_and_health_is_open(guarded: httpx.Client) -> None:
     )
     assert ok.status_code == 200 and len(ok.json()) == 12
     assert guarded.get("/health").status_code == 200
+
+
+def test_open_health_says_only_ok_to_a_caller_without_the_token(
+    guarded: httpx.Client, tmp_path: Path
+) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}):
+        r = guarded.get("/health", headers=headers)
+        assert r.status_code == 200
+        assert r.json() == {"status": "ok"}  # no path, no event count, no time range
+    full = guarded.get("/health", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert full["status"] == "ok" and full["store"] and full["detail"]
 
 
 def test_bodies_are_refused_and_writes_do_not_exist(guarded: httpx.Client) -> None:

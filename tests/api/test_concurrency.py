@@ -13,8 +13,8 @@ from kubetrail.config import Settings
 from kubetrail.events.normalize import normalize
 from kubetrail.events.timing import parse_rfc3339
 from kubetrail.store.sqlite import SQLiteStore
-from tests.api.conftest import ServerThread
-from tests.k8s_objects import pod
+from tests.support.api_server import ServerThread
+from tests.support.k8s_objects import pod
 
 CLIENTS = 50
 REQUESTS_PER_CLIENT = 8

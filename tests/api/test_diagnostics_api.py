@@ -9,8 +9,8 @@ import pytest
 
 from kubetrail.config import Settings
 from kubetrail.store.base import Store
-from tests.api.conftest import ServerThread
-from tests.incident import INCIDENT
+from tests.support.api_server import ServerThread
+from tests.support.incident import INCIDENT
 
 RANGE = {k + "_time": v for k, v in INCIDENT.to_dict().items()}
 

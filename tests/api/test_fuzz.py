@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 
 from kubetrail.config import Settings
 from kubetrail.store.base import Store
-from tests.api.conftest import ServerThread
+from tests.support.api_server import ServerThread
 
 EXAMPLES = int(os.environ.get("KUBETRAIL_FUZZ_EXAMPLES", "40"))
 

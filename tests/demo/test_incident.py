@@ -16,7 +16,7 @@ import pytest
 from kubetrail.demo.incident import DEMO_SECRET_CANARY, generate_incident
 from kubetrail.events.normalize import SNAPSHOT_TOLERANCE, normalize
 from kubetrail.events.timing import parse_rfc3339
-from kubetrail.ingest.records import to_documents
+from kubetrail.ingest.documents import to_documents
 
 ANCHOR = datetime(2026, 11, 25, 4, 0, 17, 250_000, tzinfo=UTC)
 A0 = ANCHOR.replace(microsecond=0)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from kubetrail.store import parse_store_url
-from tests.deploy.manifests import (
+from tests.support.manifests import (
     DEPLOY,
     REPO,
     containers,
@@ -260,5 +260,7 @@ def test_wheel_builds_from_the_docker_build_context(tmp_path: Path) -> None:
         names = zf.namelist()
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "kubetrail = kubetrail.cli:main" in zf.read(entry_points).decode()
-    assert "kubetrail/cli.py" in names
-    assert any(n.startswith("kubetrail/index_templates/") and n.endswith(".j2") for n in names)
+    assert "kubetrail/cli/__init__.py" in names
+    for folder in ("index_templates", "saved_objects"):  # jinja2 resources, read at run time
+        prefix = f"kubetrail/store/opensearch/{folder}/"
+        assert any(n.startswith(prefix) and n.endswith(".j2") for n in names), folder

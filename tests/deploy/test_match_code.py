@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from kubetrail.shipper.config import DEFAULT_CONFIG_PATH, ShipperConfig, parse_config
 from kubetrail.store import parse_store_url
-from tests.deploy.manifests import (
+from tests.support.manifests import (
     DEPLOY,
     REPO,
     VARIANTS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deploy.manifests import VARIANTS, Container, containers, render
+from tests.support.manifests import VARIANTS, Container, containers, render
 
 WRITABLE = {"/data", "/tmp"}
 

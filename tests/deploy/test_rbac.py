@@ -21,8 +21,8 @@ from kubetrail.shipper.discovery import BUILTIN_GROUPS
 from kubetrail.shipper.kube import Kube, load_client
 from kubetrail.shipper.service import Shipper
 from kubetrail.store.sqlite import SQLiteStore
-from tests.deploy.manifests import VARIANTS, containers, find, one, render
-from tests.k8s.fake_apiserver import FakeApiServer, RequestRecord
+from tests.support.fake_apiserver import FakeApiServer, RequestRecord
+from tests.support.manifests import VARIANTS, containers, find, one, render
 
 READ_VERBS = {"get", "list", "watch"}
 

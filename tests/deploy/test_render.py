@@ -9,7 +9,7 @@ import base64
 import pytest
 
 from kubetrail import __version__
-from tests.deploy.manifests import (
+from tests.support.manifests import (
     VARIANTS,
     containers,
     find,

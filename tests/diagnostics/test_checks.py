@@ -9,7 +9,7 @@ import pytest
 from kubetrail.demo.incident import DEMO_SECRET_CANARY
 from kubetrail.diagnostics import CHECKS, InvalidParams, run_check
 from kubetrail.store.base import Store
-from tests.incident import QUIET, params
+from tests.support.incident import QUIET, params
 
 
 def issues(report) -> set[tuple[str, str, str]]:

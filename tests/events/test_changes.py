@@ -1,7 +1,7 @@
 import copy
 
 from kubetrail.events.changes import changed_paths
-from tests.k8s_objects import pod
+from tests.support.k8s_objects import pod
 
 
 def test_image_change_is_named_by_container_name():

@@ -1,9 +1,9 @@
 import pytest
 
-from kubetrail.events.model import DOCUMENT_FIELDS, ORIGINAL_FIELDS
+from kubetrail.events.model import DOCUMENT_FIELDS, MAX_NESTING, ORIGINAL_FIELDS
 from kubetrail.events.normalize import NormalizeError, normalize
 from kubetrail.events.timing import parse_rfc3339
-from tests.k8s_objects import crashlooping_status, k8s_event, node, pod
+from tests.support.k8s_objects import crashlooping_status, k8s_event, node, pod
 
 
 def test_modified_pod_has_every_original_field_with_the_contract_values():
@@ -178,3 +178,45 @@ def test_one_id_per_version_however_it_was_seen() -> None:
     deleted = normalize("DELETED", obj, observed_at=parse_rfc3339("2026-11-25T05:00:00Z"))
     assert as_update["id"] == as_snapshot["id"] == f"{obj['metadata']['uid']}:2001"
     assert deleted["id"] == f"{obj['metadata']['uid']}:2001:delete"
+
+
+# -- hardening: inputs that once escaped as OverflowError / RecursionError -----------------
+
+
+@pytest.mark.parametrize(
+    "where", ["creationTimestamp", "condition", "deletionTimestamp", "managedFields"]
+)
+def test_an_overflowing_time_in_the_object_never_escapes_normalize(where: str) -> None:
+    bad = "0001-01-01T00:00:00+01:00"
+    obj = pod()
+    if where == "condition":
+        obj["status"]["conditions"] = [{"type": "Ready", "lastTransitionTime": bad}]
+    elif where == "managedFields":
+        obj["metadata"]["managedFields"] = [{"manager": "kubectl", "time": bad}]
+    else:
+        obj["metadata"][where] = bad
+    doc = normalize("ADDED", obj)
+    assert doc["resourceName"] == obj["metadata"]["name"]
+
+
+def _nested(depth: int) -> dict:
+    """A pod whose ``spec.x`` holds maps nested so that the object is ``depth`` deep."""
+    obj = pod()
+    value: object = "leaf"
+    for _ in range(depth - 2):  # the object and its spec are two levels
+        value = {"x": value}
+    obj["spec"] = {"x": value}
+    return obj
+
+
+def test_nesting_up_to_the_documented_limit_is_stored_and_searchable() -> None:
+    from kubetrail.events.text import search_text
+
+    doc = normalize("ADDED", _nested(MAX_NESTING))
+    assert "leaf" in search_text(doc["objectChanges"])
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 300, 990, 1020])
+def test_deeper_nesting_is_a_clear_rejection_before_anything_walks_it(depth: int) -> None:
+    with pytest.raises(NormalizeError, match=f"nests deeper than {MAX_NESTING} levels"):
+        normalize("ADDED", _nested(depth))

@@ -16,7 +16,7 @@ from kubetrail.events.normalize import NormalizeError, normalize
 from kubetrail.events.redact import LAST_APPLIED
 from kubetrail.events.signals import derive_signals
 from kubetrail.events.text import search_text
-from tests import strategies
+from tests.support import strategies
 
 json_values = strategies.json_values()
 kinds = st.sampled_from(

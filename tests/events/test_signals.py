@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kubetrail.events.signals import derive_signals
-from tests.k8s_objects import crashlooping_status, k8s_event, node, pod
+from tests.support.k8s_objects import crashlooping_status, k8s_event, node, pod
 
 
 def _waiting_pod(reason: str, message: str = "") -> dict[str, Any]:

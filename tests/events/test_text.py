@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from kubetrail.events.redact import LAST_APPLIED, is_marker, redact
 from kubetrail.events.text import MAX_TEXT, MAX_VALUE, search_text
-from tests.k8s_objects import crashlooping_status, pod, secret
-from tests.strategies import ODD_TEXT, json_values
+from tests.support.k8s_objects import crashlooping_status, pod, secret
+from tests.support.strategies import ODD_TEXT, json_values
 
 
 def test_names_labels_images_and_reasons_are_searchable() -> None:

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubetrail.events.timing import (
+    TIME_RANGE,
     InvalidTime,
     derive_object_time,
     format_rfc3339,
@@ -12,7 +13,7 @@ from kubetrail.events.timing import (
     parse_rfc3339,
     to_micros,
 )
-from tests.k8s_objects import crashlooping_status, k8s_event, node, pod
+from tests.support.k8s_objects import crashlooping_status, k8s_event, node, pod
 
 
 @pytest.mark.parametrize(
@@ -115,3 +116,33 @@ def test_milliseconds_and_offsets_parse_like_their_utc_instant(dt: datetime) -> 
     text = millis.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis.microsecond // 1000:03d}Z"
     assert parse_rfc3339(text) == millis
     assert parse_rfc3339(text.replace("Z", "+00:00")) == millis
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:59:59.999+01:00"],
+)
+def test_a_time_that_leaves_the_range_in_utc_is_invalid_and_names_the_range(text: str) -> None:
+    # in UTC these are in year 0 or year 10000: no datetime can hold them
+    with pytest.raises(InvalidTime, match="outside the supported range") as caught:
+        parse_rfc3339(text)
+    assert TIME_RANGE in str(caught.value)
+
+
+def test_the_edges_of_the_range_still_parse() -> None:
+    assert parse_rfc3339("0001-01-01T00:00:00Z") == datetime(1, 1, 1, tzinfo=UTC)
+    assert parse_rfc3339("0001-01-01T01:00:00+01:00") == datetime(1, 1, 1, tzinfo=UTC)
+    assert parse_rfc3339("9999-12-31T22:59:59-01:00") == datetime(
+        9999, 12, 31, 23, 59, 59, tzinfo=UTC
+    )
+
+
+def test_out_of_range_times_in_an_object_are_ignored_like_any_bad_time() -> None:
+    obj = pod()
+    obj["metadata"]["creationTimestamp"] = "0001-01-01T00:00:00+01:00"
+    obj["status"]["conditions"] = [
+        {"type": "Ready", "status": "True", "lastTransitionTime": "9999-12-31T23:59:59-01:00"}
+    ]
+    obj["metadata"].pop("managedFields", None)
+    obj["status"].pop("containerStatuses", None)
+    assert derive_object_time(obj) is None

@@ -3,6 +3,7 @@ same counts, same rejection lines (with the same locations), whatever the cuts."
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -20,41 +21,7 @@ from kubetrail.ingest.pipeline import IngestStats, ingest_files
 from kubetrail.ingest.reader import lines_of
 from kubetrail.store.base import EventFilter, EventQuery
 from kubetrail.store.sqlite import SQLiteStore
-
-
-def event(i: int, verb: str = "MODIFIED") -> dict[str, Any]:
-    return {
-        "type": verb,
-        "object": {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": f"web-{i}",
-                "namespace": "default",
-                "uid": f"00000000-0000-0000-0000-{i:012d}",
-                "resourceVersion": str(1000 + i),
-                "creationTimestamp": "2026-11-20T10:00:00Z",
-                "labels": {"app": "web"},
-            },
-            "spec": {"containers": [{"name": "app", "image": "nginx:1.25"}]},
-            "status": {
-                "phase": "Running",
-                "containerStatuses": [
-                    {
-                        "name": "app",
-                        "restartCount": i % 4,
-                        "state": {"waiting": {"reason": "CrashLoopBackOff"}}
-                        if i % 3 == 0
-                        else {"running": {"startedAt": "2026-11-20T10:00:05Z"}},
-                    }
-                ],
-            },
-        },
-    }
-
-
-def jsonl(*values: Any) -> bytes:
-    return b"".join(json.dumps(v).encode() + b"\n" for v in values)
+from tests.support.watch_lines import event, jsonl
 
 
 def pretty(*values: Any) -> bytes:
@@ -247,3 +214,64 @@ def test_any_mix_of_input_shapes_reads_the_same_in_parallel(
     finally:
         parallel.SEGMENT_BYTES = original
     assert got == expected
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended while we looked
+            # the fields after the command name (which may hold spaces) start with state, ppid
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux only)")
+def test_workers_end_when_ingest_is_killed_with_sigkill(tmp_path: Path) -> None:
+    """`kill -9` of `kubetrail ingest` must not leave its workers behind, re-parented and
+    holding the database open (hardening issue)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubetrail", "ingest", "--workers", "2", "--store",
+         f"sqlite:///{tmp_path / 'k.db'}", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdin is not None
+    try:
+        # more than a segment, so the pool starts; the pipe stays open: ingest waits for more
+        proc.stdin.write(jsonl(*(event(i) for i in range(12000))))
+        proc.stdin.flush()
+        deadline = time.monotonic() + 30
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = _children(proc.pid)
+            time.sleep(0.1)
+        assert len(workers) >= 2, "the worker pool did not start"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)], "workers outlived their parent"
+    finally:
+        proc.kill()
+        for w in _children(proc.pid) | workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(w, signal.SIGKILL)

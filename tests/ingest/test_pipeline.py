@@ -10,7 +10,7 @@ import pytest
 from kubetrail.ingest.pipeline import ingest_files
 from kubetrail.store import open_store
 from kubetrail.store.sqlite import SQLiteStore
-from tests.ingest.test_parallel import event, jsonl
+from tests.support.watch_lines import event, jsonl
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -31,3 +31,50 @@ def test_a_bulk_load_is_committed_when_ingest_returns(tmp_path: Path, workers: i
             assert other.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 40
     finally:
         store.close()
+
+
+def _poisoned(value_at: int, total: int, poison: dict | bytes) -> bytes:
+    bad = poison if isinstance(poison, bytes) else jsonl(poison)
+    return b"".join(bad if i == value_at else jsonl(event(i)) for i in range(total))
+
+
+def _overflowing_time() -> dict:
+    bad = event(10**6)
+    bad["object"]["metadata"]["creationTimestamp"] = "0001-01-01T00:00:00+01:00"
+    bad["timestamp"] = "0001-01-01T00:00:00+01:00"
+    return bad
+
+
+def _deeply_nested() -> bytes:
+    """A watch event whose spec nests 1,000 maps: under orjson's parsing limit (1024), over
+    kubetrail's (253); written by hand, since json.dumps recurses too."""
+    line = jsonl(event(10**6)).decode().rstrip("\n")
+    spec_at = line.index('"spec": ') + len('"spec": ')
+    spec_end = line.index(', "status"')
+    deep = '{"x": ' * 1000 + '"leaf"' + "}" * 1000
+    return (line[:spec_at] + deep + line[spec_end:] + "\n").encode()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(
+    "poison, reason",
+    [(_overflowing_time(), "outside the supported range"), (_deeply_nested(), "nests deeper")],
+    ids=["overflowing-time", "nesting-1000"],
+)
+def test_one_bad_line_is_a_rejection_and_the_rest_of_the_file_is_stored(
+    tmp_path: Path, workers: int, poison: dict | bytes, reason: str
+) -> None:
+    total, bad_at = 3000, 1500
+    path = tmp_path / "events.json"
+    path.write_bytes(_poisoned(bad_at, total, poison))
+    lines: list[str] = []
+    store = open_store(f"sqlite:///{tmp_path / 'k.db'}", bulk=True)
+    try:
+        stats = ingest_files([str(path)], store, report=lines.append, workers=workers)
+    finally:
+        store.close()
+    assert (stats.read, stats.stored, stats.rejected) == (total, total - 1, 1)
+    rejection = [line for line in lines if f"events.json:{bad_at + 1}:" in line]
+    assert len(rejection) == 1 and reason in rejection[0], lines
+    with sqlite3.connect(tmp_path / "k.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == total - 1

@@ -19,8 +19,8 @@ import urllib3
 from kubernetes import client, config, dynamic, watch
 from kubernetes.client.rest import ApiException
 
-from tests.incident import ANCHOR
-from tests.k8s.fake_apiserver import FakeApiServer
+from tests.support.fake_apiserver import FakeApiServer
+from tests.support.incident import ANCHOR
 
 
 def pod(name: str, namespace: str = "shop", *, image: str = "nginx:1.27") -> dict[str, Any]:

@@ -30,15 +30,16 @@ from kubetrail.api.errors import install_error_handlers
 from kubetrail.api.routes import events
 from kubetrail.config import Settings
 from kubetrail.store.sqlite import SQLiteStore
-from tests.mcp.conftest import (
+from tests.mcp.test_stdio_api import OUT_OF_RANGE
+from tests.support.mcp_processes import (
     WIDE,
     McpSession,
     ThreadServer,
     assert_no_secret,
-    free_port,
     kubetrail,
     wait_http,
 )
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -129,6 +130,11 @@ def test_store_mode_needs_no_api(incident_db: Path, work: Path) -> None:
         assert "no audit events" in mcp.error(
             "check_node_health", start_time="2001-01-01T00:00:00Z", end_time="2001-01-02T00:00:00Z"
         )
+        # out-of-range times are the same one line as through the REST API (hardening issue)
+        for tool, args, named in OUT_OF_RANGE:
+            msg = mcp.error(tool, **args)
+            assert named in msg and ("range" in msg or "30 days" in msg), msg
+        assert "Traceback" not in mcp.stderr
 
 
 def test_api_down_names_the_url_and_the_port_forward(work: Path) -> None:
@@ -234,6 +240,52 @@ def test_streamable_http_needs_the_bearer_token(http_server: str) -> None:
     assert "check_volume_issues" in tools and len(tools) == 8
     assert any(f["object"]["name"] == "postgres-data" for f in report["findings"])
     assert_no_secret(report)
+
+
+PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_case_insensitive(http_server: str, scheme: str) -> None:
+    """RFC 7235: the scheme is case-insensitive (the REST API already accepted any casing)."""
+    r = httpx.post(
+        f"{http_server}/mcp",
+        json=PING,
+        headers={**MCP_HEADERS, "Authorization": f"{scheme} open-sesame"},
+    )
+    assert r.status_code != 401, r.text
+
+
+def test_a_foreign_host_or_origin_is_refused_on_every_address(
+    incident_db: Path, work: Path
+) -> None:
+    """DNS rebinding: listening on all addresses with a token (the case that once served any
+    Host), a foreign Host or Origin is refused even with the right token."""
+    port = free_port()
+    env = {**os.environ, "KUBETRAIL_API_TOKEN": "open-sesame"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubetrail", "mcp", "--http", "--host", "0.0.0.0",
+         "--port", str(port), "--store", f"sqlite:///{incident_db}",
+         "--allowed-host", "mcp.example.com"],
+        cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    auth = {**MCP_HEADERS, "Authorization": "Bearer open-sesame"}
+    try:
+        wait_http(f"{url}/health", proc)
+        r = httpx.post(f"{url}/mcp", json=PING, headers={**auth, "Host": "evil.example"})
+        assert r.status_code == 421 and "KUBETRAIL_ALLOWED_HOSTS" in r.json()["detail"]
+        r = httpx.post(f"{url}/mcp", json=PING, headers={**auth, "Origin": "http://evil.example"})
+        assert r.status_code == 403
+        assert httpx.get(f"{url}/health", headers={"Host": "evil.example"}).status_code == 421
+        # what a real deployment names is served: the allow-list, cluster names, addresses
+        for host in ("mcp.example.com", "kubetrail-mcp.kubetrail.svc:8081", f"127.0.0.1:{port}"):
+            r = httpx.post(f"{url}/mcp", json=PING, headers={**auth, "Host": host})
+            assert r.status_code not in (401, 403, 421), (host, r.status_code, r.text)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_http_refuses_to_start_without_a_token(work: Path) -> None:

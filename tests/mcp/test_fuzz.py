@@ -21,9 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp.shared.exceptions import MCPError
 
-from tests.mcp.conftest import McpSession
-from tests.mcp.test_stdio_api import TOOLS
-from tests.strategies import ODD_TEXT, json_values
+from tests.support.mcp_processes import TOOLS, McpSession
+from tests.support.strategies import ODD_TEXT, json_values
 
 EXAMPLES = int(os.environ.get("KUBETRAIL_MCP_FUZZ_EXAMPLES", "40"))
 #: Each call is a round trip to a server process: slow by hypothesis' standards.

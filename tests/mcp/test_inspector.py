@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mcp.conftest import FORBIDDEN
+from tests.support.mcp_processes import FORBIDDEN
 
 pytestmark = pytest.mark.e2e
 

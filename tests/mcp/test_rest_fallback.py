@@ -11,8 +11,7 @@ import orjson
 import pytest
 
 from kubetrail.events.timing import parse_rfc3339
-from kubetrail.mcp import backends
-from kubetrail.mcp.backends import RestBackend
+from kubetrail.mcp.backends import RestBackend, fallback
 from kubetrail.store.base import Cursor, EventFilter, EventQuery
 from kubetrail.store.sqlite import SQLiteStore
 
@@ -46,8 +45,8 @@ def events_only(
 
 
 def test_the_fetch_cap_is_said(incident_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backends, "FALLBACK_PAGE_SIZE", 200)
-    monkeypatch.setattr(backends, "FALLBACK_MAX_EVENTS", 600)
+    monkeypatch.setattr(fallback, "FALLBACK_PAGE_SIZE", 200)
+    monkeypatch.setattr(fallback, "FALLBACK_MAX_EVENTS", 600)
     api = RestBackend(
         "http://audit.example:8080",
         "tok",
@@ -64,7 +63,7 @@ def test_the_fetch_cap_is_said(incident_db: Path, monkeypatch: pytest.MonkeyPatc
 def test_an_api_without_cursors_is_paged_by_time_and_a_stall_is_said(
     incident_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backends, "FALLBACK_PAGE_SIZE", 300)
+    monkeypatch.setattr(fallback, "FALLBACK_PAGE_SIZE", 300)
     served: list[str] = []
     api = RestBackend(
         "http://audit.example:8080",

@@ -14,19 +14,10 @@ from typing import Any
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.mcp.conftest import WIDE, McpSession
+from tests.support.mcp_processes import CHECK_TOOLS, TOOLS, WIDE, McpSession
 
 pytestmark = pytest.mark.e2e
 
-CHECK_TOOLS = {
-    "check_node_health",
-    "check_pod_issues",
-    "check_volume_issues",
-    "analyze_recent_changes",
-    "investigate_pod_startup",
-    "check_resource_limits",
-}
-TOOLS = CHECK_TOOLS | {"search_events", "get_object_history"}
 TEMPLATES = {
     "audit://events/{namespace}",
     "audit://events/{namespace}/{resource_type}",
@@ -300,6 +291,25 @@ def test_prompt_rejects_a_bad_window(mcp_api: McpSession) -> None:
 
 
 # -- errors --------------------------------------------------------------------------------------
+
+
+OUT_OF_RANGE = (
+    ("check_pod_issues", {"end_time": "0001-01-01T00:00:00Z"}, "end_time"),
+    ("check_pod_issues", {"start_time": "0001-01-01T00:00:00+01:00"}, "start_time"),
+    ("check_node_health", {"time_window": "99999999999999d"}, "time_window"),
+    ("search_events", {"start_time": "9999-12-31T23:59:59-01:00"}, "start_time"),
+    ("search_events", {"end_time": "0001-01-01T00:00:00Z"}, "end_time"),
+)
+
+
+@pytest.mark.parametrize("tool, args, named", OUT_OF_RANGE)
+def test_times_out_of_range_are_one_line_naming_the_parameter(
+    mcp_api: McpSession, tool: str, args: dict, named: str
+) -> None:
+    msg = mcp_api.error(tool, **args)
+    # the SDK prefixes "Error executing tool <name>: "; what follows must say what to fix
+    assert named in msg and ("range" in msg or "30 days" in msg), msg
+    assert "\n" not in msg.strip()
 
 
 def test_malformed_parameters_say_which_and_the_accepted_forms(mcp_api: McpSession) -> None:

@@ -7,7 +7,7 @@ import copy
 import orjson
 
 from kubetrail.shipper.watcher import churn_digest
-from tests.k8s_objects import node, pod
+from tests.support.k8s_objects import node, pod
 
 
 def test_heartbeats_resource_version_and_managed_fields_do_not_count() -> None:

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.k8s_objects import pod
-from tests.shipper.conftest import Cluster
+from tests.support.k8s_objects import pod
+from tests.support.shipping import Cluster
 
 
 def ship(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kubetrail.events.redact import RedactionPolicy
 from kubetrail.shipper.config import ResourceSpec, ShipperConfigError, load_config, parse_config
-from tests.strategies import json_values
+from tests.support.strategies import json_values
 
 ORIGINAL = """\
 discoverCRDs: true
@@ -90,11 +91,50 @@ def test_kubetrail_keys() -> None:
         ({"include": "pods"}, "include must be a list of strings"),
         ({"resources": [{"kind": "Pod"}]}, "resources[0] needs version, plural"),
         ({"redaction": [{"dataKeys": "("}]}, "invalid redaction pattern"),
+        (
+            {"redaction": {"urlCredentials": "no"}},
+            "redaction: urlCredentials must be true or false",
+        ),
+        (
+            {"redaction": {"customResourceFields": "("}},
+            "redaction: customResourceFields: invalid redaction pattern",
+        ),
+        ({"redaction": {"secretAnnotationsKept": 3}}, "redaction: secretAnnotationsKept must be"),
+        ({"redaction": {"configLine": False}}, "redaction: unknown key 'configLine'"),
+        ({"redaction": "all"}, "redaction: must be a list of rules or a mapping"),
     ],
 )
 def test_bad_values_name_the_key(raw: dict, message: str) -> None:
     with pytest.raises(ShipperConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_config(raw)
+
+
+def test_the_redaction_section_has_switches_with_all_on_by_default() -> None:
+    assert parse_config({}).redaction_policy() == RedactionPolicy()
+    cfg = parse_config(
+        {
+            "redaction": {
+                "urlCredentials": False,
+                "commandLineFlags": True,
+                "configLines": False,
+                "customResourceFields": "(?i)^pin$",
+                "secretAnnotationsKept": ["team", "meta.helm.sh/*"],
+                "rules": [{"kinds": ["ConfigMap"], "dataKeys": "(?i)dsn"}],
+            }
+        }
+    )
+    policy = cfg.redaction_policy(b"site-key")
+    assert (policy.url_credentials, policy.command_line_flags, policy.config_lines) == (
+        False,
+        True,
+        False,
+    )
+    assert policy.custom_resource_fields is not None
+    assert policy.custom_resource_fields.pattern == "(?i)^pin$"
+    assert policy.keeps_annotation("team") and policy.keeps_annotation("meta.helm.sh/x")
+    assert not policy.keeps_annotation("kubernetes.io/service-account.name")
+    assert len(policy.rules) == len(RedactionPolicy().rules) + 1
+    assert policy.key == b"site-key"
 
 
 def test_unknown_keys_are_kept_for_a_warning() -> None:

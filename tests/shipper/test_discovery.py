@@ -5,7 +5,7 @@ from __future__ import annotations
 from kubetrail.shipper.config import ResourceSpec
 from kubetrail.shipper.discovery import BUILTIN_GROUPS, discover, select
 from kubetrail.shipper.kube import Kube, load_client
-from tests.shipper.conftest import Cluster
+from tests.support.shipping import Cluster
 
 PODS = ResourceSpec("", "v1", "Pod", "pods", True)
 EVENTS = ResourceSpec("", "v1", "Event", "events", True)

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from kubetrail.shipper.kube import Kube, KubeError, load_client
-from tests.shipper.conftest import Cluster
+from tests.support.shipping import Cluster
 
 
 def configmap(name: str, value: str) -> dict[str, object]:

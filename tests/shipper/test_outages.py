@@ -15,12 +15,12 @@ import httpx
 import pytest
 
 from kubetrail.store.opensearch import OpenSearchStore
-from tests.k8s_objects import pod
-from tests.servers import free_port
-from tests.shipper.conftest import Cluster, assert_exactly, config, running, wait_until
-from tests.shipper.netfault import TcpProxy
-from tests.store.opensearch_servers import opensearch_store
-from tests.store.osmem import running_osmem
+from tests.support.k8s_objects import pod
+from tests.support.netfault import TcpProxy
+from tests.support.opensearch_servers import opensearch_store
+from tests.support.osmem import running_osmem
+from tests.support.servers import free_port
+from tests.support.shipping import Cluster, assert_exactly, config, running, wait_until
 
 PREFIX = "ship-events"
 

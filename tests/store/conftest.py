@@ -25,8 +25,8 @@ import pytest
 
 from kubetrail.store.base import Store
 from kubetrail.store.sqlite import SQLiteStore
-from tests.store.opensearch_servers import opensearch_store, real_opensearch_url
-from tests.store.osmem import running_osmem
+from tests.support.opensearch_servers import opensearch_store, real_opensearch_url
+from tests.support.osmem import running_osmem
 
 _prefixes = itertools.count(1)
 

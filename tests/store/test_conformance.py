@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubetrail.queries.history import ObjectKey, object_history
 from kubetrail.store.base import (
     AggregateQuery,
     Cursor,
@@ -12,8 +13,7 @@ from kubetrail.store.base import (
     InvalidQuery,
     Store,
 )
-from kubetrail.store.history import ObjectRef, object_history
-from tests.store.dataset import at, documents
+from tests.support.dataset import at, documents
 
 
 @pytest.fixture
@@ -231,13 +231,13 @@ def test_health(loaded: Store):
 
 
 def test_object_history_with_changed_paths_and_related_events(loaded: Store):
-    history = object_history(loaded, ObjectRef("shop", "pods", "checkout-7d9f8b6c5-x2k4p"))
+    history = object_history(loaded, ObjectKey("shop", "pods", "checkout-7d9f8b6c5-x2k4p"))
     assert history is not None
     assert [v["resourceVersion"] for v in history.versions] == ["100", "110", "120"]
     assert history.versions[0]["changedPaths"] == []
     assert "status.containerStatuses[app].restartCount" in history.versions[2]["changedPaths"]
     assert [(e["reason"], e["count"]) for e in history.events] == [("BackOff", 5)]
-    node_history = object_history(loaded, ObjectRef("", "nodes", "worker-3"))
+    node_history = object_history(loaded, ObjectKey("", "nodes", "worker-3"))
     assert node_history is not None
     assert [e["reason"] for e in node_history.events] == ["NodeNotReady"]
-    assert object_history(loaded, ObjectRef("shop", "pods", "no-such-pod")) is None
+    assert object_history(loaded, ObjectKey("shop", "pods", "no-such-pod")) is None

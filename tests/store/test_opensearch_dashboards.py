@@ -34,8 +34,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from kubetrail.store import os_dashboards
-from kubetrail.store.os_dashboards import (
+from kubetrail.store.opensearch import dashboards
+from kubetrail.store.opensearch.dashboards import (
     DashboardsError,
     DashboardsImportError,
     DashboardsUnreachable,
@@ -43,8 +43,8 @@ from kubetrail.store.os_dashboards import (
     render_objects,
     render_saved_objects,
 )
-from kubetrail.store.os_templates import render_all
-from tests.servers import free_port
+from kubetrail.store.opensearch.templates import render_all
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 _prefixes = itertools.count(1)
@@ -220,15 +220,14 @@ def test_every_reference_resolves_to_an_object_in_the_file(
 
 
 def test_every_template_file_is_rendered() -> None:
-    files = resources.files("kubetrail").joinpath("dashboards")
+    files = resources.files("kubetrail.store.opensearch").joinpath("saved_objects")
     names = sorted(
         p.name.removesuffix(".json.j2") for p in files.iterdir() if p.name.endswith(".j2")
     )
-    assert names == sorted(os_dashboards.OBJECTS)
-    link = REPO / "dashboards"
-    assert link.is_symlink() and link.resolve() == (REPO / "src/kubetrail/dashboards").resolve()
+    assert names == sorted(dashboards.OBJECTS)
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert "dashboards/*.j2" in pyproject["tool"]["setuptools"]["package-data"]["kubetrail"]
+    package_data = pyproject["tool"]["setuptools"]["package-data"]["kubetrail.store.opensearch"]
+    assert "saved_objects/*.j2" in package_data
 
 
 # -- fields against the index template ----------------------------------------------------
@@ -469,7 +468,7 @@ def test_bad_parameters_are_refused(kwargs: dict[str, str], message: str) -> Non
 
 
 def test_versions_are_valid_for_dashboards_2(objects: list[dict[str, Any]]) -> None:
-    assert os_dashboards.MIGRATION_VERSIONS == OSD2_MIGRATIONS
+    assert dashboards.MIGRATION_VERSIONS == OSD2_MIGRATIONS
     for obj in objects:
         # exactly the newest migration: no migration runs on import, none is "too new"
         assert obj["migrationVersion"] == {obj["type"]: OSD2_MIGRATIONS[obj["type"]]}
@@ -755,7 +754,7 @@ def test_import_into_a_real_dashboards(ndjson: bytes) -> None:
     assert import_saved_objects(url, ndjson, tenant=tenant)[-1] == lines[-1]
     parts = urlsplit(url)
     auth = (parts.username, parts.password or "") if parts.username else None
-    base = os_dashboards.redact_url(url).rstrip("/")
+    base = dashboards.redact_url(url).rstrip("/")
     headers = {"osd-xsrf": "true", **({"securitytenant": tenant} if tenant else {})}
     answer = httpx.get(
         f"{base}/api/saved_objects/dashboard/kubetrail-events-triage", auth=auth, headers=headers

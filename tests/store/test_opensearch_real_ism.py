@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from opensearchpy import OpenSearch
 
-from kubetrail.store.os_setup import retention_mode, setup
-from kubetrail.store.os_templates import TemplateParams
+from kubetrail.store.opensearch.retention import retention_mode
+from kubetrail.store.opensearch.setup import setup
+from kubetrail.store.opensearch.templates import TemplateParams
 
 
 def test_ism_policy_attached_and_rollover_moves_the_write_alias(real_opensearch: str) -> None:

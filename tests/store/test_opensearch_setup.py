@@ -23,21 +23,20 @@ import pytest
 from opensearchpy import OpenSearch, Transport, helpers
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
-from kubetrail.store.os_client import make_client
-from kubetrail.store.os_setup import (
+from kubetrail.store.opensearch.client import make_client
+from kubetrail.store.opensearch.retention import retention_fallback, retention_mode
+from kubetrail.store.opensearch.setup import (
     SetupError,
     SetupResult,
     cluster_info,
     parse_version,
     plugins_have_ism,
-    retention_fallback,
-    retention_mode,
     setup,
 )
-from kubetrail.store.os_templates import TemplateParams
+from kubetrail.store.opensearch.templates import TemplateParams
 from kubetrail.store.url import parse_store_url
-from tests.servers import free_port
-from tests.store.osmem import running_osmem
+from tests.support.osmem import running_osmem
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
 

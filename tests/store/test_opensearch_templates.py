@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kubetrail import __version__
-from kubetrail.store import os_query
 from kubetrail.store.base import GROUP_KEYS
-from kubetrail.store.os_templates import (
+from kubetrail.store.opensearch import queries
+from kubetrail.store.opensearch.templates import (
     TEMPLATE_FILES,
     TemplateError,
     TemplateParams,
@@ -25,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: every field the OpenSearch store filters or groups on (and ``id``, its cursor tiebreak),
 #: read from its query builder so a new filter cannot go unmapped
 FILTER_FIELDS = tuple(
-    sorted(set(os_query.FILTER_FIELDS.values()) | set(os_query.GROUP_FIELDS.values()) | {"id"})
+    sorted(set(queries.FILTER_FIELDS.values()) | set(queries.GROUP_FIELDS.values()) | {"id"})
 )
 
 VARIANTS = {
@@ -85,13 +87,15 @@ def test_every_template_renders_to_a_json_object(params: TemplateParams) -> None
         json.dumps(body)  # plain JSON values only
 
 
-def test_files_are_in_the_top_level_folder_and_the_package() -> None:
-    top = REPO / "index-templates"
-    assert top.is_symlink() or top.is_dir()
-    shipped = sorted(p.name for p in (REPO / "src/kubetrail/index_templates").glob("*.j2"))
+def test_files_are_shipped_in_the_package() -> None:
+    folder = REPO / "src/kubetrail/store/opensearch/index_templates"
+    shipped = sorted(p.name for p in folder.glob("*.j2"))
     assert shipped == sorted(TEMPLATE_FILES.values())
-    assert sorted(p.name for p in top.glob("*.j2")) == shipped
-    assert top.resolve() == (REPO / "src/kubetrail/index_templates").resolve()
+    installed = resources.files("kubetrail.store.opensearch").joinpath("index_templates")
+    assert sorted(p.name for p in installed.iterdir() if p.name.endswith(".j2")) == shipped
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    package_data = pyproject["tool"]["setuptools"]["package-data"]["kubetrail.store.opensearch"]
+    assert "index_templates/*.j2" in package_data
 
 
 def test_names_follow_the_prefix(params: TemplateParams) -> None:
@@ -337,11 +341,11 @@ def test_good_edge_params_are_accepted() -> None:
 
 
 def test_broken_template_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kubetrail.store import os_templates
+    from kubetrail.store.opensearch import templates
 
-    monkeypatch.setattr(os_templates, "template_source", lambda name: '{"a": {{ shards }},}')
+    monkeypatch.setattr(templates, "template_source", lambda name: '{"a": {{ shards }},}')
     with pytest.raises(TemplateError, match=r"x\.json\.j2 does not render to valid JSON"):
         render("x.json.j2", TemplateParams())
-    monkeypatch.setattr(os_templates, "template_source", lambda name: '{"a": {{ nope }}}')
+    monkeypatch.setattr(templates, "template_source", lambda name: '{"a": {{ nope }}}')
     with pytest.raises(TemplateError, match=r"'nope' is undefined"):
         render("x.json.j2", TemplateParams())

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from kubetrail.demo.incident import generate_incident
-from kubetrail.ingest.records import to_documents
+from kubetrail.ingest.documents import to_documents
+from kubetrail.queries.history import ObjectKey, object_history
 from kubetrail.store.base import AggregateQuery, EventFilter, EventQuery, Store
-from kubetrail.store.history import ObjectRef, object_history
 from kubetrail.store.sqlite import SQLiteStore
-from tests.store.opensearch_servers import opensearch_store
+from tests.support.opensearch_servers import opensearch_store
 
 ANCHOR = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -127,13 +127,13 @@ def test_same_aggregation_buckets(name: str, reference: Store, other: Store) -> 
 @pytest.mark.parametrize(
     "ref",
     [
-        ObjectRef("", "nodes", "worker-3"),
-        ObjectRef("data", "persistentvolumeclaims", "postgres-data"),
-        ObjectRef("shop", "deployments", "checkout"),
-        ObjectRef("payments", "secrets", "payment-db-credentials"),
+        ObjectKey("", "nodes", "worker-3"),
+        ObjectKey("data", "persistentvolumeclaims", "postgres-data"),
+        ObjectKey("shop", "deployments", "checkout"),
+        ObjectKey("payments", "secrets", "payment-db-credentials"),
     ],
 )
-def test_same_object_history(ref: ObjectRef, reference: Store, other: Store) -> None:
+def test_same_object_history(ref: ObjectKey, reference: Store, other: Store) -> None:
     expected = object_history(reference, ref)
     got = object_history(other, ref)
     assert expected is not None and got is not None

@@ -11,7 +11,6 @@ import pytest
 
 from kubetrail.events.timing import parse_rfc3339
 from kubetrail.store import open_store
-from kubetrail.store import sqlite as sqlite_module
 from kubetrail.store.base import (
     AggregateQuery,
     EventFilter,
@@ -19,8 +18,8 @@ from kubetrail.store.base import (
     StoreError,
     StoreUnavailable,
 )
-from kubetrail.store.sqlite import SQLiteStore
-from tests.store.dataset import documents
+from kubetrail.store.sqlite import BULK_ROWS_PER_COMMIT, SQLiteStore, prepare_row, schema
+from tests.support.dataset import documents
 
 
 def _schema_version(path: Path) -> int:
@@ -31,7 +30,7 @@ def _schema_version(path: Path) -> int:
 def test_new_database_gets_current_schema_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "k.db"
     SQLiteStore(path).close()
-    assert _schema_version(path) == sqlite_module.SCHEMA_VERSION
+    assert _schema_version(path) == schema.SCHEMA_VERSION
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -50,9 +49,9 @@ def test_migration_runs_in_order_and_keeps_data(
         applied.append(1)
         conn.execute("ALTER TABLE events ADD COLUMN cluster TEXT NOT NULL DEFAULT ''")
 
-    current = sqlite_module.SCHEMA_VERSION
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", current + 1)
-    monkeypatch.setitem(sqlite_module.MIGRATIONS, current, v1_to_v2)
+    current = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, current, v1_to_v2)
     store = SQLiteStore(path)
     try:
         assert applied == [1]
@@ -78,9 +77,9 @@ def test_failed_migration_leaves_the_old_schema(
         conn.execute("ALTER TABLE events ADD COLUMN half_done TEXT")
         raise sqlite3.OperationalError("disk I/O error")
 
-    current = sqlite_module.SCHEMA_VERSION
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", current + 1)
-    monkeypatch.setitem(sqlite_module.MIGRATIONS, current, broken)
+    current = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, current, broken)
     with pytest.raises(StoreUnavailable, match="disk I/O error"):
         SQLiteStore(path)
     assert _schema_version(path) == current
@@ -149,12 +148,12 @@ def test_closed_store_says_so(tmp_path: Path) -> None:
 def test_a_version_1_database_gets_the_reason_index(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     with sqlite3.connect(path) as conn:  # what kubetrail 0.1 created
-        conn.executescript(sqlite_module._SCHEMA_V1)
+        conn.executescript(schema._SCHEMA_V1)
         conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
     store = SQLiteStore(path)
     try:
         store.write(documents())
-        assert _schema_version(path) == sqlite_module.SCHEMA_VERSION >= 2
+        assert _schema_version(path) == schema.SCHEMA_VERSION >= 2
     finally:
         store.close()
     with sqlite3.connect(path) as conn:
@@ -196,7 +195,7 @@ def test_a_version_2_database_gets_signal_rows_with_object_keys(tmp_path: Path) 
         )
     store = SQLiteStore(path)
     try:
-        assert _schema_version(path) == sqlite_module.SCHEMA_VERSION
+        assert _schema_version(path) == schema.SCHEMA_VERSION
         assert _signal_answers(store) == expected
     finally:
         store.close()
@@ -231,7 +230,7 @@ def test_raw_pages_are_the_bytes_of_the_parsed_pages(tmp_path: Path) -> None:
 def test_newest_of_a_group_across_times_of_different_digit_counts(tmp_path: Path) -> None:
     from kubetrail.events.normalize import normalize
     from kubetrail.events.timing import parse_rfc3339
-    from tests.k8s_objects import pod
+    from tests.support.k8s_objects import pod
 
     old = normalize("MODIFIED", pod(rv="1"), observed_at=parse_rfc3339("1999-01-01T00:00:00Z"))
     new = normalize("MODIFIED", pod(rv="2"), observed_at=parse_rfc3339("2026-01-01T00:00:00Z"))
@@ -288,7 +287,7 @@ def test_a_version_5_database_gets_its_count(tmp_path: Path) -> None:
         conn.execute("DELETE FROM meta WHERE key = 'event_count'")
         conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     assert _counted(path) == (len(documents()), len(documents()))
-    assert _schema_version(path) == sqlite_module.SCHEMA_VERSION
+    assert _schema_version(path) == schema.SCHEMA_VERSION
 
 
 def _fts_hash_bytes(path: Path) -> int | None:
@@ -308,7 +307,7 @@ def test_a_version_6_database_gets_the_larger_full_text_buffer(tmp_path: Path) -
     store = SQLiteStore(path)
     store.write(docs[: len(docs) // 2])
     store.close()
-    assert _fts_hash_bytes(path) == sqlite_module.FTS_HASH_BYTES  # a new file has it
+    assert _fts_hash_bytes(path) == schema.FTS_HASH_BYTES  # a new file has it
     with sqlite3.connect(path) as conn:  # as v6 left it: SQLite's default
         conn.execute("DELETE FROM events_fts_config WHERE k = 'hashsize'")
         conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
@@ -316,8 +315,8 @@ def test_a_version_6_database_gets_the_larger_full_text_buffer(tmp_path: Path) -
     store = SQLiteStore(path)
     try:
         store.write(docs)  # rows indexed before and after the upgrade
-        assert _schema_version(path) == sqlite_module.SCHEMA_VERSION
-        assert _fts_hash_bytes(path) == sqlite_module.FTS_HASH_BYTES
+        assert _schema_version(path) == schema.SCHEMA_VERSION
+        assert _fts_hash_bytes(path) == schema.FTS_HASH_BYTES
         assert _texts(store, "checkout-config") == ["ConfigMap"]
         assert _texts(store, "NodeNotReady worker-3") == ["Event"]
     finally:
@@ -339,10 +338,10 @@ class _RefusingConnection:
 
 def test_the_full_text_buffer_is_optional_but_a_failing_database_is_not() -> None:
     # an SQLite without the option: the migration goes on
-    sqlite_module._v6_to_v7(_RefusingConnection("SQLITE_ERROR", in_transaction=True))  # type: ignore[arg-type]
+    schema._v6_to_v7(_RefusingConnection("SQLITE_ERROR", in_transaction=True))  # type: ignore[arg-type]
     for errorname, in_transaction in (("SQLITE_FULL", True), ("SQLITE_ERROR", False)):
         with pytest.raises(sqlite3.OperationalError):
-            sqlite_module._v6_to_v7(_RefusingConnection(errorname, in_transaction))  # type: ignore[arg-type]
+            schema._v6_to_v7(_RefusingConnection(errorname, in_transaction))  # type: ignore[arg-type]
 
 
 def _visible(path: Path) -> int:
@@ -378,7 +377,7 @@ def test_a_failed_write_in_a_bulk_load_takes_back_only_its_own_rows(tmp_path: Pa
     store = SQLiteStore(path, rows_per_commit=100)
     try:
         store.write(docs[:4])
-        good = [sqlite_module.prepare_row(d) for d in docs[4:8]]
+        good = [prepare_row(d) for d in docs[4:8]]
         broken = [*good[:2], ("broken-1", good[2][1][:5], [], "")]  # too few columns
         with pytest.raises(StoreError, match=r"SQLite write to .* failed"):
             store.write_prepared(broken)
@@ -410,7 +409,7 @@ def test_the_cli_opens_the_embedded_store_for_bulk_loads(tmp_path: Path) -> None
     plain = open_store(f"sqlite:///{tmp_path / 'k.db'}")
     try:
         assert isinstance(bulk, SQLiteStore) and isinstance(plain, SQLiteStore)
-        assert bulk._rows_per_commit == sqlite_module.BULK_ROWS_PER_COMMIT
+        assert bulk._rows_per_commit == BULK_ROWS_PER_COMMIT
         assert plain._rows_per_commit == 0  # every write commits
     finally:
         bulk.close()

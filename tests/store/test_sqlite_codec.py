@@ -11,10 +11,9 @@ import pytest
 
 from kubetrail.events.normalize import normalize
 from kubetrail.events.timing import parse_rfc3339
-from kubetrail.store import doc_codec
 from kubetrail.store.base import EventFilter, EventQuery, StoreError
-from kubetrail.store.sqlite import SQLiteStore
-from tests.k8s_objects import crashlooping_status, pod
+from kubetrail.store.sqlite import SQLiteStore, codec
+from tests.support.k8s_objects import crashlooping_status, pod
 
 
 def pods(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -47,8 +46,8 @@ def _all(store: SQLiteStore) -> dict[str, Any]:
 
 @pytest.fixture
 def small_training(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doc_codec, "TRAIN_AT", 300)
-    monkeypatch.setattr(doc_codec, "RETRAIN_EVERY", 600)
+    monkeypatch.setattr(codec, "TRAIN_AT", 300)
+    monkeypatch.setattr(codec, "RETRAIN_EVERY", 600)
 
 
 @pytest.mark.usefixtures("small_training")

@@ -12,10 +12,10 @@ import pytest
 
 from kubetrail.events.normalize import normalize
 from kubetrail.events.timing import parse_rfc3339
-from kubetrail.store import sqlite as sqlite_module
 from kubetrail.store.base import AggregateQuery, Cursor, EventFilter, EventQuery
 from kubetrail.store.sqlite import SQLiteStore
-from tests.k8s_objects import crashlooping_status, pod
+from kubetrail.store.sqlite import store as sqlite_store
+from tests.support.k8s_objects import crashlooping_status, pod
 
 T0 = parse_rfc3339("2026-11-25T00:00:00Z")
 
@@ -106,8 +106,8 @@ def test_fast_paths_page_like_the_model(
 ) -> None:
     store, docs = loaded
     # every text query takes the sliced path, with slices of 20 minutes and up
-    monkeypatch.setattr(sqlite_module, "_TEXT_SLICE_AT", 1)
-    monkeypatch.setattr(sqlite_module, "_FIRST_SLICE_MICROS", 20 * 60 * 1_000_000)
+    monkeypatch.setattr(sqlite_store, "_TEXT_SLICE_AT", 1)
+    monkeypatch.setattr(sqlite_store, "_FIRST_SLICE_MICROS", 20 * 60 * 1_000_000)
     expected = _model(docs, flt, order)
     assert expected, "the filter matches something"
     assert _pages(store, flt, order, limit) == expected
@@ -118,7 +118,7 @@ def test_a_rare_word_takes_the_plain_path_and_the_same_answer(
 ) -> None:
     store, docs = loaded
     flt = EventFilter(text="api-7")
-    assert store._text_matches("api-7") < sqlite_module._TEXT_SLICE_AT
+    assert store._text_matches("api-7") < sqlite_store._TEXT_SLICE_AT
     assert _pages(store, flt, "asc", 5) == _model(docs, flt, "asc")
 
 

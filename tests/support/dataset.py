@@ -7,7 +7,7 @@ from typing import Any
 
 from kubetrail.events.normalize import normalize
 from kubetrail.events.timing import parse_rfc3339
-from tests.k8s_objects import crashlooping_status, k8s_event, node, pod, secret
+from tests.support.k8s_objects import crashlooping_status, k8s_event, node, pod, secret
 
 
 def at(minute: int, second: int = 0) -> Any:

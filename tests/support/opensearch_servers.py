@@ -12,8 +12,8 @@ import pytest
 from opensearchpy import OpenSearch
 
 from kubetrail.store.opensearch import OpenSearchStore
-from kubetrail.store.os_setup import setup
-from kubetrail.store.os_templates import TemplateParams
+from kubetrail.store.opensearch.setup import setup
+from kubetrail.store.opensearch.templates import TemplateParams
 
 OPENSEARCH_IMAGE = "opensearchproject/opensearch:2.19.1"
 HOW_TO_RUN = (

@@ -1,21 +1,42 @@
-"""``kubetrail ship``: the command line of the shipper."""
+"""``kubetrail ship``: the shipper as a long-running process.
+
+Loads the shipper's config (the original ``resources.yaml`` plus kubetrail's keys),
+checks the ports and the API server before anything starts, then runs the
+:class:`~kubetrail.shipper.service.Shipper` until SIGTERM or SIGINT. With
+``--api-port`` the same process also serves the REST API over the store it writes
+to (the original watch-server shape); that wiring lives here, so the shipper
+package knows nothing of the API.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import logging
 import signal
-import sys
 import threading
-from typing import Any
 
+from kubetrail.cli.common import (
+    LOG_LEVELS,
+    CommandError,
+    JsonFormatter,
+    SubParsers,
+    check_port_free,
+    configure_logging,
+    open_store_from,
+)
 from kubetrail.config import Settings
+from kubetrail.store import Store
 
-_LOG_FIELDS = ("resource",)
+#: the shipper's own lines carry a time: it runs for weeks
+SHIP_TEXT_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+#: one line per request otherwise
+NOISY_LOGGERS = ("urllib3", "kubernetes", "opensearch")
+
+log = logging.getLogger("kubetrail.shipper")
 
 
-def add_ship_parser(sub: Any) -> None:
+def register(sub: SubParsers) -> None:
     p = sub.add_parser(
         "ship",
         help="watch every resource of a cluster and ship each change to the store",
@@ -53,59 +74,30 @@ def add_ship_parser(sub: Any) -> None:
     )
     p.add_argument("--metrics-host", default="0.0.0.0", help="address of the metrics endpoint")
     p.add_argument("--log-format", choices=("json", "text"), default="text", help="log line format")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
-    p.set_defaults(handler=cmd_ship)
+    p.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+    p.set_defaults(handler=run)
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for name in _LOG_FIELDS:
-            if hasattr(record, name):
-                entry[name] = getattr(record, name)
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(entry)
-
-
-def _configure_logging(fmt: str, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter()
-        if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
-    logging.getLogger("opensearch").setLevel(logging.WARNING)  # one line per request otherwise
-
-
-def cmd_ship(args: argparse.Namespace, settings: Settings) -> int:
-    from kubetrail.cli import CommandError, _check_port_free
+def run(args: argparse.Namespace, settings: Settings) -> int:
     from kubetrail.shipper.config import ShipperConfigError, load_config
     from kubetrail.shipper.kube import Kube, KubeError, load_client
     from kubetrail.shipper.service import Shipper
-    from kubetrail.store import open_store
 
-    _configure_logging(args.log_format, args.log_level)
+    configure_logging(
+        args.log_level,
+        formatter=(
+            JsonFormatter() if args.log_format == "json" else logging.Formatter(SHIP_TEXT_FORMAT)
+        ),
+        quiet=NOISY_LOGGERS,
+    )
     try:
-        config = load_config(args.config)
+        config = load_config(args.config or settings.shipper_config_path)
     except ShipperConfigError as exc:
         raise CommandError(str(exc)) from None
     if config.extra:
-        logging.getLogger("kubetrail.shipper").warning(
-            "unknown config keys ignored: %s", ", ".join(sorted(config.extra))
-        )
+        log.warning("unknown config keys ignored: %s", ", ".join(sorted(config.extra)))
     if args.spool_dir:
-        config = _with(config, spool_dir=args.spool_dir)
+        config = dataclasses.replace(config, spool_dir=args.spool_dir)
     if args.api_port == 0:
         args.api_port = config.server_port
     for port, host in (
@@ -113,15 +105,16 @@ def cmd_ship(args: argparse.Namespace, settings: Settings) -> int:
         (args.metrics_port or None, args.metrics_host),
     ):
         if port:
-            _check_port_free(host, port)
+            check_port_free(host, port)
     try:
         kube = Kube(load_client(kubeconfig=args.kubeconfig, context=args.context))
         kube.get("/version", timeout=10)
     except KubeError as exc:
         raise CommandError(str(exc)) from None
     url = args.store or config.store or settings.store_url
-    store = open_store(url)
-    shipper = Shipper(kube=kube, store=store, config=config, policy=_policy(config, settings))
+    store = open_store_from(url, settings)
+    policy = config.redaction_policy(settings.redaction_key)
+    shipper = Shipper(kube=kube, store=store, config=config, policy=policy)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -134,8 +127,9 @@ def cmd_ship(args: argparse.Namespace, settings: Settings) -> int:
         if args.metrics_port:
             shipper.serve_endpoints(args.metrics_host, args.metrics_port)
         if args.api_port:
-            _serve_api_in_thread(store, settings, config, args.api_host, args.api_port)
-        logging.getLogger("kubetrail.shipper").info(
+            api_settings = dataclasses.replace(settings, max_query_limit=config.max_query_limit)
+            _serve_api_in_thread(store, api_settings, host=args.api_host, port=args.api_port)
+        log.info(
             "shipping %d resources from %s to %s",
             len(shipper.watchers),
             kube.server,
@@ -148,24 +142,14 @@ def cmd_ship(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _with(config: Any, **changes: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(config, **changes)
-
-
-def _policy(config: Any, settings: Settings) -> Any:
-    return config.redaction_policy(settings.redaction_key)
-
-
-def _serve_api_in_thread(store: Any, settings: Settings, config: Any, host: str, port: int) -> None:
+def _serve_api_in_thread(store: Store, settings: Settings, *, host: str, port: int) -> None:
+    """The REST API on a daemon thread. The main thread keeps SIGTERM and SIGINT:
+    uvicorn (0.29 and later) captures signals only when it runs on the main thread."""
     import uvicorn
 
     from kubetrail.api.app import create_app
 
-    app_settings = _with(settings, max_query_limit=config.max_query_limit)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(store, app_settings), host=host, port=port, log_level="warning")
+        uvicorn.Config(create_app(store, settings), host=host, port=port, log_level="warning")
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     threading.Thread(target=server.run, name="api", daemon=True).start()

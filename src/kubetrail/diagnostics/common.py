@@ -23,6 +23,21 @@ GROUP_CAP = 2000
 MESSAGE_CAP = 300
 
 
+def latest_doc(b: Bucket) -> dict[str, Any]:
+    """The bucket's newest document as a plain mapping (``{}`` when it was not fetched)."""
+    return dict(b.latest) if b.latest is not None else {}
+
+
+def latest_object(b: Bucket) -> dict[str, Any]:
+    """The newest document's object snapshot (``{}`` when there is none)."""
+    obj = b.latest.get("objectChanges") if b.latest is not None else None
+    return obj if isinstance(obj, dict) else {}
+
+
+def latest_uid(b: Bucket) -> str:
+    return str(b.latest.get("uid") or "") if b.latest is not None else ""
+
+
 def base_filter(params: CheckParams, **kw: Any) -> EventFilter:
     ns = (params.namespace,) if params.namespace is not None else ()
     return EventFilter(start=params.range.start, end=params.range.end, namespace=ns, **kw)
@@ -99,8 +114,8 @@ def related_events_by_object(
     )
     out: dict[tuple[str, str], list[RelatedEvent]] = defaultdict(list)
     for b in buckets:
-        doc = b.latest or {}
-        obj = doc.get("objectChanges") or {}
+        doc = latest_doc(b)
+        obj = latest_object(b)
         out[(b.key["involvedObject.namespace"], b.key["involvedObject.name"])].append(
             RelatedEvent(
                 reason=b.key["reason"],
@@ -130,8 +145,8 @@ def event_findings(
     )
     findings = []
     for b in buckets:
-        doc = b.latest or {}
-        obj = doc.get("objectChanges") or {}
+        doc = latest_doc(b)
+        obj = latest_object(b)
         message = one_line(obj.get("message") or obj.get("note"))
         if message_filter is not None and not message_filter(b.key["reason"], message):
             continue

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from kubetrail.events.timing import InvalidTime, format_rfc3339, parse_rfc3339, utcnow
+from kubetrail.events.timing import InvalidTime, format_rfc3339, parse_query_time, utcnow
 
 Severity = Literal["critical", "warning", "info"]
 
@@ -32,6 +32,10 @@ class InvalidParams(ValueError):
     """A parameter is missing or malformed; the message names it and the accepted forms."""
 
 
+#: The longest ``time_window`` a check takes.
+MAX_WINDOW_DAYS = 30
+
+
 def parse_window(text: str) -> timedelta:
     """``30m``, ``2h``, ``2 hours``, ``24h``, ``7d``, ``1w`` → a duration."""
     match = _WINDOW.match(text or "")
@@ -42,15 +46,30 @@ def parse_window(text: str) -> timedelta:
     amount, unit = int(match.group(1)), match.group(2).lower()
     if amount < 1:
         raise InvalidParams(f"time_window {text!r} must be at least one {unit}")
-    window = timedelta(seconds=amount * _UNIT_SECONDS[unit[0]])
-    if window > timedelta(days=30):
-        raise InvalidParams(f"time_window {text!r} is longer than 30 days; the store keeps 14")
-    return window
+    seconds = amount * _UNIT_SECONDS[unit[0]]  # compared before a timedelta can overflow
+    if seconds > MAX_WINDOW_DAYS * 86400:
+        raise InvalidParams(
+            f"time_window {text!r} is longer than {MAX_WINDOW_DAYS} days; the store keeps 14"
+        )
+    return timedelta(seconds=seconds)
+
+
+def format_window(window: timedelta) -> str:
+    """``30m``, ``1h``, ``24h``, ``7d``: a window the way people write it (and
+    :func:`parse_window` reads it); whole days from two days on."""
+    seconds = int(window.total_seconds())
+    if seconds % 86400 == 0 and seconds >= 2 * 86400:
+        return f"{seconds // 86400}d"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
 
 
 def _time(name: str, value: str | None) -> datetime | None:
     try:
-        return parse_rfc3339(value) if value else None
+        return parse_query_time(value) if value else None
     except InvalidTime as exc:
         raise InvalidParams(f"invalid {name}: {exc}") from None
 

@@ -4,11 +4,15 @@ emit (NodeNotReady, Rebooted, EvictionThresholdMet, image/container GC failures)
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubetrail.diagnostics.common import (
     aggregate,
     attach_related_events,
     base_filter,
     event_findings,
+    latest_object,
+    latest_uid,
     report,
 )
 from kubetrail.diagnostics.model import CheckParams, Finding, ObjectRef, Report, Severity
@@ -54,9 +58,9 @@ def check_node_health(store: Store, params: CheckParams) -> Report:
         if mapped is None:
             continue
         issue, severity = mapped
-        node = (b.latest or {}).get("objectChanges") or {}
+        node = latest_object(b)
         cond_type = b.key["signal"].partition(":")[2].partition("=")[0]
-        condition = next(
+        condition: dict[str, Any] = next(
             (
                 c
                 for c in (node.get("status") or {}).get("conditions") or []
@@ -78,7 +82,7 @@ def check_node_health(store: Store, params: CheckParams) -> Report:
                     kind="Node",
                     namespace="",
                     name=b.key["resourceName"],
-                    uid=str((b.latest or {}).get("uid") or ""),
+                    uid=latest_uid(b),
                 ),
                 issue=issue,
                 severity=severity,

@@ -19,6 +19,8 @@ from kubetrail.diagnostics.common import (
     attach_related_events,
     base_filter,
     event_findings,
+    latest_object,
+    latest_uid,
     one_line,
     ranked,
     report,
@@ -304,7 +306,7 @@ def _pods_without_limits(
     store: Store, params: CheckParams, failing: list[Finding]
 ) -> list[Finding]:
     """Failing pods with a container lacking memory requests or limits."""
-    out = []
+    out: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     names = tuple(sorted({f.object.name for f in failing}))
     if not names:
@@ -317,10 +319,10 @@ def _pods_without_limits(
     )
     for b in buckets:
         key = (b.key["namespace"], b.key["resourceName"])
-        pod = (b.latest or {}).get("objectChanges") or {}
+        pod = latest_object(b)
         if key in seen:
             continue
-        missing = []
+        missing: list[dict[str, Any]] = []
         for spec, _status in containers(pod):
             res = spec.get("resources") or {}
             lacks = [
@@ -338,7 +340,7 @@ def _pods_without_limits(
                         kind="Pod",
                         namespace=key[0],
                         name=key[1],
-                        uid=str((b.latest or {}).get("uid") or ""),
+                        uid=latest_uid(b),
                     ),
                     issue="NoMemoryRequestsOrLimits",
                     severity="info",

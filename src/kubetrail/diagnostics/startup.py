@@ -9,7 +9,7 @@ image, configuration, scheduling/volumes, memory, crash after a change, node.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -128,7 +128,7 @@ def investigate_pod_startup(store: Store, params: CheckParams) -> Report:
 
 def _finding(
     current: Mapping[str, Any],
-    versions: list[dict[str, Any]],
+    versions: Sequence[Mapping[str, Any]],
     issue: str,
     severity: Any,
     message: str,
@@ -158,7 +158,7 @@ def _finding(
     )
 
 
-def _pod_events(store: Store, params: CheckParams, ns: str, name: str) -> list[dict[str, Any]]:
+def _pod_events(store: Store, params: CheckParams, ns: str, name: str) -> list[Mapping[str, Any]]:
     """The newest version of each Event about the pod in the range, oldest first."""
     docs = store.search(
         EventQuery(
@@ -173,13 +173,15 @@ def _pod_events(store: Store, params: CheckParams, ns: str, name: str) -> list[d
             limit=1000,
         )
     ).items
-    newest: dict[str, dict[str, Any]] = {}
+    newest: dict[str, Mapping[str, Any]] = {}
     for d in docs:
         newest[d.get("uid") or d["id"]] = d
     return sorted(newest.values(), key=lambda d: (d["timestamp"], d["id"]))
 
 
-def _timeline(versions: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _timeline(
+    versions: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     entries = []
     for v in versions:
         status = v["objectChanges"].get("status") or {}
@@ -216,7 +218,7 @@ def _timeline(versions: list[dict[str, Any]], events: list[dict[str, Any]]) -> l
 
 def _latest(
     store: Store, params: CheckParams, *, kind: str, namespace: str, name: str
-) -> dict[str, Any] | None:
+) -> Mapping[str, Any] | None:
     found = store.search(
         EventQuery(
             filter=EventFilter(
@@ -338,7 +340,7 @@ def _node_state(store: Store, params: CheckParams, node_name: Any) -> dict[str, 
 
 
 def _event_message(
-    events: list[dict[str, Any]], reasons: tuple[str, ...], *, prefer: str = ""
+    events: Sequence[Mapping[str, Any]], reasons: tuple[str, ...], *, prefer: str = ""
 ) -> str | None:
     """The newest message of an Event with one of ``reasons`` (one containing
     ``prefer`` if any), without its final period."""
@@ -348,7 +350,7 @@ def _event_message(
         if e.get("reason") in reasons
     ]
     preferred = [m for m in found if prefer and prefer.lower() in m.lower()]
-    chosen = (preferred or found or [None])[-1]
+    chosen = (preferred or found or [""])[-1]
     return chosen.rstrip(". ") if chosen else None
 
 
@@ -357,7 +359,7 @@ def _conclusion(
     pod: Mapping[str, Any],
     waiting: set[str],
     signals: set[str],
-    events: list[dict[str, Any]],
+    events: Sequence[Mapping[str, Any]],
     refs: list[dict[str, Any]],
     node: dict[str, Any] | None,
     owner_changes: list[dict[str, Any]],
@@ -433,16 +435,9 @@ def _conclusion(
             f"({limit or 'none set'}): OOMKilled, exit 137.{after_change}"
         )
     if "CrashLoopBackOff" in waiting or "RunContainerError" in waiting:
-        last = (
-            next(
-                (
-                    (s.get("lastState") or {}).get("terminated")
-                    for _, s in containers(pod)
-                    if (s.get("lastState") or {}).get("terminated")
-                ),
-                {},
-            )
-            or {}
+        last: dict[str, Any] = next(
+            (t for _, s in containers(pod) if (t := (s.get("lastState") or {}).get("terminated"))),
+            {},
         )
         restarts = max((s.get("restartCount", 0) for _, s in containers(pod)), default=0)
         why = (
@@ -456,11 +451,11 @@ def _conclusion(
             f"{extra}{after_change}"
         )
     if node and node.get("ready") is False:
-        state = ", ".join(node.get("signals") or [])
+        state = ", ".join(node.get("signals") or ())
         return f"Pod {name} is on node {node['name']}, which is not ready ({state})."
     if "pod.reason:Evicted" in signals:
         return f"Pod {name} was evicted: {one_line((pod.get('status') or {}).get('message'))}."
     if "pod.notReady" in signals:
-        detail = _event_message(events, ("Unhealthy",))
-        return f"Pod {name} runs but is not ready" + (f": {detail}." if detail else ".")
+        unhealthy = _event_message(events, ("Unhealthy",))
+        return f"Pod {name} runs but is not ready" + (f": {unhealthy}." if unhealthy else ".")
     return f"No startup problem was recorded for pod {name} in this range."

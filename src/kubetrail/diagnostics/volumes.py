@@ -11,6 +11,8 @@ from kubetrail.diagnostics.common import (
     attach_related_events,
     base_filter,
     event_findings,
+    latest_object,
+    latest_uid,
     report,
 )
 from kubetrail.diagnostics.model import CheckParams, Finding, ObjectRef, Report, Severity
@@ -42,7 +44,7 @@ def check_volume_issues(store: Store, params: CheckParams) -> Report:
     )
     buckets, truncated = aggregate(store, flt, ("kind", "namespace", "resourceName", "signal"))
     for b in buckets:
-        obj = (b.latest or {}).get("objectChanges") or {}
+        obj = latest_object(b)
         spec = obj.get("spec") or {}
         phase = b.key["signal"].partition(":")[2]
         evidence = {
@@ -57,7 +59,7 @@ def check_volume_issues(store: Store, params: CheckParams) -> Report:
                     kind=b.key["kind"],
                     namespace=b.key["namespace"],
                     name=b.key["resourceName"],
-                    uid=str((b.latest or {}).get("uid") or ""),
+                    uid=latest_uid(b),
                 ),
                 issue=f"{phase}",
                 severity="critical" if phase in ("Lost", "Failed") else "warning",

@@ -17,6 +17,12 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 Verb = Literal["create", "update", "delete"]
 
+#: How deeply an object may nest (maps and lists along its deepest path). Its document adds
+#: one level, and every store serialises documents with orjson, whose limit is 254 levels;
+#: :func:`~kubetrail.events.normalize.normalize` rejects deeper objects before anything walks
+#: them. Real Kubernetes objects nest a few dozen levels at most.
+MAX_NESTING = 253
+
 #: The watch identity used as ``user`` when the real requester is not known.
 WATCHER_USER = "system:k8s-watcher"
 
@@ -46,6 +52,7 @@ ADDED_FIELDS: tuple[str, ...] = (
     "signals",
     "fieldManager",
     "snapshot",
+    "gap",
     "involvedObject",
     "reason",
     "eventType",
@@ -85,6 +92,9 @@ class EventDocument(TypedDict):
     # True when the object was listed (already existed) rather than seen changing:
     # the initial list of a watch or a relist after a gap. Not a change.
     snapshot: bool
+    # True on a change the shipper inferred after a watch gap (a relist showed an object
+    # created or deleted while it was not watching): real, but its time is approximate.
+    gap: NotRequired[bool]
     # Only on Kubernetes Events (core/v1 and events.k8s.io/v1):
     involvedObject: NotRequired[InvolvedObject]
     reason: NotRequired[str]

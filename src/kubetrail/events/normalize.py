@@ -32,9 +32,20 @@ from typing import Any
 
 import orjson
 
-from kubetrail.events.model import WATCHER_USER, EventDocument, InvolvedObject, Verb
+from kubetrail.events.model import (
+    MAX_NESTING,
+    WATCHER_USER,
+    EventDocument,
+    InvolvedObject,
+    Verb,
+)
 from kubetrail.events.redact import DEFAULT_POLICY, RedactionPolicy, redact
-from kubetrail.events.resources import plural_for_kind, request_uri, split_api_version
+from kubetrail.events.resources import (
+    EVENT_API_VERSIONS,
+    plural_for_kind,
+    request_uri,
+    split_api_version,
+)
 from kubetrail.events.signals import derive_signals
 from kubetrail.events.timing import (
     creation_time,
@@ -46,7 +57,6 @@ from kubetrail.events.timing import (
 SNAPSHOT_TOLERANCE = timedelta(minutes=2)
 
 _VERBS: dict[str, Verb] = {"ADDED": "create", "MODIFIED": "update", "DELETED": "delete"}
-_EVENT_API_VERSIONS = frozenset({"v1", "events.k8s.io/v1", "events.k8s.io/v1beta1"})
 
 
 class NormalizeError(ValueError):
@@ -60,6 +70,19 @@ def verb_for(event_type: str) -> Verb:
         raise NormalizeError(
             f"unknown watch event type {event_type!r} (expected ADDED, MODIFIED or DELETED)"
         ) from None
+
+
+def _check_nesting(obj: Mapping[str, Any], kind: str) -> None:
+    # orjson counts nesting in C (about 1 µs for a typical pod) and refuses past 254
+    # levels; one list around the object stands for the document's level.
+    try:
+        orjson.dumps([obj], option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError as exc:
+        if "ecursion" in str(exc):  # "Recursion limit reached"
+            raise NormalizeError(
+                f"{kind} nests deeper than {MAX_NESTING} levels (the most kubetrail stores)"
+            ) from None
+        # anything else orjson refuses (only Python callers can build it) is the stores' call
 
 
 def normalize(
@@ -90,6 +113,7 @@ def normalize(
         raise NormalizeError(f"{kind} has no apiVersion")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
         raise NormalizeError(f"{kind} has no metadata.name")
+    _check_nesting(obj, kind)
 
     name: str = meta["name"]
     namespace = meta.get("namespace") or ""
@@ -138,7 +162,7 @@ def normalize(
         "fieldManager": newest_field_manager(meta),
         "snapshot": snapshot,
     }
-    if kind == "Event" and api_version in _EVENT_API_VERSIONS:
+    if kind == "Event" and api_version in EVENT_API_VERSIONS:
         doc.update(_event_fields(obj))
     return doc  # type: ignore[return-value]
 

@@ -9,6 +9,35 @@ rest (``Policy`` → ``policies``, ``Ingress`` → ``ingresses``).
 
 from __future__ import annotations
 
+#: The API versions whose ``kind: Event`` is a Kubernetes Event (core and events.k8s.io).
+EVENT_API_VERSIONS = frozenset({"v1", "events.k8s.io/v1", "events.k8s.io/v1beta1"})
+
+#: API groups that ship with Kubernetes: the shipper watches only these with
+#: ``discoverCRDs: false``; an object of any other group is a custom resource (redaction).
+BUILTIN_GROUPS = frozenset(
+    {
+        "",
+        "apps",
+        "batch",
+        "autoscaling",
+        "policy",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "storage.k8s.io",
+        "apiextensions.k8s.io",
+        "admissionregistration.k8s.io",
+        "scheduling.k8s.io",
+        "node.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "coordination.k8s.io",
+        "certificates.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "apiregistration.k8s.io",
+        "resource.k8s.io",
+    }
+)
+
 _KNOWN_PLURALS: dict[str, str] = {
     "Endpoints": "endpoints",
     "EndpointSlice": "endpointslices",

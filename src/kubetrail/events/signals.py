@@ -45,10 +45,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from kubetrail.events.resources import EVENT_API_VERSIONS
+
 # Waiting reasons every healthy pod passes through.
 _NORMAL_WAITING = frozenset({"ContainerCreating", "PodInitializing"})
 _NODE_PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
-_EVENT_API_VERSIONS = frozenset({"v1", "events.k8s.io/v1", "events.k8s.io/v1beta1"})
 
 
 def derive_signals(obj: Mapping[str, Any]) -> list[str]:
@@ -59,7 +60,7 @@ def derive_signals(obj: Mapping[str, Any]) -> list[str]:
     detector = _DETECTORS.get(kind) if isinstance(kind, str) else None
     if detector is None:
         return []
-    if kind == "Event" and obj.get("apiVersion") not in _EVENT_API_VERSIONS:
+    if kind == "Event" and obj.get("apiVersion") not in EVENT_API_VERSIONS:
         return []
     try:
         found = list(detector(obj))

@@ -39,8 +39,17 @@ _RFC3339 = re.compile(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+#: The times kubetrail can hold (Python's datetime range, in UTC), as error messages name it.
+TIME_RANGE = "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z"
+
+
 class InvalidTime(ValueError):
-    """A string is not an RFC3339 date-time."""
+    """A string is not an RFC3339 date-time, or names one outside :data:`TIME_RANGE`."""
+
+
+class TimeOutOfRange(InvalidTime):
+    """An RFC3339 date-time outside the range asked for (:data:`TIME_RANGE`, or
+    :data:`QUERY_RANGE` for a query)."""
 
 
 def parse_rfc3339(value: str) -> datetime:
@@ -81,7 +90,29 @@ def parse_rfc3339(value: str) -> datetime:
             f"{value!r} is not a valid RFC3339 time: impossible UTC offset {tz} (at most ±23:59)"
         )
     offset = timedelta(hours=hours, minutes=minutes)
-    return (dt - sign * offset).replace(tzinfo=UTC)
+    try:
+        return (dt - sign * offset).replace(tzinfo=UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is a year-0 time in UTC
+        raise TimeOutOfRange(f"{value!r} is outside the supported range {TIME_RANGE}") from None
+
+
+#: The times a query may name (``start``, ``end``, ``start_time``, ``end_time``): every
+#: real event lies between them, and a window or default range around either still is a
+#: valid date-time (a query at year 1 would step out of the calendar).
+QUERY_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+QUERY_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+QUERY_RANGE = "1970-01-01T00:00:00Z to 9999-01-01T00:00:00Z"
+
+
+def parse_query_time(value: str) -> datetime:
+    """:func:`parse_rfc3339`, for a time a query names: it must lie in :data:`QUERY_RANGE`."""
+    try:
+        dt = parse_rfc3339(value)
+    except TimeOutOfRange:
+        dt = None
+    if dt is None or not QUERY_EARLIEST <= dt <= QUERY_LATEST:
+        raise TimeOutOfRange(f"{value!r} is outside the range a query accepts, {QUERY_RANGE}")
+    return dt
 
 
 def format_rfc3339(dt: datetime) -> str:
@@ -99,6 +130,11 @@ def to_micros(dt: datetime) -> int:
     """Microseconds since the epoch: the integer every store sorts on."""
     delta = dt - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+#: The microseconds :func:`from_micros` can turn back into a date-time.
+MIN_MICROS = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 
 
 def from_micros(us: int) -> datetime:

@@ -64,6 +64,9 @@ def documents_of(
         return to_documents(rec.value, policy=policy)
     except RecordError as exc:
         return f"{rec.location}: {exc}"
+    except Exception as exc:  # a bug of ours must cost this value, not the rest of the file
+        # the type only: an exception's text may quote a value of the object (a Secret's)
+        return f"{rec.location}: cannot be normalised ({type(exc).__name__}; please report it)"
 
 
 def _observed_at(value: Mapping[str, Any]) -> Any:

@@ -24,6 +24,8 @@ import gc
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -33,8 +35,8 @@ from typing import Any, BinaryIO
 
 from kubetrail.events.redact import RedactionPolicy
 from kubetrail.gc_tuning import THRESHOLDS
+from kubetrail.ingest.documents import documents_of
 from kubetrail.ingest.reader import lines_of, read_lines
-from kubetrail.ingest.records import documents_of
 from kubetrail.store.base import PreparedWrites
 
 SEGMENT_BYTES = 1 << 20
@@ -115,9 +117,14 @@ _policy: RedactionPolicy | None = None
 _prepare: Preparer | None = None
 
 
-def _init_worker(policy: RedactionPolicy, prepare: Preparer) -> None:
+#: How often a worker checks that the process it works for is still alive.
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _init_worker(policy: RedactionPolicy, prepare: Preparer, parent: int) -> None:
     global _policy, _prepare
     _policy, _prepare = policy, prepare
+    _exit_with(parent)
     # The writer (in the main process) is the one serial stage: with as many
     # workers as CPUs, the scheduler gave it about 2/3 of a core and ingest ran at
     # its pace. At the lowest priority the workers use what the writer leaves
@@ -127,6 +134,19 @@ def _init_worker(policy: RedactionPolicy, prepare: Preparer) -> None:
     # A segment keeps thousands of dicts alive: the default GC thresholds would
     # rescan them over and over for cycles that JSON data cannot contain.
     gc.set_threshold(*THRESHOLDS)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when ``parent`` is gone. A parent killed with SIGKILL (or by the
+    OOM killer) cannot stop its pool: the workers would be re-parented and live on,
+    holding the database and its WAL open."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _work(source: str, segment: Segment) -> SegmentResult:
@@ -186,7 +206,10 @@ class ParallelIngest:
         # an executor, not multiprocessing.Pool: a worker killed (say by the OOM
         # killer) fails the run with BrokenProcessPool instead of hanging it
         self.pool = ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_worker, initargs=(policy, self.prepare)
+            workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(policy, self.prepare, os.getpid()),
         )
 
     def run(self, stream: BinaryIO, *, source: str, on_bytes: Callable[[int], None] | None) -> None:

@@ -20,8 +20,8 @@ from typing import BinaryIO
 from kubetrail.events.model import EventDocument
 from kubetrail.events.redact import DEFAULT_POLICY, RedactionPolicy
 from kubetrail.gc_tuning import few_collections
+from kubetrail.ingest.documents import documents_of
 from kubetrail.ingest.reader import Record, Rejected, read_records
-from kubetrail.ingest.records import documents_of
 from kubetrail.store.base import PreparedWrites, Store, WriteResult
 
 DEFAULT_BATCH = 10_000

@@ -8,6 +8,11 @@ the REST API (``AUDIT_API_URL``, default ``http://localhost:8080``; see
 that only serves ``GET /api/v1/events``) or from a store opened directly
 (``--store``, :class:`~kubetrail.mcp.backends.StoreBackend`).
 
+Modules: :mod:`.server` builds the server from :mod:`.tools` (with their
+:mod:`.schemas`), :mod:`.resources` and :mod:`.prompts`; :mod:`.views` makes
+the compact documents and text summaries a model reads; :mod:`.backends`
+answers; :mod:`.transport` runs it over stdio or streamable HTTP.
+
 This package lives inside ``kubetrail`` on purpose: a top-level ``mcp`` package
 would shadow the MCP SDK.
 """

@@ -3,12 +3,21 @@
 Each prompt renders one user message for the model: what to find out, which
 kubetrail tools to call in which order (with the arguments filled in), what to
 look for in each answer, and how to report. The names and arguments are the
-original toolkit's.
+original toolkit's. :func:`add_prompts` registers them on the server; a bad
+argument (a window that is not one) is an invalid-params error with its message.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: the SDK reads the prompts' signatures.
 
-from kubetrail.diagnostics.model import InvalidParams, parse_window
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
+from pydantic import Field
+
+from kubetrail.diagnostics import InvalidParams, parse_window
 
 FOCUS_AREAS = ("all", "nodes", "pods", "volumes", "changes", "resources")
 
@@ -156,3 +165,73 @@ Report: which claims and pods are affected, the root cause (for example a missin
 StorageClass, no matching PersistentVolume, a zone conflict, a node that cannot attach), the \
 evidence, and the fix (create or correct the StorageClass, fix the claim, ...).
 """
+
+
+# -- registration --------------------------------------------------------------------------------
+
+TimeWindowArg = Annotated[str, Field(description="How far back: e.g. 30m, 2h, '2 hours', 24h, 7d.")]
+
+
+def _render(fn: Callable[..., str], *args: Any) -> str:
+    """A bad argument is an invalid-params error with its message, not an internal error."""
+    try:
+        return fn(*args)
+    except ValueError as exc:
+        raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
+
+
+def add_prompts(server: MCPServer) -> None:
+    """Register the four investigation prompts on ``server``."""
+
+    @server.prompt(
+        name="investigate_pod_failure",
+        title="Investigate a pod failure",
+        description="Step-by-step investigation of why one pod fails or does not start.",
+    )
+    def _investigate_pod_failure(
+        pod_name: Annotated[str, Field(description="The failing pod's name.")],
+        namespace: Annotated[str, Field(description="The pod's namespace.")],
+        time_window: TimeWindowArg = "2h",
+    ) -> str:
+        return _render(investigate_pod_failure, pod_name, namespace, time_window)
+
+    @server.prompt(
+        name="diagnose_cluster_health",
+        title="Diagnose cluster health",
+        description="A comprehensive health check of nodes, pods, volumes, resources and "
+        "recent changes, correlated.",
+    )
+    def _diagnose_cluster_health(
+        time_window: TimeWindowArg = "24h",
+        focus_area: Annotated[
+            str,
+            Field(description="all, nodes, pods, volumes, changes or resources."),
+        ] = "all",
+    ) -> str:
+        return _render(diagnose_cluster_health, time_window, focus_area)
+
+    @server.prompt(
+        name="analyze_deployment_rollout",
+        title="Analyse a deployment rollout",
+        description="What a rollout changed, whether it completed or stalled, and why.",
+    )
+    def _analyze_deployment_rollout(
+        deployment_name: Annotated[str, Field(description="The Deployment's name.")],
+        namespace: Annotated[str, Field(description="The Deployment's namespace.")],
+        time_window: TimeWindowArg = "2h",
+    ) -> str:
+        return _render(analyze_deployment_rollout, deployment_name, namespace, time_window)
+
+    @server.prompt(
+        name="troubleshoot_volume_issues",
+        title="Troubleshoot volume issues",
+        description="PVC and volume problems: pending claims, provisioning, binding, mounts.",
+    )
+    def _troubleshoot_volume_issues(
+        namespace: Annotated[str, Field(description="The namespace of the claim(s).")],
+        pvc_name: Annotated[
+            str | None, Field(description="One PersistentVolumeClaim; omit for all.")
+        ] = None,
+        time_window: TimeWindowArg = "24h",
+    ) -> str:
+        return _render(troubleshoot_volume_issues, namespace, pvc_name, time_window)

@@ -1,7 +1,8 @@
 """Running the server: stdio for Claude Desktop, streamable HTTP for a shared server.
 
 On stdio, standard output *is* the protocol: nothing else may be printed there,
-so every log line goes to standard error. Over HTTP (``/mcp``, the MCP
+so every log line goes to standard error (``kubetrail mcp`` sets that up, with
+:func:`kubetrail.cli.common.configure_logging`). Over HTTP (``/mcp``, the MCP
 streamable HTTP transport) every request must carry ``Authorization: Bearer
 <token>`` (the token is ``KUBETRAIL_API_TOKEN``); ``/health`` answers without
 it for Kubernetes probes. Serving without a token is refused unless asked for
@@ -10,26 +11,18 @@ explicitly (``--no-auth``) and only on a loopback address.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
-import sys
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
+from kubetrail.auth import bearer_token_matches
+from kubetrail.hosts import HostGuard
+
 log = logging.getLogger("kubetrail.mcp")
 
 MCP_PATH = "/mcp"
-
-
-def configure_logging(level: str) -> None:
-    """Log lines to standard error only (standard output is the stdio protocol)."""
-    logging.basicConfig(
-        level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if level.upper() != "DEBUG":
-        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def run_stdio(server: MCPServer) -> None:
@@ -46,11 +39,12 @@ def is_loopback(host: str) -> bool:
 
 
 class BearerAuth:
-    """ASGI middleware: HTTP requests need ``Authorization: Bearer <token>``."""
+    """ASGI middleware: HTTP requests need ``Authorization: Bearer <token>`` (compared as
+    the REST API compares it: :func:`kubetrail.auth.bearer_token_matches`)."""
 
     def __init__(self, app: Any, token: str, *, open_paths: tuple[str, ...] = ("/health",)) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.token = token
         self.open_paths = open_paths
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -58,7 +52,7 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if hmac.compare_digest(given, self.expected):
+        if bearer_token_matches(given, self.token):
             await self.app(scope, receive, send)
             return
         body = b'{"error": "unauthorized", "detail": "send Authorization: Bearer <token>"}'
@@ -76,8 +70,11 @@ class BearerAuth:
         await send({"type": "http.response.body", "body": body})
 
 
-def http_app(server: MCPServer, *, host: str, token: str | None) -> Any:
-    """The streamable HTTP ASGI app (``/mcp``, ``/health``), behind the bearer check."""
+def http_app(
+    server: MCPServer, *, host: str, token: str | None, allowed_hosts: tuple[str, ...] = ()
+) -> Any:
+    """The streamable HTTP ASGI app (``/mcp``, ``/health``), behind the ``Host``/``Origin``
+    check (:mod:`kubetrail.hosts`, always) and the bearer check."""
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
@@ -86,15 +83,21 @@ def http_app(server: MCPServer, *, host: str, token: str | None) -> Any:
         return JSONResponse({"status": "ok"})
 
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
-    return BearerAuth(app, token) if token else app
+    return HostGuard(BearerAuth(app, token) if token else app, allowed=allowed_hosts)
 
 
 def run_http(
-    server: MCPServer, *, host: str, port: int, token: str | None, log_level: str = "warning"
+    server: MCPServer,
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    allowed_hosts: tuple[str, ...] = (),
+    log_level: str = "warning",
 ) -> None:
     import uvicorn
 
-    app = http_app(server, host=host, token=token)
+    app = http_app(server, host=host, token=token, allowed_hosts=allowed_hosts)
     log.warning(
         "MCP streamable HTTP on http://%s:%d%s (%s)",
         host,

@@ -201,8 +201,8 @@ def report_text(report: dict[str, Any], *, title: str | None = None) -> str:
 def events_text(events: list[dict[str, Any]], *, header: str, more: bool) -> str:
     lines = [header]
     for e in events[:50]:
-        obj = f"{e.get('kind', '?')} {e.get('namespace') + '/' if e.get('namespace') else ''}"
-        obj += str(e.get("resourceName", "?"))
+        ns = e.get("namespace")
+        obj = f"{e.get('kind', '?')} {ns + '/' if ns else ''}{e.get('resourceName', '?')}"
         text = e.get("eventMessage") or e.get("message") or ""
         signals = ",".join(e.get("signals") or [])
         reason = f" {e['reason']}" if e.get("reason") else ""

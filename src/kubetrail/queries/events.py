@@ -1,26 +1,138 @@
-"""Parsing query parameters into store queries (pure; raises ApiError 400)."""
+"""From the parameters of ``GET /api/v1/events`` to an :class:`EventQuery`, validated once.
+
+The REST route and the MCP server's store backend both take the API's parameter
+names (``start``, ``end``, ``namespace``, ``resourceType``, ``verb``, ``name``,
+``kind``, ``signal``, ``q``, ``snapshot``, ``limit``, ``cursor``) and must
+reject the same values with the same message, so the rules live here: times
+are RFC3339, ``end`` defaults to now and ``start`` to ``end - 24h``, ``end``
+may not precede ``start``, ``_`` selects cluster-scoped objects, verbs are
+``create``/``update``/``delete``, ``q`` needs a word, ``limit`` is bounded and
+a cursor must be one this API issued. A bad value is an
+:class:`InvalidParameter` whose message names it (and whose ``detail`` holds
+the values, for the API's error body).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from kubetrail.api.errors import bad_request
-from kubetrail.config import Settings
-from kubetrail.events.timing import InvalidTime, format_rfc3339, parse_rfc3339, utcnow
-from kubetrail.store.base import Cursor
+from kubetrail.events.timing import InvalidTime, format_rfc3339, parse_query_time, utcnow
+from kubetrail.store.base import Cursor, EventFilter, EventQuery, InvalidQuery
 
 DEFAULT_WINDOW = timedelta(hours=24)
 VERBS = ("create", "update", "delete")
+#: How many values one filter parameter may repeat (``signal=a&signal=b…``): enough for any
+#: real question, and far below what makes a store's query too large to plan.
+MAX_FILTER_VALUES = 100
+#: The namespace of cluster-scoped objects in parameters and paths (``/events/_/nodes/x``).
 CLUSTER_SCOPE = "_"
+
+
+class InvalidParameter(ValueError):
+    """A parameter is malformed; the message names it, ``detail`` echoes the values."""
+
+    def __init__(self, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventParams:
+    """The parameters of ``GET /api/v1/events``, as given (strings, not yet checked)."""
+
+    start: str | None = None
+    end: str | None = None
+    namespace: tuple[str, ...] = ()
+    resource_type: tuple[str, ...] = ()
+    verb: tuple[str, ...] = ()
+    name: tuple[str, ...] = ()
+    kind: tuple[str, ...] = ()
+    signal: tuple[str, ...] = ()
+    q: str | None = None
+    snapshot: bool | None = None
+    limit: int | None = None
+    cursor: str | None = None
+
+    @classmethod
+    def from_mapping(cls, params: Mapping[str, Any]) -> EventParams:
+        """The parameters of a query string given as a mapping (REST names; one value or a
+        list of them; ``None`` and ``""`` mean absent, as they do in a URL)."""
+
+        def one(key: str) -> Any:
+            value = params.get(key)
+            return None if value is None or value == "" else value
+
+        snapshot = one("snapshot")
+        if isinstance(snapshot, str):
+            snapshot = snapshot.lower() == "true"
+        limit = one("limit")
+        try:
+            limit = None if limit is None else int(limit)
+        except (TypeError, ValueError):
+            raise InvalidParameter(f"limit must be an integer, got {limit!r}") from None
+        return cls(
+            start=one("start"),
+            end=one("end"),
+            namespace=_values(params.get("namespace")),
+            resource_type=_values(params.get("resourceType")),
+            verb=_values(params.get("verb")),
+            name=_values(params.get("name")),
+            kind=_values(params.get("kind")),
+            signal=_values(params.get("signal")),
+            q=one("q"),
+            snapshot=snapshot if isinstance(snapshot, bool) else None,
+            limit=limit,
+            cursor=one("cursor"),
+        )
+
+
+def event_query(params: EventParams, *, default_limit: int, max_limit: int) -> EventQuery:
+    """The :class:`EventQuery` of ``params``; :class:`InvalidParameter` names a bad one."""
+    start, end = time_range(params.start, params.end)
+    for name, values in (
+        ("namespace", params.namespace),
+        ("resourceType", params.resource_type),
+        ("verb", params.verb),
+        ("name", params.name),
+        ("kind", params.kind),
+        ("signal", params.signal),
+    ):
+        if len(values) > MAX_FILTER_VALUES:
+            raise InvalidParameter(
+                f"{name} takes at most {MAX_FILTER_VALUES} values, got {len(values)}: "
+                "narrow the query or split it",
+                {name: len(values)},
+            )
+    if params.q is not None and not params.q.split():
+        raise InvalidParameter("q is empty: give at least one word to search for")
+    return EventQuery(
+        filter=EventFilter(
+            start=start,
+            end=end,
+            namespace=namespaces(params.namespace),
+            resource_type=non_empty(params.resource_type),
+            verb=verbs(non_empty(params.verb)),
+            name=non_empty(params.name),
+            kind=non_empty(params.kind),
+            signal=non_empty(params.signal),
+            text=params.q,
+            snapshot=params.snapshot,
+        ),
+        limit=limit_value(params.limit, default=default_limit, maximum=max_limit),
+        after=cursor_value(params.cursor),
+    )
 
 
 def parse_time(name: str, value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        return parse_rfc3339(value)
+        return parse_query_time(value)
     except InvalidTime as exc:
-        raise bad_request(f"invalid {name}: {exc}") from None
+        raise InvalidParameter(f"invalid {name}: {exc}") from None
 
 
 def time_range(
@@ -35,40 +147,51 @@ def time_range(
         start_dt = start_dt or end_dt - default_window
     if start_dt and end_dt and end_dt < start_dt:
         shown_end = end or f"{format_rfc3339(end_dt)} (now)"
-        raise bad_request(
+        raise InvalidParameter(
             f"end {shown_end} is before start {start}",
             {"start": start, "end": end or format_rfc3339(end_dt)},
         )
     return start_dt, end_dt
 
 
-def limit_value(limit: int | None, settings: Settings) -> int:
+def limit_value(limit: int | None, *, default: int, maximum: int) -> int:
     if limit is None:
-        return min(settings.default_limit, settings.max_query_limit)
-    if limit < 1 or limit > settings.max_query_limit:
-        raise bad_request(
-            f"limit must be between 1 and {settings.max_query_limit}", {"limit": limit}
-        )
+        return min(default, maximum)
+    if limit < 1 or limit > maximum:
+        raise InvalidParameter(f"limit must be between 1 and {maximum}", {"limit": limit})
     return limit
 
 
 def cursor_value(cursor: str | None) -> Cursor | None:
     if not cursor:
         return None
-    return Cursor.decode(cursor)  # InvalidQuery → 400
+    try:
+        return Cursor.decode(cursor)
+    except InvalidQuery as exc:
+        raise InvalidParameter(str(exc)) from None
 
 
-def verbs(values: list[str]) -> tuple[str, ...]:
+def verbs(values: Iterable[str]) -> tuple[str, ...]:
+    values = tuple(values)
     bad = [v for v in values if v not in VERBS]
     if bad:
-        raise bad_request(f"invalid verb {bad[0]!r}: use create, update or delete")
-    return tuple(values)
+        raise InvalidParameter(f"invalid verb {bad[0]!r}: use create, update or delete")
+    return values
 
 
-def namespaces(values: list[str]) -> tuple[str, ...]:
+def namespaces(values: Iterable[str]) -> tuple[str, ...]:
     """Empty values mean "any"; ``_`` selects cluster-scoped objects."""
     return tuple("" if v == CLUSTER_SCOPE else v for v in values if v != "")
 
 
-def non_empty(values: list[str]) -> tuple[str, ...]:
+def non_empty(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(v for v in values if v != "")
+
+
+def _values(value: Any) -> tuple[str, ...]:
+    """One value or several, ``None`` and ``""`` dropped."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value if v not in (None, ""))

@@ -5,40 +5,64 @@ oldest first, each with the paths that changed since the previous version of
 the same incarnation (same uid), plus the Kubernetes Events whose
 ``involvedObject`` is that object — the newest version of each Event, so a
 ``BackOff`` repeated 40 times is one entry with ``count: 40``.
+
+It is domain logic over the store, not a store: the REST API
+(``GET /api/v1/events/{namespace}/{resourceType}/{name}``) and the MCP server's
+store backend both answer with :meth:`ObjectHistory.to_dict`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from kubetrail.events.changes import changed_paths
+from kubetrail.events.model import EventDocument
 from kubetrail.events.resources import plural_for_kind
 from kubetrail.events.timing import parse_rfc3339
+from kubetrail.queries.events import CLUSTER_SCOPE
 from kubetrail.store.base import AggregateQuery, EventFilter, EventQuery, Store
-
-CLUSTER_SCOPE = "_"
 
 
 @dataclass(frozen=True, slots=True)
-class ObjectRef:
+class ObjectKey:
+    """Which object: how it is addressed in a path (not a diagnostics finding's object)."""
+
     namespace: str  # "" for cluster-scoped objects
     resource_type: str
     name: str
 
+    @classmethod
+    def from_path(cls, namespace: str, resource_type: str, name: str) -> ObjectKey:
+        """``_`` (or ``""``) as the namespace names a cluster-scoped object."""
+        ns = "" if namespace in ("", CLUSTER_SCOPE) else namespace
+        return cls(namespace=ns, resource_type=resource_type, name=name)
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectHistory:
-    ref: ObjectRef
+    key: ObjectKey
     versions: list[dict[str, Any]]  # documents, each with "changedPaths"
-    events: list[dict[str, Any]]  # related Kubernetes Event documents
+    events: list[EventDocument]  # related Kubernetes Event documents
     truncated: bool  # more versions exist than were returned
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON the API serves (``_`` as the namespace of cluster-scoped objects)."""
+        return {
+            "namespace": self.key.namespace or CLUSTER_SCOPE,
+            "resourceType": self.key.resource_type,
+            "name": self.key.name,
+            "history": self.versions,
+            "relatedEvents": self.events,
+            "truncated": self.truncated,
+        }
 
 
 def object_history(
     store: Store,
-    ref: ObjectRef,
+    key: ObjectKey,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
@@ -50,24 +74,24 @@ def object_history(
             filter=EventFilter(
                 start=start,
                 end=end,
-                namespace=(ref.namespace,),
-                resource_type=(ref.resource_type,),
-                name=(ref.name,),
+                namespace=(key.namespace,),
+                resource_type=(key.resource_type,),
+                name=(key.name,),
             ),
             limit=limit,
         )
     )
     versions = with_changed_paths(page.items)
-    events = related_events(store, ref, start=start, end=end, limit=limit)
+    events = related_events(store, key, start=start, end=end, limit=limit)
     if not versions and not events:
         return None
-    return ObjectHistory(ref=ref, versions=versions, events=events, truncated=page.next is not None)
+    return ObjectHistory(key=key, versions=versions, events=events, truncated=page.next is not None)
 
 
-def with_changed_paths(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def with_changed_paths(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Copies of ``docs`` (oldest first) with ``changedPaths`` against the previous
     version of the same uid (``[]`` for the first one seen)."""
-    previous: dict[str, dict[str, Any]] = {}
+    previous: dict[str, Mapping[str, Any]] = {}
     out = []
     for doc in docs:
         prev = previous.get(doc.get("uid", ""))
@@ -79,19 +103,19 @@ def with_changed_paths(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def related_events(
     store: Store,
-    ref: ObjectRef,
+    key: ObjectKey,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = 1000,
-) -> list[dict[str, Any]]:
-    """The newest version of every Kubernetes Event about ``ref``, oldest first."""
+) -> list[EventDocument]:
+    """The newest version of every Kubernetes Event about ``key``, oldest first."""
     about = EventFilter(
         start=start,
         end=end,
         resource_type=("events",),
-        involved_namespace=(ref.namespace,),
-        involved_name=(ref.name,),
+        involved_namespace=(key.namespace,),
+        involved_name=(key.name,),
     )
     # Events name their object by kind, the path by plural: keep the kinds whose
     # plural is the one asked for (a Pod and a PodGroup may share a name).
@@ -101,7 +125,7 @@ def related_events(
     wanted = tuple(
         b.key["involvedObject.kind"]
         for b in kinds.buckets
-        if plural_for_kind(b.key["involvedObject.kind"]) == ref.resource_type
+        if plural_for_kind(b.key["involvedObject.kind"]) == key.resource_type
     )
     if not wanted:
         return []
@@ -111,8 +135,8 @@ def related_events(
                 start=start,
                 end=end,
                 resource_type=("events",),
-                involved_namespace=(ref.namespace,),
-                involved_name=(ref.name,),
+                involved_namespace=(key.namespace,),
+                involved_name=(key.name,),
                 involved_kind=wanted,
             ),
             group_by=("uid",),

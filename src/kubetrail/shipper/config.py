@@ -15,8 +15,15 @@ kubetrail's own keys (all optional)::
     include: [pods, deployments.apps]       # only these (plural or plural.group); empty = all
     exclude: [leases.coordination.k8s.io]   # never these (default: Leases, heartbeat noise)
     namespaces: [shop, payments]            # only these namespaces; empty = all
-    redaction:                              # extra rules (Secrets are always redacted)
-      - {kinds: [ConfigMap], dataKeys: "(?i)password|token"}
+    redaction:                              # beyond Secrets (always redacted); defaults: all on
+      urlCredentials: true                  #   postgres://user:PASSWORD@host
+      commandLineFlags: true                #   --password=…, --token … in args/command
+      configLines: true                     #   password: … lines in ConfigMap values
+      customResourceFields: "<regex>"       #   custom resources' spec fields (false: none)
+      secretAnnotationsKept: [meta.helm.sh/*]   # a Secret's annotations left visible
+      sensitiveNames: "<regex>"             #   env / ConfigMap key names (replaces the default)
+      rules:                                #   extra name rules (a list alone: rules, as before)
+        - {kinds: [ConfigMap], dataKeys: "(?i)dsn"}
     batchSize: 500                          # documents per store write
     flushInterval: 1.0                      # seconds before a partial batch is written
     queueSize: 10000                        # events buffered between watchers and delivery
@@ -26,21 +33,22 @@ kubetrail's own keys (all optional)::
     stallTimeout: 90                        # no line (not even a bookmark) for this long: restart
     retentionInterval: 3600                 # seconds between retention runs (retentionDays)
 
-``CONFIG_PATH`` (default ``/config/resources.yaml``) names the file; a missing
-file at the default path means defaults, at an explicit path it is an error.
+``--config`` or ``CONFIG_PATH`` (read into :class:`~kubetrail.config.Settings`;
+default ``/config/resources.yaml``) names the file; a missing file at the default
+path means defaults, at an explicit path it is an error.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kubetrail.events.redact import RedactionPolicy, RedactionRule
+from kubetrail.events.redact import RedactionPolicy
 from kubetrail.store.url import MAX_RETENTION_DAYS
 
 DEFAULT_CONFIG_PATH = "/config/resources.yaml"
@@ -86,7 +94,7 @@ class ShipperConfig:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     namespaces: tuple[str, ...] = ()
-    redaction: tuple[RedactionRule, ...] = ()
+    redaction: RedactionPolicy = field(default_factory=RedactionPolicy)  # with the built-in key
     batch_size: int = 500
     flush_interval: float = 1.0
     queue_size: int = 10_000
@@ -98,10 +106,8 @@ class ShipperConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, reported once
 
     def redaction_policy(self, key: bytes | None = None) -> RedactionPolicy:
-        base = RedactionPolicy(key=key) if key else RedactionPolicy()
-        if not self.redaction:
-            return base
-        return RedactionPolicy(key=base.key, rules=(*base.rules, *self.redaction))
+        """The ``redaction`` section's policy, its markers keyed with ``key`` if given."""
+        return dataclasses.replace(self.redaction, key=key) if key else self.redaction
 
 
 _KEYS = {
@@ -122,11 +128,10 @@ _KEYS = {
 
 
 def load_config(path: str | None = None) -> ShipperConfig:
-    """Read ``path`` (or ``$CONFIG_PATH``, or the default path if it exists)."""
-    explicit = path or os.environ.get("CONFIG_PATH")
-    target = Path(explicit or DEFAULT_CONFIG_PATH)
+    """Read ``path`` (``--config`` or ``$CONFIG_PATH``), else the default path if it exists."""
+    target = Path(path or DEFAULT_CONFIG_PATH)
     if not target.exists():
-        if explicit:
+        if path:
             raise ShipperConfigError(f"config file {target} does not exist")
         return ShipperConfig()
     try:
@@ -153,8 +158,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ShipperConfi
             values[key] = _strings(source, key, value)
         elif key == "redaction":
             try:
-                values["redaction"] = tuple(RedactionRule.from_config(r) for r in value or [])
-            except (TypeError, ValueError, AttributeError) as exc:
+                values["redaction"] = RedactionPolicy.from_config(value)
+            except ValueError as exc:
                 raise ShipperConfigError(f"{source}: redaction: {exc}") from None
         else:
             extra[key] = value

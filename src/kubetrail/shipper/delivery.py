@@ -103,9 +103,9 @@ class Delivery:
                 self._deliver(batch)
                 self._drain_spool(final=True)
                 return
-            if item is not None:
-                batch.append(item)  # type: ignore[arg-type]
-                docs += item.doc is not None  # type: ignore[union-attr]
+            if isinstance(item, Change):
+                batch.append(item)
+                docs += item.doc is not None
             self.metrics.queue_depth.set(self.queue.qsize())
             if docs >= self.batch_size or (batch and time.monotonic() >= deadline):
                 self._deliver(batch)
@@ -175,7 +175,7 @@ class Delivery:
             path, docs = oldest
             try:
                 for i in range(0, len(docs), _REPLAY_CHUNK):
-                    result = self.store.write(docs[i : i + _REPLAY_CHUNK])  # type: ignore[arg-type]
+                    result = self.store.write(docs[i : i + _REPLAY_CHUNK])
                     for err in result.errors:
                         log.error(
                             "spooled document %s refused by the store: %s", err.id, err.reason

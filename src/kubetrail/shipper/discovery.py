@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from kubetrail.events.resources import BUILTIN_GROUPS as BUILTIN_GROUPS  # re-exported
 from kubetrail.shipper.config import ResourceSpec
 from kubetrail.shipper.kube import Kube, KubeError
 
@@ -102,29 +103,3 @@ def select(
 
 def _matches(res: ResourceSpec, patterns: tuple[str, ...]) -> bool:
     return any(p in (res.key, res.kind, res.plural) for p in patterns)
-
-
-#: API groups that ship with Kubernetes; with ``discoverCRDs: false`` only these are watched.
-BUILTIN_GROUPS = frozenset(
-    {
-        "",
-        "apps",
-        "batch",
-        "autoscaling",
-        "policy",
-        "networking.k8s.io",
-        "rbac.authorization.k8s.io",
-        "storage.k8s.io",
-        "apiextensions.k8s.io",
-        "admissionregistration.k8s.io",
-        "scheduling.k8s.io",
-        "node.k8s.io",
-        "discovery.k8s.io",
-        "events.k8s.io",
-        "coordination.k8s.io",
-        "certificates.k8s.io",
-        "flowcontrol.apiserver.k8s.io",
-        "apiregistration.k8s.io",
-        "resource.k8s.io",
-    }
-)

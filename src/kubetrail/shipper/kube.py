@@ -130,7 +130,7 @@ def _body_blocks(raw: Any) -> Iterator[bytes]:
     decoded here straight off the socket's buffer, many chunks per read; anything
     else goes through urllib3."""
     http_response = getattr(raw, "_fp", None)
-    sock_reader = getattr(http_response, "fp", None)
+    sock_reader: Any = getattr(http_response, "fp", None)
     if (
         getattr(http_response, "chunked", False)
         and getattr(http_response, "chunk_left", None) is None  # nothing read yet

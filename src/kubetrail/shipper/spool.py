@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -40,7 +41,7 @@ class Spool:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
-        self._fh = None
+        self._fh: BinaryIO | None = None
         self._current: Path | None = None
         # Delivery asks for the length after every queued change: counting by
         # listing the directory was ~17 µs per event (1/6 of the end-to-end
@@ -71,10 +72,11 @@ class Spool:
             if fh.tell() >= self.segment_bytes:
                 self._close_current()
 
-    def _writable(self):  # type: ignore[no-untyped-def]
+    def _writable(self) -> BinaryIO:
         if self._fh is None:
             existing = self.segments()
-            number = int(_NAME.match(existing[-1].name).group(1)) + 1 if existing else 1  # type: ignore[union-attr]
+            last = _NAME.match(existing[-1].name) if existing else None
+            number = int(last.group(1)) + 1 if last else 1
             self._current = self.dir / f"segment-{number:012d}.jsonl"
             self._fh = open(self._current, "ab")  # noqa: SIM115 - kept open across appends
             self._count += 1

@@ -201,7 +201,7 @@ class Watcher:
             try:
                 if rv is None:
                     rv = self._list(namespace, mode)
-                    if mode == "resume":
+                    if mode == "resume" and self.resume_rv:
                         rv = self.resume_rv
                     self.synced.set()
                 rv = self._watch(namespace, rv)
@@ -279,7 +279,7 @@ class Watcher:
                 u for u in self.known if u not in seen and self._in_scope(self.known[u], namespace)
             ]:
                 gone = self.known.pop(uid)
-                tombstone = {
+                tombstone: dict[str, Any] = {
                     "apiVersion": self.resource.api_version,
                     "kind": self.resource.kind,
                     "metadata": {
@@ -411,6 +411,13 @@ class Watcher:
             log.warning("%s: object skipped: %s", self.key, exc)
             self.emit(Change(self.key, rv, None))
             return
+        except Exception as exc:
+            # A bug of ours on one object: restarting the watch would meet it again and
+            # stall every later change of this resource, so it costs this object only.
+            # The type only: an exception's text may quote a value of the object.
+            log.error("%s: object skipped: cannot normalise (%s)", self.key, type(exc).__name__)
+            self.emit(Change(self.key, rv, None))
+            return
         if gap:
-            doc["gap"] = True  # type: ignore[typeddict-unknown-key]
+            doc["gap"] = True
         self.emit(Change(self.key, rv, cast(dict[str, Any], doc)))

@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import orjson
 
 from kubetrail.events.model import EventDocument
+from kubetrail.events.timing import MAX_MICROS, MIN_MICROS
 
 #: Keys a search can filter on and an aggregation can group by. Dotted names
 #: are document paths; ``signal`` is one element of ``signals``.
@@ -79,7 +80,12 @@ class Cursor:
             raise InvalidQuery(
                 "cursor is not valid: pass the value of X-Next-Cursor as it is"
             ) from None
-        if not isinstance(ts, int) or not isinstance(ident, str):
+        if (
+            not isinstance(ts, int)
+            or isinstance(ts, bool)
+            or not MIN_MICROS <= ts <= MAX_MICROS
+            or not isinstance(ident, str)
+        ):
             raise InvalidQuery("cursor is not valid: pass the value of X-Next-Cursor as it is")
         return cls(ts=ts, id=ident)
 
@@ -246,6 +252,20 @@ class RawSearch(Protocol):
     thousands of documents per page."""
 
     def search_raw(self, query: EventQuery) -> RawPage: ...
+
+
+@runtime_checkable
+class IndexRetention(Protocol):
+    """A store that keeps events in time-ordered indices and may have to drop whole
+    expired ones itself (OpenSearch without ISM): far cheaper than deleting their
+    events one by one, and what frees the disk. Retention
+    (:func:`~kubetrail.store.retention.enforce_retention`) calls it before
+    :meth:`Store.delete_before`."""
+
+    def drop_expired_indices(self, *, days: int, now: datetime) -> list[str]:
+        """Delete the indices whose events are all older than ``days`` (never the one
+        being written to) when nothing else does; returns their names."""
+        ...
 
 
 def check_group_keys(keys: Sequence[str]) -> None:

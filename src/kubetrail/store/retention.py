@@ -7,6 +7,9 @@
 - OpenSearch without ISM (setup recorded ``retention: fallback``): first delete
   whole indices whose newest event is expired (never the write index), then
   delete the remaining expired events by query.
+
+A store that may drop whole indices says so by implementing
+:class:`~kubetrail.store.base.IndexRetention`; this module knows no store by name.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from kubetrail.store.base import Store
+from kubetrail.store.base import IndexRetention, Store
 
 
 @dataclass(slots=True)
@@ -27,20 +30,7 @@ def enforce_retention(store: Store, *, days: int, now: datetime) -> RetentionRes
     if days < 1:
         raise ValueError("retention must be at least 1 day")
     result = RetentionResult()
-    result.deleted_indices = _drop_expired_indices(store, days, now)
+    if isinstance(store, IndexRetention):
+        result.deleted_indices = store.drop_expired_indices(days=days, now=now)
     result.deleted_events = store.delete_before(now - timedelta(days=days))
     return result
-
-
-def _drop_expired_indices(store: Store, days: int, now: datetime) -> list[str]:
-    from kubetrail.store.opensearch import OpenSearchStore
-    from kubetrail.store.os_setup import retention_fallback, retention_mode
-    from kubetrail.store.os_templates import TemplateParams
-
-    if not isinstance(store, OpenSearchStore):
-        return []
-    if retention_mode(store.client, store.prefix) != "fallback":
-        return []
-    return retention_fallback(
-        store.client, TemplateParams(prefix=store.prefix, retention_days=days), now
-    )

@@ -6,14 +6,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
 
+# the default URL and the longest retention are settings' bounds, kept in config
+# (which every layer may import); re-exported here where stores look for them
+from kubetrail.config import DEFAULT_STORE_URL as DEFAULT_STORE_URL
+from kubetrail.config import MAX_RETENTION_DAYS as MAX_RETENTION_DAYS
 from kubetrail.store.base import StoreError
 
-DEFAULT_STORE_URL = "sqlite:///./kubetrail.db"
-#: The longest retention any store accepts (a century: times before year 1 do not exist).
-MAX_RETENTION_DAYS = 36500
 SCHEMES = ("sqlite", "opensearch+http", "opensearch+https")
 
 
@@ -29,6 +30,12 @@ class StoreURL:
     port: int | None = None
     username: str | None = None
     password: str | None = None
+
+    def with_credentials(self, username: str | None, password: str | None) -> StoreURL:
+        """This URL with ``username`` and ``password``, unless it carries a user itself."""
+        if self.username or not username:
+            return self
+        return replace(self, username=username, password=password)
 
     def redacted(self) -> str:
         """The URL without its password, for logs and messages."""

@@ -1,293 +1,46 @@
-"""Where the MCP server gets its answers: the REST API, or a store opened directly.
+"""The REST API: the MCP server as a thin client of ``kubetrail api``.
 
-The MCP server is a thin client. By default it talks to a kubetrail REST API
-(``AUDIT_API_URL``, as the original toolkit did), so a laptop running Claude
-Desktop needs no store credentials: :class:`RestBackend`. With ``--store URL``
-it opens the store itself and runs the same diagnostics in-process:
-:class:`StoreBackend`. Both speak the REST API's vocabulary — query parameters
-named as in ``GET /api/v1/events``, reports as ``Report.to_dict()`` — so the
-server above them does not care which one it has.
+By default the MCP server talks to a kubetrail REST API (``AUDIT_API_URL``, as
+the original toolkit did), so a laptop running Claude Desktop needs no store
+credentials. Checks go to ``/api/v1/diagnostics/{check}`` (their arguments
+validated here first, so the messages are the same whatever the API is),
+searches to ``/api/v1/events``, histories to ``/api/v1/events/{ns}/{type}/{name}``.
+An API without ``/api/v1/diagnostics`` (an events-only audit API) gets its
+checks evaluated here instead: :mod:`~kubetrail.mcp.backends.fallback`.
 
-**Existing audit APIs.** An API that only implements ``GET /api/v1/events``
-(the original Go watch server, or a kubetrail older than the diagnostics)
-answers 404 for ``/api/v1/diagnostics``. The REST backend then fetches the
-window's events page by page (at most :data:`FALLBACK_MAX_EVENTS`), re-normalises
-them (which recomputes the signals from ``objectChanges`` and redacts Secrets
-the old API may have stored in clear), loads them into a temporary embedded
-store and runs the very same check there; the report says so in its notes.
-
-Every failure is a :class:`BackendError` whose message is one line a user can
-act on: the API is down (with the URL and the port-forward that usually fixes
-it), a parameter is wrong (which one, and the accepted forms), the API answered
-something else (status and a short excerpt of the body).
+A failure says what to do: the API is down (with the URL and the port-forward
+that usually fixes it), a parameter is wrong (which one, and the accepted
+forms), the API answered something else (status and a short excerpt of the
+body).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from kubetrail.diagnostics.model import (
-    DEFAULT_LIMIT,
-    CheckParams,
-    InvalidParams,
-    TimeRange,
+from kubetrail.diagnostics import CheckParams
+from kubetrail.events.redact import DEFAULT_POLICY, RedactionPolicy
+from kubetrail.mcp.backends.base import (
+    ApiUnavailable,
+    BackendError,
+    InvalidArguments,
+    NotFound,
+    accepted_forms,
+    change_window,
+    not_stored,
+    tool_check_params,
 )
-from kubetrail.events.timing import InvalidTime, format_rfc3339, parse_rfc3339
-from kubetrail.store.base import Cursor, EventFilter, EventQuery, Store, StoreError
 
 log = logging.getLogger("kubetrail.mcp")
 
-DEFAULT_API_URL = "http://localhost:8080"
 PORT_FORWARD_HINT = "kubectl port-forward -n kubetrail svc/kubetrail-api 8080:8080"
-#: Most events the events-only fallback fetches for one check.
-FALLBACK_MAX_EVENTS = 20_000
-FALLBACK_PAGE_SIZE = 1000
-#: ``audit://changes/{time_range}`` and ``GET /api/v1/changes?range=``.
-CHANGE_RANGES: dict[str, timedelta] = {
-    "1h": timedelta(hours=1),
-    "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
-}
 _EXCERPT = 200
-
-
-class BackendError(Exception):
-    """A question could not be answered; the message is one line a user can act on."""
-
-
-class ApiUnavailable(BackendError):
-    """The audit API (or the store) cannot be reached."""
-
-
-class InvalidArguments(BackendError):
-    """A parameter is missing or malformed; the message names it and the accepted forms."""
-
-
-class NotFound(BackendError):
-    """Nothing is stored about what was asked for."""
-
-
-@runtime_checkable
-class Backend(Protocol):
-    """What the MCP server needs. Parameters use the REST API's names."""
-
-    #: where the data comes from, for messages: the API URL or the store URL
-    location: str
-
-    def run_check(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        """Run one diagnostic. ``args``: namespace, start_time, end_time, time_window,
-        limit, pod_name (absent or ``None`` = default). Returns ``Report.to_dict()``."""
-        ...
-
-    def changes(
-        self, range: str | None, namespace: str | None, limit: int | None
-    ) -> dict[str, Any]:
-        """``analyze_recent_changes`` over the last ``range`` (1h, 24h, 7d)."""
-        ...
-
-    def search_events(self, params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-        """``GET /api/v1/events`` with these parameters: (documents, next cursor)."""
-        ...
-
-    def object_history(self, namespace: str, resource_type: str, name: str) -> dict[str, Any]:
-        """``GET /api/v1/events/{ns|_}/{resourceType}/{name}``; :class:`NotFound` if none."""
-        ...
-
-    def health(self) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
-
-
-# -- shared: parameters ------------------------------------------------------------
-
-
-def check_params(name: str, args: Mapping[str, Any]) -> CheckParams:
-    """The :class:`CheckParams` of a call, validated here so that both backends
-    (and an events-only API) reject a bad argument with the same message."""
-    from kubetrail.diagnostics import CHECKS
-
-    spec = CHECKS.get(name)
-    if spec is None:
-        raise InvalidArguments(f"unknown check {name!r}; known checks: {', '.join(sorted(CHECKS))}")
-    try:
-        rng = TimeRange.resolve(
-            start_time=args.get("start_time") or None,
-            end_time=args.get("end_time") or None,
-            time_window=args.get("time_window") or None,
-            default=spec.default_window,
-        )
-        limit = args.get("limit")
-        params = CheckParams(
-            range=rng,
-            namespace=args.get("namespace") or None,
-            limit=DEFAULT_LIMIT if limit is None else int(limit),
-            pod_name=args.get("pod_name") or None,
-        )
-    except InvalidParams as exc:
-        raise InvalidArguments(_accepted_forms(str(exc))) from None
-    if spec.needs_pod:
-        missing = [p for p in ("pod_name", "namespace") if not args.get(p)]
-        if missing:
-            raise InvalidArguments(
-                f"{name} needs {' and '.join(missing)}: the pod's name and its namespace, "
-                "e.g. pod_name='checkout-7d9f8b6c4-x2k8q', namespace='shop'"
-            )
-    return params
-
-
-def _accepted_forms(message: str) -> str:
-    """Make sure a time error says which forms are accepted."""
-    if "time_window" in message or "RFC3339" in message or "e.g." in message:
-        return message
-    if "time" in message:
-        return f"{message} (times are RFC3339, e.g. 2024-01-01T12:00:00Z)"
-    return message
-
-
-def change_window(range: str | None) -> str:
-    """Validate ``range`` for the changes resource and endpoint (1h, 24h, 7d)."""
-    value = (range or "24h").strip().lower()
-    if value not in CHANGE_RANGES:
-        raise InvalidArguments(
-            f"time range {range!r} is not one of {', '.join(CHANGE_RANGES)} "
-            "(for any other window use analyze_recent_changes with time_window, e.g. 30m, 2h, 3d)"
-        )
-    return value
-
-
-# -- the store directly --------------------------------------------------------------
-
-
-class StoreBackend:
-    """Answers from a store opened in this process (``kubetrail mcp --store URL``)."""
-
-    def __init__(self, store: Store, *, location: str) -> None:
-        self.store = store
-        self.location = location
-
-    def run_check(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        from kubetrail.diagnostics import run_check
-
-        params = check_params(name, args)
-        try:
-            return run_check(self.store, name, params).to_dict()
-        except InvalidParams as exc:
-            raise InvalidArguments(str(exc)) from None
-        except StoreError as exc:
-            raise ApiUnavailable(f"the store {self.location} cannot answer: {exc}") from None
-
-    def changes(
-        self, range: str | None, namespace: str | None, limit: int | None
-    ) -> dict[str, Any]:
-        window = change_window(range)
-        return self.run_check(
-            "analyze_recent_changes",
-            {"time_window": window, "namespace": namespace, "limit": limit},
-        )
-
-    def search_events(self, params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-        query = _event_query(params)
-        try:
-            page = self.store.search(query)
-        except StoreError as exc:
-            raise ApiUnavailable(f"the store {self.location} cannot answer: {exc}") from None
-        return list(page.items), page.next.encode() if page.next else None
-
-    def object_history(self, namespace: str, resource_type: str, name: str) -> dict[str, Any]:
-        from kubetrail.store.history import ObjectRef, object_history
-
-        ns = "" if namespace in ("", "_") else namespace
-        try:
-            history = object_history(
-                self.store, ObjectRef(namespace=ns, resource_type=resource_type, name=name)
-            )
-        except StoreError as exc:
-            raise ApiUnavailable(f"the store {self.location} cannot answer: {exc}") from None
-        if history is None:
-            raise NotFound(_not_stored(namespace, resource_type, name))
-        return {
-            "namespace": namespace or "_",
-            "resourceType": resource_type,
-            "name": name,
-            "history": history.versions,
-            "relatedEvents": history.events,
-            "truncated": history.truncated,
-        }
-
-    def health(self) -> dict[str, Any]:
-        h = self.store.health()
-        return {"status": "ok" if h.ok else "unavailable", "store": {"kind": h.store, **h.detail}}
-
-    def close(self) -> None:
-        self.store.close()
-
-
-def _not_stored(namespace: str, resource_type: str, name: str) -> str:
-    where = f"{namespace}/{name}" if namespace not in ("", "_") else name
-    return (
-        f"nothing stored about {resource_type} {where}; cluster-scoped objects (nodes, "
-        "persistentvolumes, storageclasses...) use namespace '_', resource types are plural "
-        "(pods, deployments, persistentvolumeclaims)"
-    )
-
-
-def _tuple(value: Any) -> tuple[str, ...]:
-    if value is None or value == "":
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(v) for v in value if v not in (None, ""))
-
-
-def _tool_time(name: str, value: Any) -> datetime | None:
-    try:
-        return parse_rfc3339(value) if value else None
-    except InvalidTime as exc:
-        raise InvalidArguments(_accepted_forms(f"invalid {name}: {exc}")) from None
-
-
-def _event_query(params: Mapping[str, Any]) -> EventQuery:
-    """REST parameter names → an :class:`EventQuery` (what the API does for the events route)."""
-    end = _tool_time("end_time", params.get("end"))
-    start = _tool_time("start_time", params.get("start"))
-    namespaces = tuple("" if n == "_" else n for n in _tuple(params.get("namespace")))
-    snapshot = params.get("snapshot")
-    if isinstance(snapshot, str):
-        snapshot = snapshot.lower() == "true"
-    cursor = params.get("cursor")
-    try:
-        after = Cursor.decode(cursor) if cursor else None
-    except StoreError as exc:
-        raise InvalidArguments(str(exc)) from None
-    return EventQuery(
-        filter=EventFilter(
-            start=start,
-            end=end,
-            namespace=namespaces,
-            resource_type=_tuple(params.get("resourceType")),
-            name=_tuple(params.get("name")),
-            kind=_tuple(params.get("kind")),
-            verb=_tuple(params.get("verb")),
-            signal=_tuple(params.get("signal")),
-            text=params.get("q") or None,
-            snapshot=snapshot if isinstance(snapshot, bool) else None,
-        ),
-        limit=int(params.get("limit") or 1000),
-        after=after,
-    )
-
-
-# -- the REST API ----------------------------------------------------------------------
 
 
 class RestBackend:
@@ -300,8 +53,11 @@ class RestBackend:
         *,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        policy: RedactionPolicy = DEFAULT_POLICY,
     ) -> None:
         self.location = base_url.rstrip("/")
+        # an events-only API's documents are re-normalised here: redacted by this policy
+        self.policy = policy
         headers = {"Accept": "application/json", "User-Agent": "kubetrail-mcp"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -309,11 +65,6 @@ class RestBackend:
             base_url=self.location, headers=headers, timeout=timeout, transport=transport
         )
         self._events_only: bool | None = None  # learnt on the first 404 of /diagnostics
-
-    @classmethod
-    def from_env(cls, base_url: str | None = None) -> RestBackend:
-        url = base_url or os.environ.get("AUDIT_API_URL") or DEFAULT_API_URL
-        return cls(url, os.environ.get("KUBETRAIL_API_TOKEN") or None)
 
     # -- HTTP ------------------------------------------------------------------------
 
@@ -346,7 +97,7 @@ class RestBackend:
         path = resp.request.url.path
         error, detail = _error_body(resp)
         if resp.status_code == 400:
-            return InvalidArguments(_accepted_forms(_join(error, detail)))
+            return InvalidArguments(accepted_forms(_join(error, detail)))
         if resp.status_code in (401, 403):
             return BackendError(
                 f"the audit API at {self.location} answered {resp.status_code} for GET {path}: "
@@ -376,7 +127,7 @@ class RestBackend:
     # -- Backend -----------------------------------------------------------------------
 
     def run_check(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        params = check_params(name, args)  # the same messages whatever the API is
+        params = tool_check_params(name, args)  # the same messages whatever the API is
         if self._events_only:
             return self._local_check(name, params)
         resp = self._get(f"/api/v1/diagnostics/{name}", _check_query(args))
@@ -405,7 +156,7 @@ class RestBackend:
         window = change_window(range)
         args = {"time_window": window, "namespace": namespace, "limit": limit}
         if self._events_only:
-            params = check_params("analyze_recent_changes", args)
+            params = tool_check_params("analyze_recent_changes", args)
             return self._local_check("analyze_recent_changes", params)
         resp = self._get(
             "/api/v1/changes", {"range": window, "namespace": namespace, "limit": limit}
@@ -434,7 +185,7 @@ class RestBackend:
         segments = "/".join(quote(part, safe="") for part in (ns, resource_type, name))
         resp = self._get(f"/api/v1/events/{segments}")
         if resp.status_code == 404:
-            raise NotFound(_not_stored(ns, resource_type, name))
+            raise NotFound(not_stored(ns, resource_type, name))
         if resp.status_code != 200:
             raise self._fail(resp)
         return self._json(resp)
@@ -448,106 +199,10 @@ class RestBackend:
     def close(self) -> None:
         self._http.close()
 
-    # -- the events-only fallback ---------------------------------------------------------
-
     def _local_check(self, name: str, params: CheckParams) -> dict[str, Any]:
-        from kubetrail.diagnostics import run_check
-        from kubetrail.store.sqlite import SQLiteStore
+        from kubetrail.mcp.backends.fallback import local_check  # only for old APIs
 
-        fetch = self._fetch_documents(name, params)
-        with tempfile.TemporaryDirectory(prefix="kubetrail-mcp-") as tmp:
-            store = SQLiteStore(Path(tmp) / "fallback.db")
-            try:
-                if fetch.documents:
-                    store.write(fetch.documents)
-                report = run_check(store, name, params).to_dict()
-            except InvalidParams as exc:
-                raise InvalidArguments(str(exc)) from None
-            finally:
-                store.close()
-        report.setdefault("notes", [])
-        report["notes"].append(
-            f"computed locally by the MCP server from {fetch.fetched} events fetched from "
-            f"{self.location}/api/v1/events (this API has no /api/v1/diagnostics); "
-            "signals were recomputed from each event's objectChanges"
-        )
-        report["notes"].extend(fetch.notes)
-        report["fetchedEvents"] = fetch.fetched
-        return report
-
-    def _fetch_documents(self, name: str, params: CheckParams) -> _Fetched:
-        from kubetrail.config import Settings
-        from kubetrail.ingest.records import RecordError, to_documents
-
-        policy = Settings.from_env().redaction_policy()
-        rng = params.range
-        query: dict[str, Any] = {
-            "start": format_rfc3339(rng.start),
-            "end": format_rfc3339(rng.end),
-            "limit": FALLBACK_PAGE_SIZE,
-        }
-        if params.namespace and name in _NAMESPACE_LOCAL_CHECKS:
-            query["namespace"] = params.namespace
-        fetched = 0
-        rejected = 0
-        notes: list[str] = []
-        docs: dict[str, dict[str, Any]] = {}
-        while True:
-            page, cursor = self.search_events(query)
-            fetched += len(page)
-            for raw in page:
-                try:
-                    for doc in to_documents(raw, policy=policy) if isinstance(raw, dict) else ():
-                        docs[doc["id"]] = doc
-                except RecordError:
-                    rejected += 1
-            if fetched >= FALLBACK_MAX_EVENTS:
-                if cursor or len(page) >= FALLBACK_PAGE_SIZE:
-                    notes.append(
-                        f"stopped after fetching {fetched} events (the cap is "
-                        f"{FALLBACK_MAX_EVENTS}): findings may be incomplete; narrow with "
-                        "namespace= or a shorter time_window"
-                    )
-                break
-            if cursor:
-                query["cursor"] = cursor
-                continue
-            if len(page) < FALLBACK_PAGE_SIZE:
-                break
-            # no cursor support (the original API): continue from the last timestamp;
-            # events repeated at that instant are deduplicated by id
-            last = page[-1].get("timestamp") if isinstance(page[-1], dict) else None
-            if not last or _same_instant(last, query["start"]):
-                notes.append(
-                    f"more than {FALLBACK_PAGE_SIZE} events share the timestamp {last}; the API "
-                    "offers no cursor, so some of them were not fetched"
-                )
-                break
-            query["start"] = last
-        if rejected:
-            notes.append(f"{rejected} fetched events could not be read and were skipped")
-        return _Fetched(documents=list(docs.values()), fetched=fetched, notes=notes)
-
-
-#: Checks whose findings and evidence live in the namespace asked for; the others
-#: need cluster-scoped objects (nodes, volumes, storage classes) as well.
-_NAMESPACE_LOCAL_CHECKS = frozenset({"check_pod_issues", "check_resource_limits"})
-
-
-class _Fetched:
-    __slots__ = ("documents", "fetched", "notes")
-
-    def __init__(self, *, documents: list[dict[str, Any]], fetched: int, notes: list[str]) -> None:
-        self.documents = documents
-        self.fetched = fetched
-        self.notes = notes
-
-
-def _same_instant(a: str, b: str) -> bool:
-    try:
-        return parse_rfc3339(a) <= parse_rfc3339(b)
-    except InvalidTime:
-        return a == b
+        return local_check(self, name, params, policy=self.policy)
 
 
 def _check_query(args: Mapping[str, Any]) -> dict[str, Any]:

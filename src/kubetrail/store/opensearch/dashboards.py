@@ -1,7 +1,7 @@
 """OpenSearch Dashboards saved objects: render them from the jinja2 files, import them.
 
-The objects live once, in ``kubetrail/dashboards/*.json.j2`` (also reachable as the
-top-level ``dashboards/`` folder of the repository), one saved object per file:
+The objects live once, in ``saved_objects/*.json.j2`` next to this module (with a
+README), one saved object per file:
 
 - ``index-pattern``: the index pattern (``kubetrail-events*``, time field ``timestamp``);
 - ``search-*``: saved searches for Discover ("Warnings", "Changes", "Pod failures",
@@ -24,7 +24,7 @@ nor stores it.
 ?overwrite=true`` (``kubetrail setup --dashboards-url``). Run this module to write the
 ndjson for a manual import (Dashboards Management > Saved objects > Import)::
 
-    python -m kubetrail.store.os_dashboards [--prefix P] > kubetrail-dashboards.ndjson
+    python -m kubetrail.store.opensearch.dashboards [--prefix P] > kubetrail-dashboards.ndjson
 """
 
 from __future__ import annotations
@@ -40,13 +40,18 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from kubetrail.store.os_client import root_reason
-from kubetrail.store.os_templates import TemplateError, TemplateParams, render_all, render_json
+from kubetrail.store.opensearch import DEFAULT_PREFIX
+from kubetrail.store.opensearch.errors import root_reason
+from kubetrail.store.opensearch.templates import (
+    TemplateError,
+    TemplateParams,
+    render_all,
+    render_json,
+)
 
-TEMPLATE_PACKAGE = "kubetrail"
-TEMPLATE_DIR = "dashboards"
+TEMPLATE_PACKAGE = "kubetrail.store.opensearch"
+TEMPLATE_DIR = "saved_objects"
 
-DEFAULT_PREFIX = "kubetrail-events"
 DEFAULT_TIME_FIELD = "timestamp"
 
 #: The newest migration OpenSearch Dashboards 2.x registers for each type (its
@@ -303,7 +308,8 @@ def describe_import_error(entry: Mapping[str, Any]) -> str:
     """One failed object of an import answer as ``<type> <id> "<title>": <why>``."""
     title = entry.get("title") or (entry.get("meta") or {}).get("title") or ""
     who = f"{entry.get('type', '?')} {entry.get('id', '?')}" + (f' "{title}"' if title else "")
-    error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
+    raw = entry.get("error")
+    error: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
     kind = error.get("type")
     if kind == "missing_references":
         refs = ", ".join(
@@ -434,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sys
 
     parser = argparse.ArgumentParser(
-        prog="python -m kubetrail.store.os_dashboards",
+        prog="python -m kubetrail.store.opensearch.dashboards",
         description="Print kubetrail's OpenSearch Dashboards saved objects as ndjson.",
     )
     parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="index prefix")

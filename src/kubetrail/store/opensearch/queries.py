@@ -18,8 +18,9 @@ typed by a user are text, never syntax, and can never make the query fail.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from kubetrail.events.model import EventDocument
 from kubetrail.events.redact import LAST_APPLIED
 from kubetrail.events.text import search_text
 from kubetrail.events.timing import parse_rfc3339, to_micros
@@ -151,7 +152,7 @@ def search_body(query: EventQuery) -> dict[str, Any]:
     return body
 
 
-def public_document(source: dict[str, Any]) -> dict[str, Any]:
+def public_document(source: dict[str, Any]) -> EventDocument:
     """The event document of a hit: the ``_source`` without the store's own fields.
 
     Stripped here rather than with ``_source`` filtering: filtering rebuilds the
@@ -159,7 +160,7 @@ def public_document(source: dict[str, Any]) -> dict[str, Any]:
     which would change the Kubernetes object we return."""
     for name in INTERNAL_FIELDS:
         source.pop(name, None)
-    return source
+    return cast(EventDocument, source)
 
 
 def cursor_of(hit: dict[str, Any]) -> Cursor:
@@ -253,6 +254,7 @@ def top_groups_body(query: AggregateQuery, *, size: int) -> dict[str, Any]:
             },
             "aggs": sub,
         }
+    aggs: dict[str, Any]
     if "signal" in query.group_by:
         terms: dict[str, Any] = {"field": "signals"}
         if query.filter.signal:

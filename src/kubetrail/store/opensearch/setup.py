@@ -19,7 +19,8 @@ What the cluster lacks is detected and said in one line, never failed on silentl
 - Elasticsearch instead of OpenSearch, or OpenSearch without the ISM plugin
   (``opensearch-index-management``): the templates are applied without the rollover
   alias setting, no policy is created, and the index template's ``_meta.retention``
-  says ``"fallback"``. The store then runs :func:`retention_fallback` (delete whole
+  says ``"fallback"``. Retention then runs
+  :func:`~kubetrail.store.opensearch.retention.retention_fallback` (delete whole
   indices whose newest event is older than the retention, never the write index).
   Note that without ISM nothing rolls the write index over, so the fallback only
   frees space once indices have been rolled (``POST <alias>/_rollover``).
@@ -33,20 +34,20 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
 from typing import Any
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, TransportError
 
-from kubetrail.store.os_client import error_reason
-from kubetrail.store.os_templates import TemplateParams, render_all
+from kubetrail.store.opensearch.errors import answer_reason, request_failed
+from kubetrail.store.opensearch.templates import TemplateParams, render_all
 
 ISM_PLUGIN = "opensearch-index-management"
 FLAT_OBJECT_SINCE = (2, 7)
 SUMMARY_CHARS = 160
 
-Report = Callable[[str], None]
+#: Where setup says what it does, one line per step (print by default).
+Progress = Callable[[str], None]
 
 
 class SetupError(Exception):
@@ -92,7 +93,8 @@ def parse_version(text: str) -> tuple[int, ...]:
 
 def cluster_info(root: Mapping[str, Any]) -> ClusterInfo:
     """What ``GET /`` says. Anything without ``distribution: opensearch`` is Elasticsearch."""
-    version = root.get("version") if isinstance(root.get("version"), dict) else {}
+    raw = root.get("version")
+    version: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
     distribution = str(version.get("distribution") or "elasticsearch").lower()
     if distribution != "opensearch":
         distribution = "elasticsearch"
@@ -112,7 +114,7 @@ def plugins_have_ism(plugins: Any) -> bool | None:
 
 def is_no_handler(exc: TransportError) -> bool:
     """OpenSearch's answer for a route no plugin serves (400 "no handler found for uri")."""
-    return exc.status_code == 400 and "no handler found" in str(error_reason(exc)).lower()
+    return exc.status_code == 400 and "no handler found" in answer_reason(exc).lower()
 
 
 # -- normalising what the cluster returns ----------------------------------------
@@ -219,7 +221,7 @@ def summarize(body: Any) -> str:
 class _Api:
     client: OpenSearch
     dry_run: bool
-    report: Report
+    report: Progress
     writes: list[tuple[str, str, Any]] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # dry run: request lines to print
 
@@ -236,7 +238,7 @@ class _Api:
             return None
         except TransportError as exc:
             if isinstance(exc.status_code, int):
-                raise SetupError(_failed(method, path, exc)) from None
+                raise SetupError(request_failed(method, path, exc)) from None
             raise  # connection errors: the caller says "cannot reach"
 
     def write(
@@ -255,12 +257,8 @@ class _Api:
             return self.client.transport.perform_request(method, path, params=params, body=body)
         except TransportError as exc:
             if isinstance(exc.status_code, int):
-                raise SetupError(_failed(method, path, exc)) from None
+                raise SetupError(request_failed(method, path, exc)) from None
             raise
-
-
-def _failed(method: str, path: str, exc: TransportError) -> str:
-    return f"{method} {path} failed: {exc.status_code} {error_reason(exc)}"
 
 
 # -- setup -----------------------------------------------------------------------
@@ -290,7 +288,7 @@ def setup(
     params: TemplateParams | None = None,
     *,
     dry_run: bool = False,
-    report: Report = print,
+    report: Progress = print,
 ) -> SetupResult:
     """Create or update the templates, policy, bootstrap index and alias. Idempotent.
 
@@ -351,7 +349,7 @@ def setup(
     for key in ("component-settings", "component-mappings"):
         name, body = rendered.names[key], rendered[key]
         path = f"/_component_template/{name}"
-        current = _first(api.read("GET", path), "component_templates", "component_template")
+        current = first_template(api.read("GET", path), "component_templates", "component_template")
         state = _template_state(current, body)
         if state != "unchanged":
             api.write("PUT", path, body)
@@ -360,7 +358,7 @@ def setup(
 
     name = applied.index_template_name
     path = f"/_index_template/{name}"
-    current = _first(api.read("GET", path), "index_templates", "index_template")
+    current = first_template(api.read("GET", path), "index_templates", "index_template")
     state = _template_state(current, rendered.index_template)
     if state != "unchanged":
         api.write("PUT", path, rendered.index_template)
@@ -384,7 +382,8 @@ def setup(
     return result
 
 
-def _first(answer: Any, list_key: str, item_key: str) -> dict[str, Any] | None:
+def first_template(answer: Any, list_key: str, item_key: str) -> dict[str, Any] | None:
+    """The first template of a ``GET _index_template/…`` or ``_component_template/…`` answer."""
     if not isinstance(answer, dict):
         return None
     items = answer.get(list_key) or []
@@ -411,8 +410,9 @@ def _detect_ism(api: _Api, policy_id: str) -> tuple[bool, dict[str, Any] | None]
         plugins = None  # e.g. 403 for a restricted user: ask ISM itself
     if plugins_have_ism(plugins) is False:
         return False, None
+    path = f"/_plugins/_ism/policies/{policy_id}"
     try:
-        policy = api.client.transport.perform_request("GET", f"/_plugins/_ism/policies/{policy_id}")
+        policy = api.client.transport.perform_request("GET", path)
     except NotFoundError:
         return True, None
     except TransportError as exc:
@@ -420,7 +420,7 @@ def _detect_ism(api: _Api, policy_id: str) -> tuple[bool, dict[str, Any] | None]
             raise
         if is_no_handler(exc):
             return False, None
-        raise SetupError(_failed("GET", f"/_plugins/_ism/policies/{policy_id}", exc)) from None
+        raise SetupError(request_failed("GET", path, exc)) from None
     return True, policy if isinstance(policy, dict) else None
 
 
@@ -530,10 +530,11 @@ def _managed_indices(api: _Api, params: TemplateParams) -> list[str]:
         "GET", f"/_cat/indices/{params.index_pattern}", params={"format": "json", "h": "index"}
     )
     names = [r["index"] for r in rows or [] if isinstance(r, dict) and r.get("index")]
-    return sorted(names, key=_index_order)
+    return sorted(names, key=index_order)
 
 
-def _index_order(name: str) -> tuple[int, str]:
+def index_order(name: str) -> tuple[int, str]:
+    """Sort key of ``<prefix>-000042``: by its number (rollover order), then by name."""
     match = re.search(r"-(\d+)$", name)
     return (int(match.group(1)) if match else -1, name)
 
@@ -570,64 +571,3 @@ def _attach_policy(
         raise SetupError(f"attaching ISM policy {params.policy_id} failed for {reasons}")
     status(key, label, "updated", f" (attached to {', '.join(lacking)}){note}")
     return lacking
-
-
-# -- reading the mode, and the fallback retention --------------------------------
-
-
-def retention_mode(client: OpenSearch, prefix: str = "kubetrail-events") -> str | None:
-    """``"ism"`` or ``"fallback"`` as recorded by setup in the index template's ``_meta``;
-    ``None`` when setup has not run."""
-    try:
-        answer = client.transport.perform_request("GET", f"/_index_template/{prefix}")
-    except NotFoundError:
-        return None
-    tpl = _first(answer, "index_templates", "index_template") or {}
-    mode = (tpl.get("_meta") or {}).get("retention")
-    return mode if mode in ("ism", "fallback") else None
-
-
-def write_index(client: OpenSearch, alias: str) -> str | None:
-    """The index the alias writes to, ``None`` when there is no alias."""
-    try:
-        holders = client.transport.perform_request("GET", f"/_alias/{alias}")
-    except NotFoundError:
-        return None
-    if not isinstance(holders, dict) or not holders:
-        return None
-    for index, entry in holders.items():
-        if ((entry.get("aliases") or {}).get(alias) or {}).get("is_write_index") is True:
-            return index
-    return next(iter(holders)) if len(holders) == 1 else None
-
-
-def retention_fallback(client: OpenSearch, params: TemplateParams, now: datetime) -> list[str]:
-    """Delete whole ``<prefix>-*`` indices whose newest ``timestamp`` is older than the
-    retention. Never the write index (nor, when there is no write alias, the newest
-    index); empty indices are kept. Returns the deleted names."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    cutoff_ms = (now - timedelta(days=params.retention_days)).timestamp() * 1000
-    rows = client.transport.perform_request(
-        "GET", f"/_cat/indices/{params.index_pattern}", params={"format": "json", "h": "index"}
-    )
-    names = sorted(
-        (r["index"] for r in rows or [] if isinstance(r, dict) and r.get("index")),
-        key=_index_order,
-    )
-    if not names:
-        return []
-    keep = write_index(client, params.alias) or names[-1]
-    deleted: list[str] = []
-    for name in names:
-        if name == keep:
-            continue
-        answer = client.search(
-            index=name, body={"size": 0, "aggs": {"newest": {"max": {"field": "timestamp"}}}}
-        )
-        newest = ((answer.get("aggregations") or {}).get("newest") or {}).get("value")
-        if newest is None or newest >= cutoff_ms:
-            continue
-        client.indices.delete(index=name)
-        deleted.append(name)
-    return deleted

@@ -1,6 +1,6 @@
 """The OpenSearch store: the production store for a real cluster.
 
-Layout (created by ``kubetrail setup``, see :mod:`kubetrail.store.os_setup`):
+Layout (created by ``kubetrail setup``, see :mod:`kubetrail.store.opensearch.setup`):
 indices ``<prefix>-000001, -000002, …`` behind the write alias ``<prefix>``,
 rolled over and deleted after the retention by ISM. Writes go to the alias,
 reads to ``<prefix>-*`` (every index, whichever is the write index).
@@ -17,6 +17,9 @@ the API's cursor is that pair, identical to the embedded store's.
 **Aggregations** page through a ``composite`` aggregation (count, min, max and
 the newest event's id per group), order and cut the groups like the embedded
 store does, then fetch the newest documents by id.
+**Retention** deletes expired events by query; without ISM it first drops whole
+expired indices (:meth:`OpenSearchStore.drop_expired_indices`, see
+:mod:`kubetrail.store.opensearch.retention`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ from opensearchpy.exceptions import (
 
 from kubetrail.events.model import EventDocument
 from kubetrail.events.timing import format_rfc3339, from_micros, to_micros
-from kubetrail.store import os_query
 from kubetrail.store.base import (
     AggregateQuery,
     AggregateResult,
@@ -54,8 +56,9 @@ from kubetrail.store.base import (
     WriteResult,
     check_group_keys,
 )
+from kubetrail.store.opensearch import DEFAULT_PREFIX, errors, queries
+from kubetrail.store.opensearch.retention import drop_expired_indices
 
-DEFAULT_PREFIX = "kubetrail-events"
 _COMPOSITE_PAGE = 1000
 _ID_CHUNK = 1000
 
@@ -94,12 +97,8 @@ class OpenSearchStore:
     def _check_setup(self) -> None:
         try:
             exists = self.client.indices.exists_alias(name=self.alias)
-        except (OSConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(
-                f"cannot reach OpenSearch at {self.name}: {_reason(exc)}"
-            ) from None
-        except TransportError as exc:
-            raise StoreUnavailable(f"OpenSearch at {self.name} answered {_reason(exc)}") from None
+        except TransportError as exc:  # a connection failure is one too
+            raise StoreUnavailable(errors.describe_error(exc, self.name)) from None
         if not exists:
             raise StoreUnavailable(
                 f"OpenSearch at {self.name} has no write alias {self.alias!r}: "
@@ -121,7 +120,7 @@ class OpenSearchStore:
                         "_op_type": "create",
                         "_index": self.alias,
                         "_id": doc["id"],
-                        "_source": os_query.index_body(dict(doc)),
+                        "_source": queries.index_body(dict(doc)),
                     }
                 )
             except (KeyError, TypeError, ValueError) as exc:
@@ -138,9 +137,9 @@ class OpenSearchStore:
             except (OSConnectionError, ConnectionTimeout) as exc:
                 # Resending is safe: ids make already-stored documents duplicates.
                 if attempt == self.connection_retries:
+                    lost = f"{len(pending)} documents not stored"
                     raise StoreUnavailable(
-                        f"cannot reach OpenSearch at {self.name}: {_reason(exc)} "
-                        f"({len(pending)} documents not stored)"
+                        f"{errors.describe_error(exc, self.name)} ({lost})"
                     ) from None
                 time.sleep(self.retry_backoff * 2**attempt)
         return result
@@ -159,7 +158,7 @@ class OpenSearchStore:
                 raise_on_error=False,
                 raise_on_exception=True,
                 max_retries=self.connection_retries,
-                initial_backoff=self.retry_backoff,
+                initial_backoff=self.retry_backoff,  # type: ignore[arg-type]  # typed int; sleeps a float
                 refresh=self.refresh,
             ):
                 info = item.get("create") or next(iter(item.values()))
@@ -181,7 +180,7 @@ class OpenSearchStore:
             raise
         except TransportError as exc:
             raise StoreError(
-                f"OpenSearch at {self.name} refused the bulk write: {_reason(exc)}"
+                f"OpenSearch at {self.name} refused the bulk write: {errors.reason(exc)}"
             ) from None
         return []
 
@@ -191,23 +190,21 @@ class OpenSearchStore:
         try:
             return self.client.search(index=self.pattern, body=body, ignore_unavailable=True)
         except (OSConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(
-                f"cannot reach OpenSearch at {self.name}: {_reason(exc)}"
-            ) from None
+            raise StoreUnavailable(errors.describe_error(exc, self.name)) from None
         except RequestError as exc:
-            raise InvalidQuery(f"OpenSearch rejected the query: {_reason(exc)}") from None
+            raise InvalidQuery(f"OpenSearch rejected the query: {errors.reason(exc)}") from None
         except NotFoundError:
             return {"hits": {"hits": []}, "aggregations": {}}
         except TransportError as exc:
-            raise StoreError(f"OpenSearch at {self.name} failed: {_reason(exc)}") from None
+            raise StoreError(f"OpenSearch at {self.name} failed: {errors.reason(exc)}") from None
 
     def search(self, query: EventQuery) -> EventPage:
-        body = os_query.search_body(query)
+        body = queries.search_body(query)
         hits = self._search(body)["hits"]["hits"]
         more = len(hits) > query.limit
         hits = hits[: query.limit]
-        items = [os_query.public_document(h["_source"]) for h in hits]
-        nxt = os_query.cursor_of(hits[-1]) if more and hits else None
+        items = [queries.public_document(h["_source"]) for h in hits]
+        nxt = queries.cursor_of(hits[-1]) if more and hits else None
         return EventPage(items=items, next=nxt)
 
     def aggregate(self, query: AggregateQuery) -> AggregateResult:
@@ -242,7 +239,7 @@ class OpenSearchStore:
 
     def _top_groups(self, query: AggregateQuery) -> tuple[list[_Group], bool]:
         """The top ``limit + 1`` groups in one request; ``more``: others were cut."""
-        body = os_query.top_groups_body(query, size=query.limit + 1)
+        body = queries.top_groups_body(query, size=query.limit + 1)
         aggs = self._search(body).get("aggregations") or {}
         others = [k for k in query.group_by if k != "signal"]
         groups: list[_Group] = []
@@ -276,7 +273,7 @@ class OpenSearchStore:
 
     def _all_groups(self, query: AggregateQuery) -> list[_Group]:
         keep_signal = (
-            (lambda s: os_query.signal_matches(s, query.filter.signal))
+            (lambda s: queries.signal_matches(s, query.filter.signal))
             if "signal" in query.group_by and query.filter.signal
             else None
         )
@@ -294,7 +291,7 @@ class OpenSearchStore:
     def _composite_buckets(self, query: AggregateQuery) -> Iterator[dict[str, Any]]:
         after = None
         while True:
-            body = os_query.composite_body(query, page_size=_COMPOSITE_PAGE, after=after)
+            body = queries.composite_body(query, page_size=_COMPOSITE_PAGE, after=after)
             agg = (self._search(body).get("aggregations") or {}).get("groups")
             if not agg:
                 return
@@ -310,11 +307,16 @@ class OpenSearchStore:
             chunk = unique[i : i + _ID_CHUNK]
             body = {"query": {"terms": {"id": chunk}}, "size": len(chunk)}
             for hit in self._search(body)["hits"]["hits"]:
-                doc = os_query.public_document(hit["_source"])
+                doc = queries.public_document(hit["_source"])
                 out[doc["id"]] = doc
         return out
 
     # -- retention and health ---------------------------------------------------
+
+    def drop_expired_indices(self, *, days: int, now: datetime) -> list[str]:
+        """:class:`~kubetrail.store.base.IndexRetention`: without ISM, delete whole
+        indices whose events are all older than ``days`` (never the write index)."""
+        return drop_expired_indices(self.client, prefix=self.prefix, days=days, now=now)
 
     def delete_before(self, cutoff: datetime) -> int:
         try:
@@ -326,12 +328,10 @@ class OpenSearchStore:
                 ignore_unavailable=True,
             )
         except (OSConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(
-                f"cannot reach OpenSearch at {self.name}: {_reason(exc)}"
-            ) from None
+            raise StoreUnavailable(errors.describe_error(exc, self.name)) from None
         except TransportError as exc:
             raise StoreError(
-                f"OpenSearch at {self.name} failed to delete: {_reason(exc)}"
+                f"OpenSearch at {self.name} failed to delete: {errors.reason(exc)}"
             ) from None
         return int(resp.get("deleted", 0))
 
@@ -350,7 +350,7 @@ class OpenSearchStore:
             )
         except (StoreError, TransportError, OSConnectionError) as exc:
             return Health(
-                ok=False, store=self.kind, detail={"url": self.name, "error": _reason(exc)}
+                ok=False, store=self.kind, detail={"url": self.name, "error": errors.reason(exc)}
             )
         aggs = stats.get("aggregations") or {}
         total = stats["hits"].get("total", {})
@@ -391,23 +391,3 @@ def _group(bucket: dict[str, Any], key: dict[str, str], *, latest: bool) -> _Gro
         int(bucket["last"]["value"]),
         newest,
     )
-
-
-def _reason(exc: Exception) -> str:
-    """One line from an opensearch-py exception, without request bodies."""
-    if isinstance(exc, OSConnectionError):  # also a TransportError, with status "N/A"
-        cause = exc.info if isinstance(exc.info, Exception) else None
-        text = str(cause or exc.error or "connection failed")
-        return text.splitlines()[0][:300]
-    if isinstance(exc, TransportError):
-        info = exc.info if isinstance(exc.info, dict) else {}
-        err = info.get("error")
-        if isinstance(err, dict):
-            root = (err.get("root_cause") or [err])[0]
-            return f"{exc.status_code} {root.get('type', '')}: {root.get('reason', '')}".strip()
-        if isinstance(err, str):
-            return f"{exc.status_code} {err}"
-        if isinstance(exc.status_code, int):
-            return f"{exc.status_code} {exc.error}"
-        return str(exc.error or exc)
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

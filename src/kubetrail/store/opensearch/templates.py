@@ -1,12 +1,13 @@
 """OpenSearch index templates and ISM policy, rendered from the jinja2 files.
 
-The JSON lives once, in ``kubetrail/index_templates/*.json.j2`` (also reachable as
-the top-level ``index-templates/`` folder of the repository); this module only
-validates the parameters, renders the files with :class:`jinja2.StrictUndefined`
-and parses the result. ``kubetrail setup`` (:mod:`kubetrail.store.os_setup`)
-applies what :func:`render_all` returns.
+The JSON lives once, in ``index_templates/*.json.j2`` next to this module; this
+module only validates the parameters, renders the files with
+:class:`jinja2.StrictUndefined` and parses the result. ``kubetrail setup``
+(:mod:`kubetrail.store.opensearch.setup`) applies what :func:`render_all` returns.
 
-Objects, for the default prefix ``kubetrail-events``:
+Every object is named after the index prefix
+(:data:`~kubetrail.store.opensearch.DEFAULT_PREFIX` unless ``--prefix`` says
+otherwise). Objects, for the default prefix ``kubetrail-events``:
 
 - component templates ``kubetrail-events-settings`` and ``kubetrail-events-mappings``;
 - index template ``kubetrail-events`` for ``kubetrail-events-*``;
@@ -26,9 +27,10 @@ from typing import Any
 import jinja2
 
 from kubetrail import __version__
+from kubetrail.store.opensearch import DEFAULT_PREFIX
 from kubetrail.store.url import MAX_RETENTION_DAYS
 
-TEMPLATE_PACKAGE = "kubetrail"
+TEMPLATE_PACKAGE = "kubetrail.store.opensearch"
 TEMPLATE_DIR = "index_templates"
 
 #: Rendered object -> template file.
@@ -60,7 +62,7 @@ def _is_int(value: object) -> bool:
 class TemplateParams:
     """What the templates are rendered from. Invalid values raise :class:`ValueError`."""
 
-    prefix: str = "kubetrail-events"
+    prefix: str = DEFAULT_PREFIX
     retention_days: int = 14
     rollover_age: str = "1d"
     rollover_size: str = "30gb"

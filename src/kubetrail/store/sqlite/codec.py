@@ -90,7 +90,9 @@ class DocCodec:
     def _train(self, conn: sqlite3.Connection) -> None:
         ident = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM zdicts").fetchone()[0]
         try:
-            trained = zstandard.train_dictionary(DICT_BYTES, self._samples, dict_id=ident)
+            trained = zstandard.train_dictionary(
+                DICT_BYTES, list[bytes | bytearray | memoryview](self._samples), dict_id=ident
+            )
         except zstandard.ZstdError:
             # too few or too uniform samples: go on as before, try again later
             self._seen = 0

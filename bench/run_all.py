@@ -6,7 +6,8 @@
 Runs, in order and one at a time (they would disturb each other's figures):
 foundation.py (ingest + API queries, embedded, 100k and 1M events), foundation.py --store osmem,
 shipper.py (pipeline vs naive client, end to end, RSS), diagnostics.py (each check
-on a large store, old way's recall), retention.py (delete a day while the API serves).
+on a large store, old way's recall), retention.py (delete a day while the API serves),
+api_memory.py (API RSS under a burst of large pages).
 """
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             ],
         ),
         ("retention", ["retention.py", "--db", str(work / "diag" / "diagnostics.db")]),
+        (
+            "api-memory",
+            ["api_memory.py", *(["--concurrency", "50", "--rounds", "1"] if args.quick else [])],
+        ),
     ]
     summary = {}
     for name, cmd in plan:

@@ -186,3 +186,16 @@ def test_any_config_is_accepted_or_refused_with_one_line(raw: dict) -> None:
         message = str(exc)
         assert message and "\n" not in message
         assert any(key in message for key in raw), message
+
+
+def test_the_file_section_wins_over_the_environment_which_wins_over_the_defaults() -> None:
+    from_env = RedactionPolicy.from_config({"urlCredentials": False})
+    assert from_env != RedactionPolicy()
+    # no section in the file: $KUBETRAIL_REDACTION's policy, keyed with the redaction key
+    policy = parse_config({}).redaction_policy(b"k", otherwise=from_env)
+    assert policy == RedactionPolicy.from_config({"urlCredentials": False}, key=b"k")
+    assert policy.key == b"k" and policy.url_credentials is False
+    # a section in the file: it, whatever the environment says
+    from_file = parse_config({"redaction": {"configLines": False}})
+    assert from_file.redaction_policy(otherwise=from_env) == from_file.redaction_policy()
+    assert from_file.redaction_policy() != from_env

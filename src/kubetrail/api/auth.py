@@ -5,59 +5,22 @@ re-read when the file changes) every request except ``/health`` needs
 ``Authorization: Bearer <token>``, compared in constant time; a missing or wrong
 token is a 401 JSON error. Without a token the API is open, as the original tool
 was: put it behind a NetworkPolicy (deploy/ does). Request bodies are refused
-above ``max_request_bytes`` (the API is read-only; nothing needs a body).
+above ``max_request_bytes`` (the API is read-only; nothing needs a body). The
+token's source and the comparison are :mod:`kubetrail.auth`, shared with the
+MCP server's HTTP transport.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hmac
-import os
-import threading
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from fastapi import Request, Response
 
 from kubetrail.api.errors import error_response
-from kubetrail.config import ConfigError, Settings
+from kubetrail.auth import TokenSource, bearer_token_matches
+from kubetrail.config import Settings
 
 OPEN_PATHS = frozenset({"/health"})
-
-
-class TokenSource:
-    """The expected token: fixed, or read from a file and re-read when it changes."""
-
-    def __init__(self, *, token: str | None, path: str | None) -> None:
-        self._token = token
-        self._path = Path(path) if path else None
-        self._mtime: float | None = None
-        self._lock = threading.Lock()
-        if self._path is not None:
-            self._read()
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self._token) or self._path is not None
-
-    def _read(self) -> None:
-        assert self._path is not None
-        try:
-            mtime = os.stat(self._path).st_mtime
-        except OSError as exc:
-            raise ConfigError(f"KUBETRAIL_API_TOKEN_FILE {self._path}: {exc.strerror}") from None
-        if mtime != self._mtime:
-            token = self._path.read_text().strip()
-            if not token:
-                raise ConfigError(f"KUBETRAIL_API_TOKEN_FILE {self._path} is empty")
-            self._token, self._mtime = token, mtime
-
-    def current(self) -> str | None:
-        if self._path is not None:
-            # a Secret being rotated may be briefly unreadable: keep the last good token
-            with self._lock, contextlib.suppress(ConfigError):
-                self._read()
-        return self._token
 
 
 def bearer_guard(
@@ -73,20 +36,20 @@ def bearer_guard(
             return error_response(
                 413, f"request body larger than {settings.max_request_bytes} bytes"
             )
-        if tokens.enabled and request.url.path not in OPEN_PATHS:
-            expected = tokens.current() or ""
+        # whether this caller may see more than "ok" (the open /health hides details from
+        # callers without the token: paths, counts and time ranges tell an attacker a lot)
+        request.state.authorized = True
+        if tokens.enabled:
             given = request.headers.get("authorization", "")
-            scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                value.strip().encode(), expected.encode()
-            ):
-                response = error_response(
-                    401,
-                    "missing or invalid bearer token",
-                    "send Authorization: Bearer <KUBETRAIL_API_TOKEN>",
-                )
-                response.headers["WWW-Authenticate"] = 'Bearer realm="kubetrail"'
-                return response
+            request.state.authorized = bearer_token_matches(given, tokens.current() or "")
+        if not request.state.authorized and request.url.path not in OPEN_PATHS:
+            response = error_response(
+                401,
+                "missing or invalid bearer token",
+                "send Authorization: Bearer <KUBETRAIL_API_TOKEN>",
+            )
+            response.headers["WWW-Authenticate"] = 'Bearer realm="kubetrail"'
+            return response
         return await call_next(request)
 
     return guard

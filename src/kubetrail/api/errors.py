@@ -1,6 +1,7 @@
 """Error responses: always JSON ``{"error": "...", "detail": ...}``, never a traceback.
 
-400 for bad input (times, limits, cursors, unknown values), 404 for what is not
+400 for bad input (times, limits, cursors, unknown values: the queries' and the
+checks' own validation errors, raised wherever they are found), 404 for what is not
 stored, 503 when the store cannot answer. FastAPI's own 422 validation errors
 become 400 with the same shape, so clients handle one format.
 """
@@ -15,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kubetrail.api.responses import JSONResponse
+from kubetrail.diagnostics import InvalidParams
+from kubetrail.queries import InvalidParameter
 from kubetrail.store.base import InvalidQuery, StoreError, StoreUnavailable
 
 log = logging.getLogger("kubetrail.api")
@@ -26,10 +29,6 @@ class ApiError(Exception):
         self.status = status
         self.error = error
         self.detail = detail
-
-
-def bad_request(error: str, detail: Any = None) -> ApiError:
-    return ApiError(400, error, detail)
 
 
 def error_response(status: int, error: str, detail: Any = None) -> JSONResponse:
@@ -52,7 +51,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail))
+        response = error_response(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # 405's Allow
+        return response
+
+    @app.exception_handler(InvalidParameter)
+    async def _invalid_parameter(_: Request, exc: InvalidParameter) -> JSONResponse:
+        return error_response(400, str(exc), exc.detail)
+
+    @app.exception_handler(InvalidParams)
+    async def _invalid_params(_: Request, exc: InvalidParams) -> JSONResponse:
+        return error_response(400, str(exc))
 
     @app.exception_handler(InvalidQuery)
     async def _invalid(_: Request, exc: InvalidQuery) -> JSONResponse:

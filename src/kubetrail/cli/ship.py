@@ -113,7 +113,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(str(exc)) from None
     url = args.store or config.store or settings.store_url
     store = open_store_from(url, settings)
-    policy = config.redaction_policy(settings.redaction_key)
+    # the config file's redaction section wins over $KUBETRAIL_REDACTION
+    policy = config.redaction_policy(settings.redaction_key, otherwise=settings.redaction)
     shipper = Shipper(kube=kube, store=store, config=config, policy=policy)
     stop = threading.Event()
 

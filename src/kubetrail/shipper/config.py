@@ -94,7 +94,8 @@ class ShipperConfig:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     namespaces: tuple[str, ...] = ()
-    redaction: RedactionPolicy = field(default_factory=RedactionPolicy)  # with the built-in key
+    # the config file's redaction section; None: not given (the environment's or the defaults)
+    redaction: RedactionPolicy | None = None
     batch_size: int = 500
     flush_interval: float = 1.0
     queue_size: int = 10_000
@@ -105,9 +106,13 @@ class ShipperConfig:
     retention_interval: float = 3600.0
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, reported once
 
-    def redaction_policy(self, key: bytes | None = None) -> RedactionPolicy:
-        """The ``redaction`` section's policy, its markers keyed with ``key`` if given."""
-        return dataclasses.replace(self.redaction, key=key) if key else self.redaction
+    def redaction_policy(
+        self, key: bytes | None = None, *, otherwise: RedactionPolicy | None = None
+    ) -> RedactionPolicy:
+        """The ``redaction`` section's policy (``otherwise``, else the defaults, when the file
+        has none), its markers keyed with ``key`` if given."""
+        policy = self.redaction or otherwise or RedactionPolicy()
+        return dataclasses.replace(policy, key=key) if key else policy
 
 
 _KEYS = {

@@ -2,7 +2,9 @@
 
 Parameters are the MCP tools' names (``start_time``, ``end_time``,
 ``time_window`` such as ``30m``/``2h``/``7d``, ``namespace``, ``limit``,
-``pod_name``), so a client can pass a tool's arguments straight through.
+``pod_name``), so a client can pass a tool's arguments straight through. The
+checks, their descriptions and how arguments become parameters are the
+diagnostics' catalogue (shared with the MCP server); a bad argument is a 400.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from fastapi import APIRouter, Path, Query
 
 from kubetrail.api.deps import StoreDep
 from kubetrail.api.errors import ApiError
-from kubetrail.api.responses import JSONResponse
-from kubetrail.diagnostics import CHECKS, CheckParams, InvalidParams, TimeRange, run_check
-from kubetrail.diagnostics.model import DEFAULT_LIMIT, MAX_LIMIT
+from kubetrail.api.responses import TIME_PARAMETER, JSONResponse, error_responses
+from kubetrail.diagnostics import CHANGE_RANGES, CHECKS, check_params, format_window, run_check
+from kubetrail.diagnostics.model import MAX_LIMIT
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=error_responses(400, 401, 503))
 
-_RANGES = ("1h", "24h", "7d")
+_CHECK_PARAMETERS = ["namespace", "start_time", "end_time", "time_window", "limit"]
 
 
 @router.get("/diagnostics", summary="List the diagnostic checks")
@@ -30,9 +32,8 @@ def list_checks() -> JSONResponse:
                 {
                     "name": spec.name,
                     "description": spec.description,
-                    "defaultWindow": _window_text(spec.default_window.total_seconds()),
-                    "parameters": ["namespace", "start_time", "end_time", "time_window", "limit"]
-                    + (["pod_name"] if spec.needs_pod else []),
+                    "defaultWindow": format_window(spec.default_window),
+                    "parameters": _CHECK_PARAMETERS + (["pod_name"] if spec.needs_pod else []),
                     "required": ["pod_name", "namespace"] if spec.needs_pod else [],
                 }
                 for spec in CHECKS.values()
@@ -41,40 +42,9 @@ def list_checks() -> JSONResponse:
     )
 
 
-def _window_text(seconds: float) -> str:
-    hours = int(seconds // 3600)
-    return f"{hours // 24}d" if hours % 24 == 0 and hours >= 24 else f"{hours}h"
-
-
-def _params(
-    *,
-    check: str,
-    namespace: str | None,
-    start_time: str | None,
-    end_time: str | None,
-    time_window: str | None,
-    limit: int | None,
-    pod_name: str | None = None,
-) -> CheckParams:
-    spec = CHECKS[check]
-    try:
-        rng = TimeRange.resolve(
-            start_time=start_time,
-            end_time=end_time,
-            time_window=time_window,
-            default=spec.default_window,
-        )
-        return CheckParams(
-            range=rng,
-            namespace=namespace or None,
-            limit=DEFAULT_LIMIT if limit is None else limit,
-            pod_name=pod_name or None,
-        )
-    except InvalidParams as exc:
-        raise ApiError(400, str(exc)) from None
-
-
-@router.get("/diagnostics/{check}", summary="Run one diagnostic check")
+@router.get(
+    "/diagnostics/{check}", summary="Run one diagnostic check", responses=error_responses(404)
+)
 def run(
     store: StoreDep,
     check: Annotated[str, Path(description="A check name from GET /api/v1/diagnostics.")],
@@ -82,9 +52,15 @@ def run(
         str | None, Query(description="Only this namespace (default: all).")
     ] = None,
     start_time: Annotated[
-        str | None, Query(description="RFC3339 start; wins over time_window.")
+        str | None,
+        Query(
+            description="RFC3339 start; wins over time_window.", json_schema_extra=TIME_PARAMETER
+        ),
     ] = None,
-    end_time: Annotated[str | None, Query(description="RFC3339 end (default now).")] = None,
+    end_time: Annotated[
+        str | None,
+        Query(description="RFC3339 end (default now).", json_schema_extra=TIME_PARAMETER),
+    ] = None,
     time_window: Annotated[
         str | None, Query(description="How far back from end_time: 30m, 2h, 2 hours, 24h, 7d.")
     ] = None,
@@ -93,8 +69,8 @@ def run(
 ) -> JSONResponse:
     if check not in CHECKS:
         raise ApiError(404, f"unknown check {check!r}", {"checks": list(CHECKS)})
-    params = _params(
-        check=check,
+    params = check_params(
+        check,
         namespace=namespace,
         start_time=start_time,
         end_time=end_time,
@@ -102,11 +78,7 @@ def run(
         limit=limit,
         pod_name=pod_name,
     )
-    try:
-        report = run_check(store, check, params)
-    except InvalidParams as exc:
-        raise ApiError(400, str(exc)) from None
-    return JSONResponse(report.to_dict())
+    return JSONResponse(run_check(store, check, params).to_dict())
 
 
 @router.get("/changes", summary="Recent changes (analyze_recent_changes)")
@@ -115,15 +87,20 @@ def changes(
     range: Annotated[
         str | None, Query(description="1h, 24h or 7d (default 24h); start/end win.")
     ] = None,
-    start: Annotated[str | None, Query(description="RFC3339 start.")] = None,
-    end: Annotated[str | None, Query(description="RFC3339 end (default now).")] = None,
+    start: Annotated[
+        str | None, Query(description="RFC3339 start.", json_schema_extra=TIME_PARAMETER)
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(description="RFC3339 end (default now).", json_schema_extra=TIME_PARAMETER),
+    ] = None,
     namespace: Annotated[str | None, Query(description="Only this namespace.")] = None,
     limit: Annotated[int | None, Query(description=f"Objects to return, 1-{MAX_LIMIT}.")] = None,
 ) -> JSONResponse:
-    if range is not None and range not in _RANGES:
-        raise ApiError(400, f"range must be one of {', '.join(_RANGES)}, got {range!r}")
-    params = _params(
-        check="analyze_recent_changes",
+    if range is not None and range not in CHANGE_RANGES:
+        raise ApiError(400, f"range must be one of {', '.join(CHANGE_RANGES)}, got {range!r}")
+    params = check_params(
+        "analyze_recent_changes",
         namespace=namespace,
         start_time=start,
         end_time=end,

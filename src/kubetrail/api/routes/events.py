@@ -2,7 +2,9 @@
 
 ``GET /api/v1/events`` answers a JSON **array** (what existing clients expect);
 the next page's cursor travels in ``X-Next-Cursor`` and an RFC 8288 ``Link``
-header so the body stays an array.
+header so the body stays an array. A page is read under a byte budget
+(:mod:`~kubetrail.api.inflight`: a burst of large pages waits its turn) and sent in
+pieces (:mod:`~kubetrail.api.streaming`).
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from kubetrail.api import params
-from kubetrail.api.deps import SettingsDep, StoreDep
+from kubetrail.api.deps import PageBudgetDep, SettingsDep, StoreDep
 from kubetrail.api.errors import ApiError
-from kubetrail.api.responses import JSONResponse
-from kubetrail.store.base import EventFilter, EventPage, EventQuery, RawPage, RawSearch
-from kubetrail.store.history import ObjectRef, object_history
+from kubetrail.api.inflight import ROW_BYTES_ESTIMATE
+from kubetrail.api.responses import TIME_PARAMETER, JSONResponse, error_responses, render_json
+from kubetrail.api.streaming import JSONArray, ReservedJSONResponse
+from kubetrail.queries.events import EventParams, event_query, limit_value, time_range
+from kubetrail.queries.history import ObjectKey, object_history
+from kubetrail.store.base import Cursor, EventQuery, RawSearch, Store
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=error_responses(400, 401, 503))
 
 _TIME = "RFC3339 time, e.g. 2024-01-01T12:00:00Z"
 _MULTI = " Repeat the parameter to match any of several values."
@@ -29,15 +34,24 @@ _MULTI = " Repeat the parameter to match any of several values."
     summary="Query events (a JSON array, oldest first)",
     response_description="Event documents; the next page's cursor is in X-Next-Cursor and Link.",
 )
-def list_events(
+async def list_events(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
+    budget: PageBudgetDep,
     start: Annotated[
-        str | None, Query(description=f"Inclusive lower bound; {_TIME}. Default: end - 24h.")
+        str | None,
+        Query(
+            description=f"Inclusive lower bound; {_TIME}. Default: end - 24h.",
+            json_schema_extra=TIME_PARAMETER,
+        ),
     ] = None,
     end: Annotated[
-        str | None, Query(description=f"Inclusive upper bound; {_TIME}. Default: now.")
+        str | None,
+        Query(
+            description=f"Inclusive upper bound; {_TIME}. Default: now.",
+            json_schema_extra=TIME_PARAMETER,
+        ),
     ] = None,
     namespace: Annotated[
         list[str], Query(description="Namespace; `_` selects cluster-scoped objects." + _MULTI)
@@ -70,42 +84,53 @@ def list_events(
     ] = None,
     cursor: Annotated[str | None, Query(description="X-Next-Cursor of the previous page.")] = None,
 ) -> Response:
-    start_dt, end_dt = params.time_range(start, end)
-    if q is not None and not q.split():
-        raise ApiError(400, "q is empty: give at least one word to search for")
-    query = EventQuery(
-        filter=EventFilter(
-            start=start_dt,
-            end=end_dt,
-            namespace=params.namespaces(namespace),
-            resource_type=params.non_empty(resourceType),
-            verb=params.verbs(params.non_empty(verb)),
-            name=params.non_empty(name),
-            kind=params.non_empty(kind),
-            signal=params.non_empty(signal),
-            text=q,
+    query = event_query(
+        EventParams(
+            start=start,
+            end=end,
+            namespace=tuple(namespace),
+            resource_type=tuple(resourceType),
+            verb=tuple(verb),
+            name=tuple(name),
+            kind=tuple(kind),
+            signal=tuple(signal),
+            q=q,
             snapshot=snapshot,
+            limit=limit,
+            cursor=cursor,
         ),
-        limit=params.limit_value(limit, settings),
-        after=params.cursor_value(cursor),
+        default_limit=settings.default_limit,
+        max_limit=settings.max_query_limit,
     )
-    page: EventPage | RawPage = (
-        store.search_raw(query) if isinstance(store, RawSearch) else store.search(query)
-    )
-    headers = {}
-    if page.next is not None:
-        token = page.next.encode()
-        headers["X-Next-Cursor"] = token
-        headers["Link"] = f'<{request.url.include_query_params(cursor=token)}>; rel="next"'
-    if isinstance(page, RawPage):
+    # a large page waits here, without a thread, while the pages in flight hold the budget
+    reservation = await budget.reserve(query.limit * ROW_BYTES_ESTIMATE)
+    try:
+        array, nxt = await run_in_threadpool(_read_page, store, query)
+        reservation.resize(array.held_bytes)
+        headers = {}
+        if nxt is not None:
+            token = nxt.encode()
+            headers["X-Next-Cursor"] = token
+            headers["Link"] = f'<{request.url.include_query_params(cursor=token)}>; rel="next"'
+        # the response releases the reservation once the page is sent
+        return ReservedJSONResponse(array, reservation=reservation, headers=headers)
+    except BaseException:
+        reservation.release()
+        raise
+
+
+def _read_page(store: Store, query: EventQuery) -> tuple[JSONArray, Cursor | None]:
+    if isinstance(store, RawSearch):
         # the stored JSON as it is: the same bytes orjson would make of the parsed page
-        body = b"[" + b",".join(page.items) + b"]"
-        return Response(body, media_type="application/json", headers=headers)
-    return JSONResponse(page.items, headers=headers)
+        raw = store.search_raw(query)
+        return JSONArray(items=raw.items), raw.next
+    page = store.search(query)
+    return JSONArray(body=render_json(page.items)), page.next
 
 
 @router.get(
     "/events/{namespace}/{resourceType}/{name}",
+    responses=error_responses(404),
     summary="One object's history and the Kubernetes Events about it",
 )
 def object_events(
@@ -114,15 +139,23 @@ def object_events(
     namespace: Annotated[str, Path(description="Namespace, or `_` for cluster-scoped objects.")],
     resourceType: Annotated[str, Path(description="Plural resource type, e.g. pods.")],
     name: Annotated[str, Path(description="Object name.")],
-    start: Annotated[str | None, Query(description=f"Optional lower bound; {_TIME}.")] = None,
-    end: Annotated[str | None, Query(description=f"Optional upper bound; {_TIME}.")] = None,
+    start: Annotated[
+        str | None,
+        Query(description=f"Optional lower bound; {_TIME}.", json_schema_extra=TIME_PARAMETER),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(description=f"Optional upper bound; {_TIME}.", json_schema_extra=TIME_PARAMETER),
+    ] = None,
     limit: Annotated[int | None, Query(description="Most versions returned.")] = None,
 ) -> JSONResponse:
-    start_dt, end_dt = params.time_range(start, end, default_window=None)
-    ns = "" if namespace == params.CLUSTER_SCOPE else namespace
-    ref = ObjectRef(namespace=ns, resource_type=resourceType, name=name)
+    start_dt, end_dt = time_range(start, end, default_window=None)
     history = object_history(
-        store, ref, start=start_dt, end=end_dt, limit=params.limit_value(limit, settings)
+        store,
+        ObjectKey.from_path(namespace, resourceType, name),
+        start=start_dt,
+        end=end_dt,
+        limit=limit_value(limit, default=settings.default_limit, maximum=settings.max_query_limit),
     )
     if history is None:
         raise ApiError(
@@ -130,13 +163,4 @@ def object_events(
             f"nothing stored about {resourceType} {namespace}/{name}",
             {"hint": "cluster-scoped objects use _ as namespace: /api/v1/events/_/nodes/worker-1"},
         )
-    return JSONResponse(
-        {
-            "namespace": namespace,
-            "resourceType": resourceType,
-            "name": name,
-            "history": history.versions,
-            "relatedEvents": history.events,
-            "truncated": history.truncated,
-        }
-    )
+    return JSONResponse(history.to_dict())

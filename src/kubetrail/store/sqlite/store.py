@@ -27,6 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -89,6 +90,25 @@ _TEXT_SLICE_AT = 4000
 _TEXT_COUNT_CAP = 50_000
 #: The shortest first slice.
 _FIRST_SLICE_MICROS = 60 * 1_000_000
+
+
+class _ThreadReader:
+    """A thread's read connection, held in a thread-local: dropped, and so closed
+    (see :meth:`SQLiteStore._reader`), when the thread ends."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
+def _close_reader(
+    conn: sqlite3.Connection, connections: list[sqlite3.Connection], lock: threading.Lock
+) -> None:
+    with lock, contextlib.suppress(ValueError):
+        connections.remove(conn)
+    with contextlib.suppress(sqlite3.Error):
+        conn.close()
 
 
 class SQLiteStore:
@@ -175,13 +195,18 @@ class SQLiteStore:
         return conn
 
     def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection. It is closed when the thread ends: a server's
+        thread pool stops idle threads and starts new ones (anyio: after 10 s idle), and
+        each would otherwise leave a connection open, with its page cache, for good."""
         if self._closed:
             raise StoreUnavailable(f"SQLite store {self.path} is closed")
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+        holder: _ThreadReader | None = getattr(self._local, "reader", None)
+        if holder is None:
             conn = self._connect()
-            self._local.conn = conn
-        return conn
+            holder = self._local.reader = _ThreadReader(conn)
+            # not a method: the finalizer must not keep the store alive
+            weakref.finalize(holder, _close_reader, conn, self._all_connections, self._conn_lock)
+        return holder.conn
 
     def _refuse_writes(self) -> None:
         if self.read_only:

@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,38 +38,11 @@ from typing import cast
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from foundation import _free_port, _machine, _percentile
 from generate import write_lines
 
 KUBETRAIL = [sys.executable, "-m", "kubetrail"]
 WINDOW = "start=2000-01-01T00:00:00Z&end=2100-01-01T00:00:00Z"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _machine() -> dict[str, object]:
-    mem = 0
-    try:
-        with open("/proc/meminfo") as fh:
-            mem = int(fh.readline().split()[1]) // 1024 // 1024
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(),
-        "memory_gib": mem,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-def _percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    k = (len(ordered) - 1) * pct
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def _status_mb(pid: int, field: str) -> float:

@@ -24,6 +24,7 @@ from tests.support.manifests import (
     find,
     kubetrail_containers,
     parse_args,
+    pod_template,
     render,
 )
 
@@ -270,3 +271,28 @@ def test_probe_endpoints_answer_in_the_code(tmp_path: Path) -> None:
 def test_demo_supports_what_compose_and_the_guide_use() -> None:
     args = parse_args(["demo", "--host", "0.0.0.0", "--store", "opensearch+http://opensearch:9200"])
     assert args.host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_servers_answer_their_services_in_cluster_names(variant: str) -> None:
+    """The Host check against DNS rebinding (kubetrail.hosts) must let through every name a
+    client in the cluster uses for a kubetrail Service: `svc`, `svc.ns` (deploy/README.md's
+    form) and `svc.ns.svc`."""
+    from kubetrail.hosts import host_allowed
+
+    docs = render(variant)
+    checked = 0
+    for svc in find(docs, "Service"):
+        selector = svc["spec"].get("selector") or {}
+        name, ns = svc["metadata"]["name"], svc["metadata"].get("namespace", "kubetrail")
+        for c in kubetrail_containers(docs):
+            labels = (pod_template(c.owner) or {}).get("metadata", {}).get("labels") or {}
+            serves_http = c.args[0] in ("api", "mcp") or "--api-port" in c.args
+            if not serves_http or not selector or selector.items() - labels.items():
+                continue
+            raw = c.env().get("KUBETRAIL_ALLOWED_HOSTS", {}).get("value", "")
+            allowed = [h for h in raw.split(",") if h]
+            for host in (name, f"{name}.{ns}", f"{name}.{ns}.svc"):
+                assert host_allowed(f"{host}:8080", allowed), (c.where, host)
+            checked += 1
+    assert checked, "no kubetrail HTTP server behind a Service"

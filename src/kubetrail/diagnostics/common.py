@@ -4,7 +4,7 @@ the shaping of their buckets into findings."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -23,9 +23,9 @@ GROUP_CAP = 2000
 MESSAGE_CAP = 300
 
 
-def latest_doc(b: Bucket) -> dict[str, Any]:
-    """The bucket's newest document as a plain mapping (``{}`` when it was not fetched)."""
-    return dict(b.latest) if b.latest is not None else {}
+def latest_doc(b: Bucket) -> Mapping[str, Any]:
+    """The bucket's newest document (an empty mapping when it was not fetched)."""
+    return b.latest if b.latest is not None else {}
 
 
 def latest_object(b: Bucket) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -257,6 +258,81 @@ def _queries_only(args: argparse.Namespace, db: Path, hours: float) -> int:
     return _serve_and_time(args, f"sqlite:///{db}", start, hours, ingest)
 
 
+@contextlib.contextmanager
+def running_api(store: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``kubetrail api --store STORE`` as a process of its own, on a free port; yields
+    its base URL once ``/health`` answers 200, stops it afterwards."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    # stderr to a file, not a pipe: nobody reads a pipe while the queries run, and a
+    # server that logs (the OpenSearch client logs every request) would block on it
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "kubetrail", "api", "--store", store, "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ, **(env or {})},
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(f"{base}/health", timeout=30).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    server.terminate()
+                    server.wait(10)
+                    log.seek(0)
+                    err = log.read().decode(errors="replace")
+                    raise RuntimeError("api did not start: " + err[-2000:])
+                time.sleep(0.2)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+def typical_queries(base: str, start: datetime, hours: float) -> list[tuple[str, str]]:
+    """(label, path) of the REST API's typical requests over the synthetic window
+    [``start``, ``start + hours + 1 h``] (bench/generate.py's cluster)."""
+    window_start = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    window_end = (start + timedelta(hours=hours + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    last_hour = (start + timedelta(hours=hours - 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rng = f"start={window_start}&end={window_end}"
+    pod_name = "svc-0021-7d9f8b6c5-00063"  # pod 63: namespace team-03
+    first_page = httpx.get(f"{base}/api/v1/events?{rng}&namespace=team-05&limit=100")
+    cursor = first_page.headers.get("X-Next-Cursor", "")
+    return [
+        (
+            "last hour, all kinds, limit 100",
+            f"/api/v1/events?start={last_hour}&end={window_end}&limit=100",
+        ),
+        ("namespace, 48 h, limit 1000", f"/api/v1/events?{rng}&namespace=team-05"),
+        (
+            "namespace + pods + update, limit 100",
+            f"/api/v1/events?{rng}&namespace=team-05&resourceType=pods&verb=update&limit=100",
+        ),
+        (
+            "next page by cursor",
+            f"/api/v1/events?{rng}&namespace=team-05&limit=100&cursor={cursor}",
+        ),
+        (
+            "signal CrashLoopBackOff, limit 100",
+            f"/api/v1/events?{rng}&signal=pod.waiting:CrashLoopBackOff&limit=100",
+        ),
+        (
+            "Warning Events by reason, limit 100",
+            f"/api/v1/events?{rng}&kind=Event&signal=event.reason:BackOff&limit=100",
+        ),
+        ("full text q=OOMKilled, limit 100", f"/api/v1/events?{rng}&q=OOMKilled&limit=100"),
+        ("one object by name", f"/api/v1/events?{rng}&namespace=team-03&name={pod_name}"),
+        ("object history + related Events", f"/api/v1/events/team-03/pods/{pod_name}"),
+        ("health (the readiness probe)", "/health"),
+    ]
+
+
 def _serve_and_time(
     args: argparse.Namespace,
     store: str,
@@ -264,66 +340,12 @@ def _serve_and_time(
     hours: float,
     ingest: dict[str, object],
 ) -> int:
-    kubetrail = [sys.executable, "-m", "kubetrail"]
-    port = _free_port()
-    server = subprocess.Popen(
-        [*kubetrail, "api", "--store", store, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=30).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.terminate()
-                _, err = server.communicate(timeout=10)
-                print("api did not start:", err.decode(errors="replace")[-2000:], file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-        window_start = start.strftime("%Y-%m-%dT%H:%M:%SZ")
-        window_end = (start + timedelta(hours=hours + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        last_hour = (start + timedelta(hours=hours - 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        rng = f"start={window_start}&end={window_end}"
-        pod_name = "svc-0021-7d9f8b6c5-00063"  # pod 63: namespace team-03
-        first_page = httpx.get(f"{base}/api/v1/events?{rng}&namespace=team-05&limit=100")
-        cursor = first_page.headers.get("X-Next-Cursor", "")
-        queries = [
-            (
-                "last hour, all kinds, limit 100",
-                f"/api/v1/events?start={last_hour}&end={window_end}&limit=100",
-            ),
-            ("namespace, 48 h, limit 1000", f"/api/v1/events?{rng}&namespace=team-05"),
-            (
-                "namespace + pods + update, limit 100",
-                f"/api/v1/events?{rng}&namespace=team-05&resourceType=pods&verb=update&limit=100",
-            ),
-            (
-                "next page by cursor",
-                f"/api/v1/events?{rng}&namespace=team-05&limit=100&cursor={cursor}",
-            ),
-            (
-                "signal CrashLoopBackOff, limit 100",
-                f"/api/v1/events?{rng}&signal=pod.waiting:CrashLoopBackOff&limit=100",
-            ),
-            (
-                "Warning Events by reason, limit 100",
-                f"/api/v1/events?{rng}&kind=Event&signal=event.reason:BackOff&limit=100",
-            ),
-            ("full text q=OOMKilled, limit 100", f"/api/v1/events?{rng}&q=OOMKilled&limit=100"),
-            ("one object by name", f"/api/v1/events?{rng}&namespace=team-03&name={pod_name}"),
-            ("object history + related Events", f"/api/v1/events/team-03/pods/{pod_name}"),
-            ("health (the readiness probe)", "/health"),
-        ]
-        results = _time_queries(base, queries, args.reps)
-    finally:
-        server.terminate()
-        server.wait(10)
+        with running_api(store) as base:
+            results = _time_queries(base, typical_queries(base, start, hours), args.reps)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
     print()
     print("| query | rows | p50 ms | p95 ms |")

@@ -17,7 +17,8 @@ from kubetrail.ingest.documents import to_documents
 from kubetrail.store.base import Store
 from kubetrail.store.sqlite import SQLiteStore
 from tests.support.incident import ANCHOR
-from tests.support.opensearch_servers import opensearch_store
+from tests.support.kube_apiservers import RealCluster, real_kube_cluster
+from tests.support.opensearch_servers import opensearch_store, real_opensearch_url
 from tests.support.osmem import running_osmem
 
 settings.register_profile("gate", derandomize=True)
@@ -47,3 +48,26 @@ def osmem_incident(incident_docs: list[dict]) -> Iterator[Store]:
         store.write(incident_docs)
         yield store
         store.close()
+
+
+@pytest.fixture(scope="session")
+def real_opensearch() -> Iterator[str]:
+    """The URL of a real OpenSearch node (see ``real_opensearch_url``)."""
+    with real_opensearch_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def opensearch_incident(incident_docs: list[dict], real_opensearch: str) -> Iterator[Store]:
+    store = opensearch_store(real_opensearch, prefix=f"diag-{os.getpid()}-events")
+    store.write(incident_docs)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def real_kube() -> Iterator[RealCluster]:
+    """A real kube-apiserver + etcd (see ``real_kube_cluster``): its admin kubeconfig,
+    kubectl, raw REST calls and etcd compaction."""
+    with real_kube_cluster() as cluster:
+        yield cluster

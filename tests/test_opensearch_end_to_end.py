@@ -8,18 +8,22 @@ the same requests; bodies, status codes and cursors must be identical.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from opensearchpy import OpenSearch
 
 from kubetrail.demo.incident import generate_incident
+from tests.support.opensearch_servers import delete_indices
 from tests.support.osmem import running_osmem
 from tests.support.servers import free_port
 
@@ -27,22 +31,26 @@ ANCHOR = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 RANGE = {"start": "2026-11-25T05:00:00Z", "end": "2026-11-25T12:00:00Z"}
 
 
-def _kubetrail(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _kubetrail(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kubetrail", *args],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=cwd,
+        env=env,
     )
 
 
 class _Api:
-    def __init__(self, store: str, cwd: Path) -> None:
+    def __init__(self, store: str, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kubetrail", "api", "--store", store, "--port", str(self.port)],
             cwd=cwd,
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -68,29 +76,46 @@ class _Api:
             self.proc.stderr.close()
 
 
-@pytest.fixture(scope="module")
-def apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_Api, _Api, str]]:
+@contextmanager
+def _server(kind: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    if kind == "osmem":
+        with running_osmem() as url:
+            yield url
+    else:
+        yield request.getfixturevalue("real_opensearch")
+
+
+@pytest.fixture(scope="module", params=["osmem", "opensearch"])
+def apis(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[_Api, _Api, str]]:
     work = tmp_path_factory.mktemp("os-e2e")
     recording = work / "incident.jsonl"
     recording.write_bytes(
         b"".join(orjson.dumps(e) + b"\n" for e in generate_incident(anchor=ANCHOR))
     )
-    with running_osmem() as url:
+    prefix = f"e2e-{os.getpid()}-events"
+    env = {**os.environ, "KUBETRAIL_OPENSEARCH_PREFIX": prefix}
+    with _server(request.param, request) as url:
         store = "opensearch+" + url
-        setup = _kubetrail("setup", "--store", store, "--replicas", "0", cwd=work)
+        setup = _kubetrail("setup", "--store", store, "--replicas", "0", cwd=work, env=env)
         assert setup.returncode == 0, setup.stderr
         assert "created" in setup.stdout
         sqlite = f"sqlite:///{work / 'ref.db'}"
         for target in (store, sqlite):
-            r = _kubetrail("ingest", "--store", target, str(recording), cwd=work)
+            r = _kubetrail("ingest", "--store", target, str(recording), cwd=work, env=env)
             assert r.returncode == 0, r.stderr
             assert ", rejected 0" in r.stderr.strip().splitlines()[-1]
-        reference, opensearch = _Api(sqlite, work), _Api(store, work)
+        reference, opensearch = _Api(sqlite, work), _Api(store, work, env)
+        client = OpenSearch(hosts=[url], timeout=60)
         try:
             yield reference, opensearch, store
         finally:
             reference.close()
             opensearch.close()
+            delete_indices(client, f"{prefix}-*")
+            client.indices.delete_index_template(name=prefix, ignore=[404])
+            client.close()
 
 
 REQUESTS = [

@@ -7,6 +7,6 @@ import pytest
 from kubetrail.store.base import Store
 
 
-@pytest.fixture(params=["sqlite", "osmem"])
+@pytest.fixture(params=["sqlite", "osmem", "opensearch"])
 def incident(request: pytest.FixtureRequest) -> Store:
     return request.getfixturevalue(f"{request.param}_incident")

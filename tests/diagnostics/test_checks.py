@@ -159,12 +159,13 @@ def test_limit_truncates_and_counts(incident: Store) -> None:
     assert len(report.findings) == 2 and report.truncated and report.total_findings > 2
 
 
+@pytest.mark.parametrize("other", ["osmem_incident", "opensearch_incident"])
 @pytest.mark.parametrize("check", sorted(set(CHECKS) - {"investigate_pod_startup"}))
 def test_every_store_gives_the_same_report(
-    check: str, sqlite_incident: Store, osmem_incident: Store
+    check: str, other: str, sqlite_incident: Store, request: pytest.FixtureRequest
 ) -> None:
     expected = run_check(sqlite_incident, check, params()).to_dict()
-    assert run_check(osmem_incident, check, params()).to_dict() == expected
+    assert run_check(request.getfixturevalue(other), check, params()).to_dict() == expected
 
 
 def test_a_capped_aggregation_says_its_counts_are_partial(incident: Store, monkeypatch) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from kubetrail.ingest.pipeline import ingest_files
 from kubetrail.store import open_store
+from kubetrail.store.base import StoreUnavailable, WriteResult
 from kubetrail.store.sqlite import SQLiteStore
 from tests.support.watch_lines import event, jsonl
 
@@ -78,3 +81,47 @@ def test_one_bad_line_is_a_rejection_and_the_rest_of_the_file_is_stored(
     assert len(rejection) == 1 and reason in rejection[0], lines
     with sqlite3.connect(tmp_path / "k.db") as db:
         assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == total - 1
+
+
+class _RemoteStore:
+    """A store that takes only documents (no prepared rows), as OpenSearch does: its
+    writes take a while, and record the thread they ran in."""
+
+    kind = "remote"
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.ids: list[str] = []
+        self.threads: set[int] = set()
+        self.fail_at = fail_at
+
+    def write(self, docs: list[dict]) -> WriteResult:
+        self.threads.add(threading.get_ident())
+        if self.fail_at is not None and len(self.ids) >= self.fail_at:
+            raise StoreUnavailable("the store went away")
+        time.sleep(0.02)
+        self.ids += [d["id"] for d in docs]
+        return WriteResult(stored=len(docs))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_store_without_prepared_rows_is_written_while_the_next_batch_is_read(
+    tmp_path: Path, workers: int
+) -> None:
+    path = tmp_path / "events.json"
+    path.write_bytes(jsonl(*(event(i) for i in range(100))))
+    store = _RemoteStore()
+    stats = ingest_files(
+        [str(path)], store, report=lambda line: None, workers=workers, batch_size=15
+    )
+    assert (stats.read, stats.stored, stats.rejected) == (100, 100, 0)
+    assert len(store.ids) == len(set(store.ids)) == 100  # every batch once, in order
+    assert store.threads and threading.get_ident() not in store.threads
+
+
+def test_a_failed_background_write_stops_the_ingest(tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    path.write_bytes(jsonl(*(event(i) for i in range(100))))
+    store = _RemoteStore(fail_at=30)
+    with pytest.raises(StoreUnavailable, match="went away"):
+        ingest_files([str(path)], store, report=lambda line: None, batch_size=15)
+    assert len(store.ids) == 30

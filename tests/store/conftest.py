@@ -5,10 +5,9 @@ Stores under test (the ``store`` fixture's parameters):
 - ``sqlite``: the embedded store in a temporary file;
 - ``osmem``: the OpenSearch store against a real ``osmem-server`` process (an
   OpenSearch-compatible server from PyPI), set up by ``kubetrail setup``'s code;
-- ``opensearch``: a real OpenSearch, from ``OPENSEARCH_URL`` (a disposable cluster,
-  security disabled: the suite creates and deletes indices) or, where a Docker
-  engine answers, a testcontainers ``opensearchproject/opensearch:2`` single node.
-  Otherwise those cases skip, saying how to run them.
+- ``opensearch``: a real OpenSearch node, from ``OPENSEARCH_URL`` (``.ci/run`` starts
+  one with ``scripts/opensearch-node`` and sets it) or started here by that script
+  (the ``real_opensearch`` fixture in ``tests/conftest.py``).
 
 Each OpenSearch case gets its own index prefix, so cases never see each other's
 documents and one server serves the whole session.
@@ -25,7 +24,7 @@ import pytest
 
 from kubetrail.store.base import Store
 from kubetrail.store.sqlite import SQLiteStore
-from tests.support.opensearch_servers import opensearch_store, real_opensearch_url
+from tests.support.opensearch_servers import opensearch_store
 from tests.support.osmem import running_osmem
 
 _prefixes = itertools.count(1)
@@ -34,12 +33,6 @@ _prefixes = itertools.count(1)
 @pytest.fixture(scope="session")
 def osmem_url() -> Iterator[str]:
     with running_osmem() as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def real_opensearch() -> Iterator[str]:
-    with real_opensearch_url() as url:
         yield url
 
 

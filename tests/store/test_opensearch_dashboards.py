@@ -6,7 +6,13 @@
 - the import: against a small fake Dashboards on a real loopback socket (it checks the
   ``osd-xsrf`` header and the multipart upload and answers like Dashboards does), and
   against a real Dashboards when ``OPENSEARCH_DASHBOARDS_URL`` is set;
-- ``kubetrail setup --dashboards-url``: against osmem-server plus the fake Dashboards.
+- ``kubetrail setup --dashboards-url``: against osmem-server plus the fake Dashboards;
+- every visualization's nested bucket sizes against ``search.max_buckets``;
+- on a real OpenSearch node: two installs (``<p>`` upgraded from the old templates and
+  ``<p>-dev``) set up side by side, each writes and reads its own events only, empty fields
+  are left out of the index but not out of the documents read back, and every saved
+  object's fields are in the real mappings while every visualization's request, derived
+  from its saved object as Dashboards builds it, runs on their data and fills its columns.
 """
 
 from __future__ import annotations
@@ -22,19 +28,23 @@ import threading
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from kubetrail.store.opensearch import dashboards
+from kubetrail.events.model import EventDocument
+from kubetrail.ingest.documents import to_documents
+from kubetrail.store.base import AggregateQuery, EventFilter, EventQuery
+from kubetrail.store.opensearch import OpenSearchStore, dashboards, queries
 from kubetrail.store.opensearch.dashboards import (
     DashboardsError,
     DashboardsImportError,
@@ -43,7 +53,11 @@ from kubetrail.store.opensearch.dashboards import (
     render_objects,
     render_saved_objects,
 )
-from kubetrail.store.opensearch.templates import render_all
+from kubetrail.store.opensearch.queries import OMITTED_WHEN_EMPTY, index_body
+from kubetrail.store.opensearch.setup import setup
+from kubetrail.store.opensearch.templates import TemplateParams, render_all
+from tests.support.incident import ANCHOR
+from tests.support.opensearch_servers import delete_indices
 from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -374,7 +388,7 @@ def test_dashboard_and_saved_searches_are_there(objects: list[dict[str, Any]]) -
     searches = {o["attributes"]["title"] for o in objects if o["type"] == "search"}
     assert searches == {"Warnings", "Changes", "Pod failures", "Node events", "Object history"}
     pattern = ids["kubetrail-events-index-pattern"]["attributes"]
-    assert pattern["title"] == "kubetrail-events*" and pattern["timeFieldName"] == "timestamp"
+    assert pattern["title"] == "kubetrail-events-0*" and pattern["timeFieldName"] == "timestamp"
     history = next(o for o in objects if o["attributes"]["title"] == "Object history")
     assert {"verb", "resourceVersion", "fieldManager"} <= set(history["attributes"]["columns"])
 
@@ -410,7 +424,9 @@ TRIAGE_PANELS = {
         ("fieldManager", "kind", "namespace", "resourceName"),
     ),
     "PVC problems": Panel(
-        "table", ("signals:pvc.*", "ProvisioningFailed", "FailedMount"), ("namespace",)
+        "table",
+        ("eventType:Warning", "involvedObject.kind:PersistentVolumeClaim", "FailedMount"),
+        ("namespace", "involvedObject.name", "reason"),
     ),
 }
 
@@ -434,6 +450,105 @@ def test_visualizations_answer_the_triage_questions(objects: list[dict[str, Any]
     assert {"namespace", "pod", "signal", "count", "last seen"} <= labels
 
 
+#: OpenSearch's default ``search.max_buckets``: a response with more buckets fails with
+#: ``too_many_buckets_exception`` (and the panel with it).
+MAX_BUCKETS = 65_535
+#: Dashboards' ``histogram:maxBars`` default: an ``auto`` date histogram never has more bars.
+MAX_BARS = 100
+
+
+def bucket_levels(state: dict[str, Any]) -> list[int]:
+    """The most buckets each bucket agg of a visualization can make, outermost first, the
+    way Dashboards nests them (each level inside the previous one)."""
+    levels = []
+    for agg in state["aggs"]:
+        if agg.get("schema") == "metric" or not agg.get("enabled", True):
+            continue
+        params = agg["params"]
+        if agg["type"] == "terms":
+            # a missing bucket is a term of the top `size` (``missing``), the other bucket one more
+            levels.append(params["size"] + (1 if params.get("otherBucket") else 0))
+        elif agg["type"] == "filters":
+            levels.append(len(params["filters"]))
+        elif agg["type"] == "date_histogram":
+            levels.append(MAX_BARS)
+        else:
+            pytest.fail(f"teach this test how many buckets a {agg['type']} agg makes")
+    return levels
+
+
+def test_every_visualization_stays_under_max_buckets(objects: list[dict[str, Any]]) -> None:
+    """The product of the nested sizes is the most rows a panel can have; every level's
+    buckets count too (1 + n1 + n1*n2 + ...), and both stay well under search.max_buckets."""
+    worst = {}
+    for obj in objects:
+        if obj["type"] != "visualization":
+            continue
+        levels = bucket_levels(vis_state(obj))
+        product, total = 1, 0
+        for size in levels:
+            product *= size
+            total += product
+        worst[obj["id"]] = (product, total)
+        assert product < MAX_BUCKETS, (obj["id"], levels, product)
+        assert total < MAX_BUCKETS // 2, (obj["id"], levels, total)  # room to spare
+    assert worst["kubetrail-events-vis-workload-changes"][0] == 10 * 7 * 10 * 10 * 3
+    assert len(worst) == 8  # every visualization was looked at
+
+
+def test_bar_charts_name_what_they_count(objects: list[dict[str, Any]]) -> None:
+    """Dashboards takes a saved chart's ``params`` over its defaults key by key, so a chart
+    without ``valueAxes``/``seriesParams`` gets the default "Count" axis title and series."""
+    charts = 0
+    for obj in objects:
+        if obj["type"] != "visualization":
+            continue
+        state = vis_state(obj)
+        if state["type"] not in ("histogram", "horizontal_bar", "line", "area"):
+            continue
+        charts += 1
+        (count,) = [a for a in state["aggs"] if a["type"] == "count"]
+        label = count["params"]["customLabel"]
+        assert label and label != "Count", obj["id"]
+        params = state["params"]
+        axis = params["valueAxes"][0]
+        assert axis["title"]["text"] == label, obj["id"]
+        (series,) = params["seriesParams"]
+        assert series["data"] == {"label": label, "id": count["id"]}, obj["id"]
+        assert series["valueAxis"] == axis["id"], obj["id"]
+        assert params["categoryAxes"][0]["id"] == "CategoryAxis-1"
+    assert charts == 3
+
+
+def test_missing_buckets_are_on_fields_the_index_leaves_out_when_empty(
+    objects: list[dict[str, Any]],
+) -> None:
+    """A missing bucket only ever shows documents *without* the field: an indexed ""
+    is a term like any other. The store leaves exactly these fields out when empty."""
+    with_missing = [
+        (obj["id"], agg["params"]["field"])
+        for obj in objects
+        if obj["type"] == "visualization"
+        for agg in vis_state(obj)["aggs"]
+        if agg["type"] == "terms" and agg["params"].get("missingBucket")
+    ]
+    assert ("kubetrail-events-vis-workload-changes", "fieldManager") in with_missing
+    for ident, name in with_missing:
+        assert name in OMITTED_WHEN_EMPTY, (ident, name)
+    body = index_body(
+        {
+            "timestamp": "2026-11-25T12:00:00Z",
+            "namespace": "",
+            "fieldManager": "",
+            "message": "Update nodes worker-3",
+            "objectChanges": {},
+            "involvedObject": {"kind": "Node", "namespace": "", "name": "worker-3", "uid": ""},
+        }
+    )
+    assert "namespace" not in body and "fieldManager" not in body
+    assert body["involvedObject"] == {"kind": "Node", "name": "worker-3", "uid": ""}
+
+
 # -- ids and versions -------------------------------------------------------------------
 
 
@@ -447,7 +562,7 @@ def test_another_prefix_gets_its_own_ids_and_titles() -> None:
     assert all(o["id"].startswith("staging-events-") for o in other)
     assert {r["id"] for o in other for r in o["references"]} <= {o["id"] for o in other}
     titles = {o["type"]: o["attributes"]["title"] for o in other}
-    assert titles["index-pattern"] == "staging-events*"
+    assert titles["index-pattern"] == "staging-events-0*"
     assert titles["dashboard"] == "Kubernetes incident triage (staging-events)"
     pattern = parse_lines(render_saved_objects(index_pattern="kubetrail-events-*"))[0]
     assert pattern["attributes"]["title"] == "kubetrail-events-*"
@@ -808,7 +923,7 @@ def test_cli_setup_imports_the_dashboards(osmem_url: str) -> None:
     (request,) = fake.requests  # the store's credentials were used for Dashboards
     assert request["headers"]["securitytenant"] == "global"
     titles = {o["attributes"]["title"] for o in request["objects"]}
-    assert f"{p}*" in titles and f"Kubernetes incident triage ({p})" in titles
+    assert f"{p}-0*" in titles and f"Kubernetes incident triage ({p})" in titles
     assert all(o["id"].startswith(f"{p}-") for o in request["objects"])
 
 
@@ -885,3 +1000,475 @@ def test_cli_bad_dashboards_url_stops_before_writing(osmem_url: str) -> None:
     proc = kubetrail("setup", "--store", "opensearch+" + osmem_url, "--dashboards-tenant", "x")
     assert proc.returncode == 2
     assert "--dashboards-tenant needs --dashboards-url" in proc.stderr
+
+
+# -- two installs on one real OpenSearch, and every panel's query on their data ------------
+#
+# The Dashboards app cannot run here, but what it sends can: each visualization's request is
+# derived from its saved object the way Dashboards 2.x builds it (KQL -> query DSL, the time
+# range as a filter, bucket aggs nested in order, the metrics at the deepest level and beside
+# a terms agg that orders by them, a missing bucket as ``missing: "__missing__"``) and sent to
+# the index pattern's title on a real node holding two installs' events.
+
+MISSING = "__missing__"  # what Dashboards' terms agg puts in ``missing`` for a missing bucket
+_KQL_TOKEN = re.compile(r'\s*(\(|\)|"(?:[^"\\]|\\.)*"|[^\s()]+)')
+
+
+def kql_to_dsl(query: str) -> dict[str, Any]:
+    """KQL as Dashboards translates it: ``f:v`` -> ``match`` (a wildcard value ->
+    ``query_string`` on the field), ``f:(a or b)``, ``and`` -> ``filter``, ``or`` ->
+    ``should``, ``not`` -> ``must_not``; an empty query matches everything."""
+    tokens = [t for t in _KQL_TOKEN.findall(query) if t]
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take() -> str:
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def is_query(fld: str, value: str) -> dict[str, Any]:
+        value = value.strip('"')
+        if "*" in value:
+            return {"query_string": {"fields": [fld], "query": value}}
+        return {"bool": {"should": [{"match": {fld: value}}], "minimum_should_match": 1}}
+
+    def either(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+        if len(clauses) == 1:
+            return clauses[0]
+        return {"bool": {"should": clauses, "minimum_should_match": 1}}
+
+    def or_expr() -> dict[str, Any]:
+        clauses = [and_expr()]
+        while (peek() or "").lower() == "or":
+            take()
+            clauses.append(and_expr())
+        return either(clauses)
+
+    def and_expr() -> dict[str, Any]:
+        clauses = [not_expr()]
+        while (peek() or "").lower() == "and":
+            take()
+            clauses.append(not_expr())
+        return clauses[0] if len(clauses) == 1 else {"bool": {"filter": clauses}}
+
+    def not_expr() -> dict[str, Any]:
+        if (peek() or "").lower() == "not":
+            take()
+            return {"bool": {"must_not": [not_expr()]}}
+        if peek() == "(":
+            take()
+            inner = or_expr()
+            assert take() == ")", query
+            return inner
+        term = take()
+        fld, sep, value = term.partition(":")
+        assert sep, f"not field:value in {query!r}: {term!r}"
+        if value:
+            return is_query(fld, value)
+        assert take() == "(", query
+        values = [take()]
+        while (peek() or "").lower() == "or":
+            take()
+            values.append(take())
+        assert take() == ")", query
+        return either([is_query(fld, v) for v in values])
+
+    if not tokens:
+        return {"match_all": {}}
+    out = or_expr()
+    assert pos == len(tokens), f"left over in {query!r}: {tokens[pos:]}"
+    return out
+
+
+def test_kql_to_dsl() -> None:
+    assert kql_to_dsl("") == {"match_all": {}}
+    assert kql_to_dsl("snapshot:false and not verb:(create or delete)") == {
+        "bool": {
+            "filter": [
+                {"bool": {"should": [{"match": {"snapshot": "false"}}], "minimum_should_match": 1}},
+                {
+                    "bool": {
+                        "must_not": [
+                            {
+                                "bool": {
+                                    "should": [
+                                        {
+                                            "bool": {
+                                                "should": [{"match": {"verb": v}}],
+                                                "minimum_should_match": 1,
+                                            }
+                                        }
+                                        for v in ("create", "delete")
+                                    ],
+                                    "minimum_should_match": 1,
+                                }
+                            }
+                        ]
+                    }
+                },
+            ]
+        }
+    }
+    assert kql_to_dsl("signals:pvc.*") == {
+        "query_string": {"fields": ["signals"], "query": "pvc.*"}
+    }
+
+
+def vis_request(
+    obj: dict[str, Any], time_field: str, start: str, end: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The search body Dashboards sends for a visualization, and its bucket aggs in order."""
+    state = vis_state(obj)
+    aggs = [a for a in state["aggs"] if a.get("enabled", True)]
+    metrics = {a["id"]: a for a in aggs if a["schema"] == "metric"}
+    buckets = [a for a in aggs if a["schema"] != "metric"]
+
+    def metric_dsl(agg: dict[str, Any]) -> dict[str, Any]:
+        assert agg["type"] in ("min", "max"), agg
+        return {agg["type"]: {"field": agg["params"]["field"]}}
+
+    def bucket_dsl(agg: dict[str, Any]) -> dict[str, Any]:
+        p = agg["params"]
+        if agg["type"] == "terms":
+            order_by = metrics[p["orderBy"]]
+            terms: dict[str, Any] = {"field": p["field"], "size": p["size"]}
+            sub: dict[str, Any] = {}
+            if order_by["type"] == "count":
+                terms["order"] = {"_count": p["order"]}
+            else:
+                terms["order"] = {order_by["id"]: p["order"]}
+                sub[order_by["id"]] = metric_dsl(order_by)
+            if p.get("missingBucket"):
+                terms["missing"] = MISSING
+            return {"terms": terms, "aggs": sub}
+        if agg["type"] == "filters":
+            named = {f["label"]: kql_to_dsl(f["input"]["query"]) for f in p["filters"]}
+            return {"filters": {"filters": named}, "aggs": {}}
+        if agg["type"] == "date_histogram":
+            histogram = {
+                "field": p["field"],
+                "fixed_interval": "10m",  # what "auto" picks for a few hours
+                "time_zone": "UTC",
+                "min_doc_count": p["min_doc_count"],
+            }
+            return {"date_histogram": histogram, "aggs": {}}
+        raise AssertionError(f"no DSL for a {agg['type']} agg")
+
+    deepest = {m["id"]: metric_dsl(m) for m in metrics.values() if m["type"] != "count"}
+    tree: dict[str, Any] = deepest
+    for agg in reversed(buckets):
+        dsl = bucket_dsl(agg)
+        dsl["aggs"] = {**dsl["aggs"], **tree}
+        tree = {agg["id"]: dsl}
+    source = search_source(obj)
+    query = {
+        "bool": {
+            "filter": [
+                kql_to_dsl(source["query"]["query"]),
+                {"range": {time_field: {"gte": start, "lte": end}}},
+            ]
+        }
+    }
+    return {"size": 0, "query": query, "aggs": tree}, buckets
+
+
+def bucket_keys(aggregations: dict[str, Any], levels: list[dict[str, Any]]) -> list[set[str]]:
+    """The keys seen at each bucket level (over every parent bucket), outermost first."""
+    seen: list[set[str]] = [set() for _ in levels]
+
+    def walk(node: dict[str, Any], depth: int) -> None:
+        if depth == len(levels):
+            return
+        raw = node[levels[depth]["id"]]["buckets"]
+        items = raw.items() if isinstance(raw, dict) else ((b["key"], b) for b in raw)
+        for key, bucket in items:
+            if bucket["doc_count"]:
+                seen[depth].add(str(bucket.get("key_as_string", key)))
+                walk(bucket, depth + 1)
+
+    walk(aggregations, 0)
+    return seen
+
+
+def real_mapped_fields(mapping: dict[str, Any]) -> dict[str, str]:
+    """Dotted field -> type from a ``GET <index>/_mapping`` answer's properties."""
+    out: dict[str, str] = {}
+
+    def walk(properties: dict[str, Any], prefix: str) -> None:
+        for name, spec in properties.items():
+            path = f"{prefix}{name}"
+            out[path] = "disabled" if spec.get("enabled") is False else spec.get("type", "object")
+            walk(spec.get("properties") or {}, f"{path}.")
+            for sub, sub_spec in (spec.get("fields") or {}).items():
+                out[f"{path}.{sub}"] = sub_spec["type"]
+
+    walk(mapping["mappings"].get("properties") or {}, "")
+    return out
+
+
+def _old_index_template(params: TemplateParams) -> dict[str, Any]:
+    """The index template setup wrote before: ``<prefix>-*`` at priority 200."""
+    body = render_all(params).index_template
+    return {**body, "index_patterns": [f"{params.prefix}-*"], "priority": 200}
+
+
+def _dev_install_events(start: datetime) -> list[dict[str, Any]]:
+    """The second install's few events: a ConfigMap written by something that left no
+    managedFields (field manager unknown) and a cluster-scoped Node going NotReady."""
+    cm: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "dev-settings",
+            "namespace": "dev",
+            "uid": "dev-cm-uid",
+            "resourceVersion": "11",
+            "creationTimestamp": rfc3339(start),
+        },
+        "data": {"mode": "a"},
+    }
+    changed = {
+        **cm,
+        "metadata": {**cm["metadata"], "resourceVersion": "12"},
+        "data": {"mode": "b"},
+    }
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "dev-node-1", "uid": "dev-node-uid", "resourceVersion": "21"},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "lastTransitionTime": rfc3339(start + timedelta(minutes=3)),
+                }
+            ]
+        },
+    }
+    lines = [
+        {"type": "ADDED", "object": cm, "timestamp": rfc3339(start)},
+        {"type": "MODIFIED", "object": changed, "timestamp": rfc3339(start + timedelta(minutes=2))},
+        {"type": "MODIFIED", "object": node, "timestamp": rfc3339(start + timedelta(minutes=3))},
+    ]
+    return [dict(doc) for line in lines for doc in to_documents(line)]
+
+
+def rfc3339(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Install:
+    params: TemplateParams
+    store: OpenSearchStore
+    docs: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def two_installs(
+    real_opensearch: str, incident_docs: list[dict[str, Any]]
+) -> Iterator[dict[str, Install]]:
+    """``<p>`` (upgraded from the old templates, holding the demo incident) and ``<p>-dev``
+    (set up fresh, a few events of its own) on one real node; removed afterwards by name."""
+    from opensearchpy import OpenSearch
+
+    client = OpenSearch(hosts=[real_opensearch], timeout=60)
+    main = TemplateParams(prefix=f"twin{os.getpid()}-events", replicas=0, refresh_interval="1s")
+    dev = replace(main, prefix=f"{main.prefix}-dev")
+    try:
+        yield _set_up_two_installs(client, main, dev, incident_docs)
+    finally:
+        for params in (main, dev):
+            delete_indices(client, params.index_pattern)
+            client.indices.delete_index_template(name=params.index_template_name, ignore=[404])
+            for name in (params.settings_name, params.mappings_name):
+                client.cluster.delete_component_template(name=name, ignore=[404])
+        client.close()
+
+
+def quiet(line: str) -> None:
+    pass
+
+
+def _set_up_two_installs(
+    client: Any, main: TemplateParams, dev: TemplateParams, incident_docs: list[dict[str, Any]]
+) -> dict[str, Install]:
+    from opensearchpy.exceptions import RequestError
+
+    # the main install as the previous release left it: old index template, first index
+    applied = setup(client, main, report=quiet).params  # with ISM and flat_object as found
+    client.indices.put_index_template(name=main.prefix, body=_old_index_template(applied))
+    # ... where the second install's old template is refused, as the issue says
+    dev_as_found = replace(dev, ism=applied.ism, flat_object=applied.flat_object)
+    for key, body in render_all(dev_as_found).items():
+        if key.startswith("component-"):
+            name = render_all(dev_as_found).names[key]
+            client.cluster.put_component_template(name=name, body=body)
+    with pytest.raises(RequestError, match="same priority"):
+        client.indices.put_index_template(name=dev.prefix, body=_old_index_template(dev_as_found))
+    # the upgrade: setup again moves the main install to the new pattern, then the second
+    # install sets up beside it; a third run of each changes nothing
+    upgrade = setup(client, main, report=quiet)
+    assert upgrade.statuses["index-template"] == "updated", upgrade.statuses
+    assert upgrade.statuses["bootstrap-index"] == "unchanged"  # the alias stays where it is
+    assert setup(client, dev, report=quiet).statuses["index-template"] == "created"
+    for params in (main, dev):
+        again = setup(client, params, report=quiet)
+        assert set(again.statuses.values()) <= {"unchanged", "skipped"}, again.statuses
+        assert not again.warnings or all("ISM" in w for w in again.warnings), again.warnings
+    stores = {}
+    dev_docs = _dev_install_events(ANCHOR - timedelta(hours=2))
+    for name, params, docs in (("main", main, incident_docs), ("dev", dev, dev_docs)):
+        store = OpenSearchStore(client, prefix=params.prefix, refresh="wait_for")
+        written = store.write(cast(list[EventDocument], docs))
+        assert written.stored == len(docs) and not written.errors, written.errors[:3]
+        stores[name] = Install(params=params, store=store, docs=docs)
+    return stores
+
+
+def test_two_installs_each_read_their_own_events(two_installs: dict[str, Install]) -> None:
+    main, dev = two_installs["main"], two_installs["dev"]
+    client = main.store.client
+    # the patterns: each install's indices, not the other's
+    for one, other in ((main, dev), (dev, main)):
+        own = sorted(client.indices.get(index=one.store.pattern))
+        assert own == [one.params.bootstrap_index], own
+        assert one.params.bootstrap_index not in client.indices.get(index=other.store.pattern)
+        template = client.indices.get_index_template(name=one.params.index_template_name)
+        patterns = template["index_templates"][0]["index_template"]["index_patterns"]
+        assert patterns == [f"{one.params.prefix}-0*"]
+    # each store counts, searches and groups its own events only
+    for one in (main, dev):
+        assert one.store.health().detail["events"] == len(one.docs)
+        ids, cursor = set(), None
+        while True:
+            page = one.store.search(EventQuery(limit=1000, after=cursor))
+            ids |= {d["id"] for d in page.items}
+            if page.next is None:
+                break
+            cursor = page.next
+        assert ids == {d["id"] for d in one.docs}
+        kinds = one.store.aggregate(AggregateQuery(group_by=("kind",), limit=1000, latest=False))
+        assert sum(b.count for b in kinds.buckets) == len(one.docs)
+    # a rollover of one install stays its own
+    rolled = client.indices.rollover(alias=dev.params.alias)
+    assert rolled["new_index"] == f"{dev.params.prefix}-000002"
+    assert main.store.health().detail["events"] == len(main.docs)
+    assert dev.store.health().detail["events"] == len(dev.docs)
+
+
+def test_empty_fields_are_left_out_of_the_index_but_not_of_the_documents(
+    two_installs: dict[str, Install],
+) -> None:
+    dev = two_installs["dev"]
+    node = next(d for d in dev.docs if d["kind"] == "Node")
+    cm = next(d for d in dev.docs if d["kind"] == "ConfigMap")
+    assert node["namespace"] == "" and node["fieldManager"] == "" and cm["fieldManager"] == ""
+    found = dev.store.client.search(
+        index=dev.store.pattern, body={"query": {"ids": {"values": [node["id"]]}}}
+    )
+    (hit,) = found["hits"]["hits"]
+    stored = hit["_source"]
+    assert "namespace" not in stored and "fieldManager" not in stored
+    # read back, the documents are what was written (the REST contract keeps namespace "")
+    assert dev.store.documents([node["id"], cm["id"]]) == {node["id"]: node, cm["id"]: cm}
+    assert list(dev.store.documents([node["id"]])[node["id"]]) == list(node)  # key order too
+    # namespace "" (the API's `_`) still finds cluster-scoped objects
+    page = dev.store.search(EventQuery(filter=EventFilter(namespace=("",))))
+    assert [d["id"] for d in page.items] == [node["id"]]
+    page = dev.store.search(EventQuery(filter=EventFilter(field_manager=("",))))
+    assert {d["id"] for d in page.items} == {d["id"] for d in dev.docs}
+    groups = dev.store.aggregate(AggregateQuery(group_by=("namespace",), latest=False))
+    assert {b.key["namespace"]: b.count for b in groups.buckets} == {"dev": 2, "": 1}
+
+
+def test_documents_indexed_with_empty_strings_still_group_and_filter_as_empty(
+    two_installs: dict[str, Install],
+) -> None:
+    """Older releases indexed ``namespace: ""``: after the upgrade they and the new
+    documents without the field are one group "" and one filter, in both aggregation paths
+    (terms with ``missing: ""``, and the composite fallback whose null and "" keys differ)."""
+    dev = two_installs["dev"]
+    client = dev.store.client
+    node = next(d for d in dev.docs if d["kind"] == "Node")
+    legacy = {**queries.index_body(dict(node)), "namespace": "", "fieldManager": ""}
+    legacy["id"] = f"{node['id']}-legacy"
+    written = client.index(index=dev.params.alias, id=legacy["id"], body=legacy, refresh="wait_for")
+    try:
+        page = dev.store.search(EventQuery(filter=EventFilter(namespace=("",))))
+        assert sorted(d["id"] for d in page.items) == [node["id"], legacy["id"]]
+        query = AggregateQuery(group_by=("namespace", "fieldManager"), latest=False)
+        top = {
+            (b.key["namespace"], b.key["fieldManager"]): b.count
+            for b in dev.store.aggregate(query).buckets
+        }
+        assert top == {("dev", ""): 2, ("", ""): 2}
+        every = {
+            g[0]["namespace"]: g[1]
+            for g in dev.store._all_groups(replace(query, group_by=("namespace",)))
+        }
+        assert every == {"dev": 2, "": 2}
+    finally:
+        client.delete(index=written["_index"], id=legacy["id"], refresh=True)
+
+
+def test_every_visualization_runs_on_the_real_node_and_fills_its_columns(
+    two_installs: dict[str, Install],
+) -> None:
+    start, end = rfc3339(ANCHOR - timedelta(hours=7)), rfc3339(ANCHOR)
+    seen: dict[str, dict[str, list[set[str]]]] = {}
+    for name, install in two_installs.items():
+        client = install.store.client
+        objects = render_objects(install.params.prefix)
+        (pattern,) = [o for o in objects if o["type"] == "index-pattern"]
+        title = pattern["attributes"]["title"]
+        time_field = pattern["attributes"]["timeFieldName"]
+        # the index pattern is this install's indices, no other
+        assert sorted(client.indices.get(index=title)) == sorted(
+            client.indices.get(index=install.store.pattern)
+        )
+        # every field a saved object reads is in the real mapping, with a usable type
+        real = {}
+        for mapping in client.indices.get_mapping(index=title).values():
+            real.update(real_mapped_fields(mapping))
+        for obj in objects:
+            for fld, role, _ in fields_used(obj):
+                assert real.get(fld) in ROLE_TYPES[role], (obj["id"], fld, real.get(fld))
+            if obj["type"] == "search":  # Discover's request: the query, sorted
+                body = {
+                    "size": 5,
+                    "query": kql_to_dsl(search_source(obj)["query"]["query"]),
+                    "sort": [{s[0]: s[1]} for s in obj["attributes"]["sort"]],
+                }
+                client.search(index=title, body=body)
+        seen[name] = {}
+        for obj in objects:
+            if obj["type"] != "visualization" or not vis_state(obj)["aggs"]:
+                continue
+            body, levels = vis_request(obj, time_field, start, end)
+            answer = client.search(index=title, body=body)  # raises on any refusal
+            assert not answer.get("_shards", {}).get("failures"), answer["_shards"]
+            keys = bucket_keys(answer["aggregations"], levels)
+            seen[name][obj["id"].removeprefix(f"{install.params.prefix}-")] = keys
+    main = seen["main"]
+    # the demo incident fills every column of every panel
+    for vis, keys in main.items():
+        assert all(keys), (vis, keys)
+    assert {"create", "update", "delete"} <= main["vis-events-by-verb"][1]
+    assert "BackOff" in main["vis-warnings-by-reason"][0]
+    assert "worker-3" in main["vis-node-conditions"][0]
+    assert {"helm", "kubectl-client-side-apply"} <= main["vis-workload-changes"][0]
+    pvc = main["vis-pvc-problems"]
+    assert pvc[1] == {"claim not provisioned, bound or lost"}
+    assert "postgres-data" in pvc[2] and pvc[3] == {"ProvisioningFailed"}
+    # the dev install's changes: the ConfigMap's unknown field manager is the missing bucket
+    dev = seen["dev"]["vis-workload-changes"]
+    assert dev[0] == {MISSING} and dev[1] == {"ConfigMap"} and dev[3] == {"dev-settings"}
+    assert seen["dev"]["vis-node-conditions"][0] == {"dev-node-1"}
+    # and neither install's panels show the other's objects
+    assert "dev-settings" not in main["vis-workload-changes"][3]
+    assert "worker-3" not in seen["dev"]["vis-node-conditions"][0]

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,11 @@ from opensearchpy import OpenSearch, Transport, helpers
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from kubetrail.store.opensearch.client import make_client
-from kubetrail.store.opensearch.retention import retention_fallback, retention_mode
+from kubetrail.store.opensearch.retention import (
+    manage_indices,
+    retention_fallback,
+    retention_mode,
+)
 from kubetrail.store.opensearch.setup import (
     SetupError,
     SetupResult,
@@ -139,9 +144,9 @@ def test_missing_ism_is_one_warning_and_recorded_as_fallback(
     result, lines = run(client, params)
     warnings = lines.matching("ISM")
     assert lines.matching("warning:") == [
-        "warning: no ISM plugin (opensearch-index-management) on this cluster: OpenSearch will "
-        "not roll over or delete indices; the built-in retention fallback will delete indices "
-        "older than 14 days"
+        "warning: no ISM plugin (opensearch-index-management) on this cluster: kubetrail rolls "
+        "the write index over and deletes indices older than 14d itself, whenever the "
+        "shipper's retention runs or `kubetrail prune` does"
     ]
     assert f"ISM policy {params.policy_id}: skipped (no ISM; built-in retention fallback)" in (
         warnings
@@ -189,9 +194,9 @@ def test_changed_retention_updates_the_index_template(
     client: OpenSearch, params: TemplateParams
 ) -> None:
     run(client, params)
-    result, _ = run(client, TemplateParams(prefix=params.prefix, retention_days=30))
+    result, _ = run(client, TemplateParams(prefix=params.prefix, retention="30d"))
     assert result.statuses["index-template"] == "updated"
-    assert index_template(client, params.prefix)["_meta"]["retention_days"] == 30
+    assert index_template(client, params.prefix)["_meta"]["retention_age"] == "30d"
 
 
 # -- dry run -----------------------------------------------------------------------
@@ -325,6 +330,30 @@ def test_an_index_where_the_alias_belongs_is_an_error(
         run(client, params)
 
 
+def test_a_nested_install_is_never_taken_for_ours(
+    client: OpenSearch, params: TemplateParams
+) -> None:
+    """Prefixes p and p-0b on one cluster: p's pattern p-0* also matches p-0b-000001, yet
+    p's setup neither puts its alias there nor does p's retention delete it; setting up
+    p-0b says that it nests."""
+    p = params.prefix
+    nested = replace(params, prefix=f"{p}-0b")
+    result, _ = run(client, nested)
+    assert [w for w in result.warnings if "nests" in w] == [
+        f"prefix {p}-0b nests in the prefix {p}: a kubetrail install with prefix {p} on this "
+        f"cluster would read this one's events too (its indices {p}-0* include "
+        f"{p}-0b-000001); choose a prefix without '-0'"
+    ]
+    index_docs(client, nested.alias, [doc(1, NOW - timedelta(days=30))])
+    result, lines = run(client, params)
+    assert not [w for w in result.warnings if "nests" in w]
+    assert lines.matching(f"bootstrap index {p}-000001 + write alias {p}: created")
+    assert list(client.indices.get_alias(name=p)) == [f"{p}-000001"]
+    assert list(client.indices.get_alias(name=nested.alias)) == [f"{p}-0b-000001"]
+    assert retention_fallback(client, params, NOW) == []
+    assert client.indices.exists(index=f"{p}-0b-000001")
+
+
 # -- the retention fallback ----------------------------------------------------------
 
 
@@ -359,7 +388,7 @@ def test_retention_fallback_deletes_old_indices_but_never_the_write_index(
     assert client.indices.exists(index=f"{p}-000004")
 
 
-def test_retention_fallback_honours_retention_days(
+def test_retention_fallback_honours_the_retention(
     client: OpenSearch, params: TemplateParams
 ) -> None:
     p = params.prefix
@@ -375,7 +404,7 @@ def test_retention_fallback_honours_retention_days(
     )
     index_docs(client, f"{p}-000001", [doc(1, NOW - timedelta(days=10))])
     assert retention_fallback(client, params, NOW) == []  # 14 days
-    week = TemplateParams(prefix=p, retention_days=7)
+    week = TemplateParams(prefix=p, retention="7d")
     assert retention_fallback(client, week, NOW) == [f"{p}-000001"]
 
 
@@ -394,6 +423,29 @@ def test_retention_fallback_without_alias_keeps_the_newest(
 def test_retention_fallback_needs_an_aware_time(client: OpenSearch) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         retention_fallback(client, TemplateParams(), datetime(2026, 1, 1))
+
+
+def test_a_refused_rollover_is_one_warning_and_expired_indices_still_go(
+    client: OpenSearch, params: TemplateParams
+) -> None:
+    # osmem has no _rollover, as a role without indices:admin/rollover would refuse it
+    p = params.prefix
+    run(client, params)
+    client.indices.create(index=f"{p}-000002")
+    client.indices.update_aliases(
+        body={
+            "actions": [
+                {"add": {"index": f"{p}-000001", "alias": p, "is_write_index": False}},
+                {"add": {"index": f"{p}-000002", "alias": p, "is_write_index": True}},
+            ]
+        }
+    )
+    index_docs(client, f"{p}-000001", [doc(1, NOW - timedelta(days=20))])
+    changes = manage_indices(client, prefix=p, days=14, now=NOW)
+    assert changes.rolled_over == []
+    assert changes.deleted == [f"{p}-000001"]
+    [warning] = changes.warnings
+    assert warning.startswith(f"could not roll {p} over (") and "\n" not in warning
 
 
 # -- what the cluster is -----------------------------------------------------------
@@ -622,7 +674,7 @@ def test_with_ism_existing_indices_get_the_policy(
     result, lines = run(fake.client(osmem_url), params)
     assert result.attached == [f"{p}-000002"]
     assert fake.managed == {f"{p}-000001": "someone-elses-policy", f"{p}-000002": params.policy_id}
-    line = lines.matching(f"ISM policy on existing {p}-* indices: updated")
+    line = lines.matching(f"ISM policy on existing {p}-0* indices: updated")
     assert line and f"attached to {p}-000002" in line[0]
     assert "left alone: " + f"{p}-000001=someone-elses-policy" in line[0]
 
@@ -732,7 +784,25 @@ def test_cli_options_reach_the_templates(osmem_url: str, client: OpenSearch) -> 
     settings = component(client, f"{prefix}-settings")["template"]["settings"]["index"]
     assert (settings["number_of_replicas"], settings["number_of_shards"]) == ("0", "2")
     meta = index_template(client, prefix)["_meta"]
-    assert (meta["retention_days"], meta["rollover_age"]) == (9, "12h")
+    assert (meta["retention_age"], meta["rollover_age"]) == ("9d", "12h")
+
+
+def test_cli_retention_and_rollover_as_durations(osmem_url: str, client: OpenSearch) -> None:
+    prefix = f"cli{next(_prefixes)}"
+    proc = kubetrail(
+        "setup", "--store", store_url(osmem_url), "--retention", "3m",
+        "--rollover-age", "1m", "--rollover-docs", "500",
+        env={"KUBETRAIL_OPENSEARCH_PREFIX": prefix},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"ISM policy {prefix}-3m: skipped" in proc.stdout  # the prefix from the environment
+    meta = index_template(client, prefix)["_meta"]
+    assert (meta["retention_age"], meta["rollover_age"], meta["rollover_docs"]) == ("3m", "1m", 500)
+    both = kubetrail(
+        "setup", "--store", store_url(osmem_url), "--retention", "3m", "--retention-days", "2"
+    )
+    assert both.returncode == 2
+    assert "not allowed with argument" in both.stderr
 
 
 def test_cli_dry_run_writes_nothing(osmem_url: str, client: OpenSearch) -> None:
@@ -769,6 +839,9 @@ def test_cli_sqlite_store_is_refused() -> None:
         (["--shards", "0"], "shards 0 must be a whole number from 1 to 1024"),
         (["--prefix", "Bad"], "prefix 'Bad' is not a valid index name prefix"),
         (["--insecure"], "--insecure needs an opensearch+https:// store URL"),
+        (["--retention", "2 weeks"], "retention '2 weeks' must be a positive time like 14d"),
+        (["--retention", "0m"], "retention '0m' must be a positive time"),
+        (["--rollover-docs", "0"], "rollover documents 0 must be a positive whole number"),
     ],
 )
 def test_cli_bad_options_are_one_line(args: list[str], message: str) -> None:

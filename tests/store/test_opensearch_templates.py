@@ -34,7 +34,7 @@ VARIANTS = {
     "defaults": TemplateParams(),
     "custom": TemplateParams(
         prefix="audit.k8s-prod",
-        retention_days=30,
+        retention="30d",
         rollover_age="12h",
         rollover_size="5gb",
         shards=3,
@@ -42,7 +42,7 @@ VARIANTS = {
         refresh_interval="30s",
     ),
     "old-opensearch": TemplateParams(flat_object=False),
-    "no-ism": TemplateParams(ism=False, retention_days=7),
+    "no-ism": TemplateParams(ism=False, retention="7d"),
 }
 
 
@@ -105,7 +105,7 @@ def test_names_follow_the_prefix(params: TemplateParams) -> None:
         "component-settings": f"{p}-settings",
         "component-mappings": f"{p}-mappings",
         "index-template": p,
-        "ism-policy": f"{p}-{params.retention_days}d",
+        "ism-policy": f"{p}-{params.retention}",
         "bootstrap-index": f"{p}-000001",
         "alias": p,
     }
@@ -121,7 +121,7 @@ def test_default_policy_id_is_the_14_day_one() -> None:
 def test_parameters_reach_the_bodies_exactly() -> None:
     params = VARIANTS["custom"]
     rendered = render_all(params)
-    assert rendered["index-template"]["index_patterns"] == ["audit.k8s-prod-*"]
+    assert rendered["index-template"]["index_patterns"] == ["audit.k8s-prod-0*"]
     assert rendered["ism-policy"]["policy"]["states"][0]["actions"][0]["rollover"] == {
         "min_index_age": "12h",
         "min_primary_shard_size": "5gb",
@@ -134,12 +134,13 @@ def test_parameters_reach_the_bodies_exactly() -> None:
 def test_index_template_composes_the_component_templates(params: TemplateParams) -> None:
     rendered = render_all(params)
     tpl = rendered.index_template
-    assert tpl["index_patterns"] == [f"{params.prefix}-*"]
+    assert tpl["index_patterns"] == [f"{params.prefix}-0*"]
+    assert tpl["priority"] == 200 + len(params.prefix)
     assert tpl["composed_of"] == [params.settings_name, params.mappings_name]
     assert isinstance(tpl["priority"], int) and tpl["priority"] > 0
     assert tpl["_meta"]["kubetrail_version"] == __version__
     assert tpl["_meta"]["retention"] == ("ism" if params.ism else "fallback")
-    assert tpl["_meta"]["retention_days"] == params.retention_days
+    assert tpl["_meta"]["retention_age"] == params.retention
 
 
 def test_alias_is_not_in_any_template_aliases(params: TemplateParams) -> None:
@@ -156,6 +157,23 @@ def test_bootstrap_index_carries_the_write_alias(params: TemplateParams) -> None
     pattern = rendered.index_template["index_patterns"][0]
     assert fnmatch.fnmatch(rendered.names["bootstrap-index"], pattern)
     assert not fnmatch.fnmatch(params.alias, pattern)
+
+
+def test_two_installs_templates_do_not_collide() -> None:
+    """Prefixes kubetrail-events and kubetrail-events-dev on one cluster: neither pattern
+    matches the other's indices, and where patterns could overlap at all (a prefix nested
+    in another after "-0") the priorities differ, which is all OpenSearch asks."""
+    main, dev = TemplateParams(), TemplateParams(prefix="kubetrail-events-dev")
+    for one, other in ((main, dev), (dev, main)):
+        pattern = render_all(one).index_template["index_patterns"][0]
+        ism = render_all(one).ism_policy["policy"]["ism_template"]["index_patterns"][0]
+        for index in (other.bootstrap_index, f"{other.prefix}-000042", other.alias):
+            assert not fnmatch.fnmatch(index, pattern) and not fnmatch.fnmatch(index, ism)
+        assert fnmatch.fnmatch(f"{one.prefix}-000042", pattern)
+    nested = TemplateParams(prefix="kubetrail-events-0b")
+    assert fnmatch.fnmatch(nested.bootstrap_index, main.index_pattern)  # overlap possible ...
+    assert nested.index_priority > main.index_priority  # ... but never at one priority
+    assert nested.ism_priority > main.ism_priority
 
 
 # -- settings ----------------------------------------------------------------------
@@ -291,7 +309,7 @@ def test_policy_rolls_over_then_deletes_after_the_retention(params: TemplatePara
         for t in hot["transitions"]
         if t["state_name"] == "delete"
     ]
-    assert ages == [f"{params.retention_days}d"]
+    assert ages == [params.retention]
 
 
 def test_ism_template_matches_the_index_template(params: TemplateParams) -> None:
@@ -315,9 +333,12 @@ def test_ism_template_matches_the_index_template(params: TemplateParams) -> None
         ({"prefix": "a b"}, "is not a valid index name prefix"),
         ({"prefix": 'a"b'}, "is not a valid index name prefix"),
         ({"prefix": "x" * 201}, "at most 200 characters"),
-        ({"retention_days": 0}, "retention days 0 must be a whole number from 1"),
-        ({"retention_days": True}, "retention days True"),
-        ({"retention_days": "14"}, "retention days '14'"),
+        ({"retention": "0d"}, "retention '0d' must be a positive time like 14d"),
+        ({"retention": 14}, "retention 14 must be"),
+        ({"retention": "14"}, "retention '14' must be"),
+        ({"retention": "36501d"}, "at most 36500d"),
+        ({"rollover_docs": 0}, "rollover documents 0 must be a positive whole number"),
+        ({"rollover_docs": True}, "rollover documents True"),
         ({"rollover_age": "1 day"}, "rollover age '1 day' must be a positive time"),
         ({"rollover_age": "0d"}, "rollover age '0d'"),
         ({"rollover_size": "30"}, "rollover size '30' must be a positive size"),
@@ -336,7 +357,8 @@ def test_bad_params_say_what_is_wrong(kwargs: dict[str, Any], message: str) -> N
 
 
 def test_good_edge_params_are_accepted() -> None:
-    TemplateParams(prefix="a", retention_days=1, rollover_age="30m", replicas=0)
+    TemplateParams(prefix="a", retention="1d", rollover_age="30m", replicas=0)
+    TemplateParams(retention="3m", rollover_age="1m", rollover_docs=1)
     TemplateParams(refresh_interval="-1", rollover_size="500mb")
 
 

@@ -19,6 +19,23 @@ def test_opensearch_url_with_credentials() -> None:
     assert url.redacted() == "opensearch+https://admin:***@search.example.com:9200"
 
 
+def test_opensearch_url_with_several_nodes_of_one_cluster() -> None:
+    url = parse_store_url("opensearch+http://admin:s3cret@10.0.0.1:9200,10.0.0.2,[::1]:9201")
+    assert url.hosts == [("10.0.0.1", 9200), ("10.0.0.2", None), ("::1", 9201)]
+    assert (url.host, url.port, url.username, url.password) == ("10.0.0.1", 9200, "admin", "s3cret")
+    assert url.redacted() == "opensearch+http://admin:***@10.0.0.1:9200,10.0.0.2,[::1]:9201"
+    assert parse_store_url("opensearch+http://h:9200").hosts == [("h", 9200)]
+
+
+def test_make_client_spreads_over_every_node() -> None:
+    from kubetrail.store.opensearch.client import make_client
+
+    client = make_client(parse_store_url("opensearch+http://u:p@a:9260,b:9261,c"))
+    conns = client.transport.connection_pool.connections
+    assert sorted(c.host for c in conns) == ["http://a:9260", "http://b:9261", "http://c:9200"]
+    assert all(c.headers["authorization"].startswith("Basic ") for c in conns)
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
@@ -29,6 +46,9 @@ def test_opensearch_url_with_credentials() -> None:
         ("opensearch+http://admin:hunter2@host:99999", "invalid port"),
         ("redis://admin:hunter2@host:6379", "unknown store URL"),
         ("opensearch+http://admin:hunter2@[::1", "malformed"),
+        ("opensearch+http://admin:hunter2@h1:9200,", "names no host"),
+        ("opensearch+http://admin:hunter2@h1:9200,h2:99999", "invalid port"),
+        ("opensearch+http://admin:hunter2@h1:9200,[::1", "malformed"),
     ],
 )
 def test_bad_urls_say_what_is_wrong_without_the_password(url: str, message: str) -> None:

@@ -38,9 +38,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         result = enforce_retention(store, days=days, now=utcnow())
     finally:
         store.close()
+    for warning in result.warnings:
+        print(f"kubetrail: warning: {warning}", file=sys.stderr)
+    for index in result.rolled_over:
+        print(f"kubetrail: rolled the write index over to {index}", file=sys.stderr)
     for index in result.deleted_indices:
         print(
-            f"kubetrail: deleted index {index} (all events older than {days} days)", file=sys.stderr
+            f"kubetrail: deleted index {index} (all its events older than the retention "
+            "recorded by `kubetrail setup`)",
+            file=sys.stderr,
         )
     print(
         f"kubetrail: deleted {result.deleted_events} events older than {days} days", file=sys.stderr

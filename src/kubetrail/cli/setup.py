@@ -33,28 +33,49 @@ def register(sub: SubParsers) -> None:
     )
     p.add_argument(
         "--store",
-        help="opensearch+http(s)://[user:pass@]host:port (default $KUBETRAIL_STORE)",
+        help="opensearch+http(s)://[user:pass@]host:port[,host:port…] (default $KUBETRAIL_STORE)",
     )
     # default: DEFAULT_PREFIX, looked up when the command runs (it lives with the
     # OpenSearch client, too heavy an import for building the parser)
     p.add_argument("--prefix", help="index prefix and write alias name")
-    p.add_argument(
-        "--retention-days",
-        type=int,
-        help="delete indices this many days after rollover (default $KUBETRAIL_RETENTION_DAYS "
-        "or 14)",
+    retention = p.add_mutually_exclusive_group()
+    retention.add_argument(
+        "--retention",
+        metavar="AGE",
+        help="delete an index this long after its rollover: 14d, 36h, 30m (default "
+        "$KUBETRAIL_RETENTION_DAYS days, or 14d)",
     )
-    p.add_argument("--rollover-age", default="1d", help="roll over at this index age (default 1d)")
+    retention.add_argument(
+        "--retention-days", type=int, metavar="N", help="the same as --retention Nd"
+    )
+    p.add_argument(
+        "--rollover-age",
+        metavar="AGE",
+        default="1d",
+        help="roll over at this index age: 1d, 12h, 30m (default 1d)",
+    )
     p.add_argument(
         "--rollover-size",
         default="30gb",
         help="or at this primary shard size (default 30gb)",
     )
+    p.add_argument(
+        "--rollover-docs",
+        type=int,
+        metavar="N",
+        help="or at this many documents (default: no count limit)",
+    )
     p.add_argument("--shards", type=int, default=1, help="primary shards per index (default 1)")
     p.add_argument("--replicas", type=int, default=1, help="replicas per shard (default 1)")
-    p.add_argument("--ca-cert", metavar="FILE", help="CA certificate (PEM) to verify TLS with")
     p.add_argument(
-        "--insecure", action="store_true", help="do not verify the TLS certificate (testing only)"
+        "--ca-cert",
+        metavar="FILE",
+        help="CA certificate (PEM) to verify TLS with (default $KUBETRAIL_OPENSEARCH_CA_CERT)",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify the TLS certificate (testing only; $KUBETRAIL_OPENSEARCH_INSECURE)",
     )
     p.add_argument("--api-key", help="API key (default $KUBETRAIL_OPENSEARCH_API_KEY)")
     p.add_argument(
@@ -88,23 +109,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError("setup is for OpenSearch stores; the embedded store needs none")
     if args.dashboards_tenant and not args.dashboards_url:
         raise CommandError("--dashboards-tenant needs --dashboards-url")
-    prefix = DEFAULT_PREFIX if args.prefix is None else args.prefix
+    prefix = args.prefix or settings.opensearch.prefix or DEFAULT_PREFIX
     saved_objects = _render_dashboards(args.dashboards_url, prefix) if args.dashboards_url else None
     try:
         params = TemplateParams(
             prefix=prefix,
-            retention_days=(
-                args.retention_days if args.retention_days is not None else settings.retention_days
-            ),
+            retention=_retention(args, settings),
             rollover_age=args.rollover_age,
             rollover_size=args.rollover_size,
+            rollover_docs=args.rollover_docs,
             shards=args.shards,
             replicas=args.replicas,
         )
         api_key = args.api_key or settings.opensearch.api_key
         if not api_key:
             url = url.with_credentials(settings.opensearch.user, settings.opensearch.password)
-        client = make_client(url, ca_cert=args.ca_cert, insecure=args.insecure, api_key=api_key)
+        client = make_client(
+            url,
+            ca_cert=args.ca_cert or settings.opensearch.ca_cert,
+            insecure=args.insecure or settings.opensearch.insecure,
+            api_key=api_key,
+        )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     try:
@@ -118,6 +143,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if saved_objects is not None:
         _import_dashboards(args, saved_objects, prefix=prefix, store_url=url, api_key=api_key)
     return 0
+
+
+def _retention(args: argparse.Namespace, settings: Settings) -> str:
+    if args.retention is not None:
+        return str(args.retention)
+    days = args.retention_days if args.retention_days is not None else settings.retention_days
+    return f"{days}d"
 
 
 def _render_dashboards(dashboards_url: str, prefix: str) -> bytes:

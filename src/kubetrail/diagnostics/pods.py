@@ -266,17 +266,22 @@ RESOURCE_NOTES = [
 
 
 def check_resource_limits(store: Store, params: CheckParams) -> Report:
-    findings, truncated = _signal_findings(
+    findings, truncated, newest = _signal_groups(
         store,
         params,
         ("pod.lastTerminated:OOMKilled", "pod.terminated:OOMKilled", "pod.reason:Evicted"),
+        with_ids=True,
     )
-    for f in findings:
-        if f.issue == "Evicted":
-            match = _EVICTED_FOR.search(f.message)
-            if match:
-                f.evidence["resource"] = match.group(1)
-                f.issue = f"Evicted ({match.group(1)})"
+    # An eviction's message names the resource, and with it the issue (counted in the
+    # summary): those are read for every eviction; the rest only for what is shown.
+    evicted = [f for f in findings if f.issue == "Evicted"]
+    _add_evidence(store, evicted, newest)
+    for f in evicted:
+        match = _EVICTED_FOR.search(f.message)
+        if match:
+            f.evidence["resource"] = match.group(1)
+            f.issue = f"Evicted ({match.group(1)})"
+    needs_evidence = {id(f) for f in findings} - {id(f) for f in evicted}
     for f in event_findings(
         store,
         params,
@@ -298,6 +303,8 @@ def check_resource_limits(store: Store, params: CheckParams) -> Report:
     failing, _ = _signal_findings(store, params, _POD_SIGNALS, evidence=False)
     unbounded = _pods_without_limits(store, params, ranked(failing)[: params.limit])
     findings.extend(unbounded)
+    shown = ranked(findings)[: params.limit]  # evidence does not change the order
+    _add_evidence(store, [f for f in shown if id(f) in needs_evidence], newest)
     attach_related_events(store, params, findings, kinds=("Pod",), warnings_only=True)
     return report("check_resource_limits", params, findings, truncated=truncated, notes=notes)
 

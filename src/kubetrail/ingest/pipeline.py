@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from kubetrail.events.model import EventDocument
 from kubetrail.events.redact import DEFAULT_POLICY, RedactionPolicy
@@ -54,10 +54,19 @@ def ingest_values(
     batch_size: int = DEFAULT_BATCH,
     report: Reporter,
     stats: IngestStats | None = None,
+    writer: _BackgroundWriter | None = None,
 ) -> IngestStats:
-    """Normalise and store records; ``report`` gets one line per rejection."""
+    """Normalise and store records; ``report`` gets one line per rejection. With a
+    ``writer``, batches are handed to it (and counted when it finishes)."""
     stats = stats or IngestStats()
     batch: list[EventDocument] = []
+
+    def flush(batch: list[EventDocument]) -> None:
+        if writer is not None:
+            writer.submit(batch)
+        else:
+            _count_write(store.write(batch), stats, report)
+
     for rec in records:
         stats.read += 1
         docs = documents_of(rec, policy=policy)
@@ -69,15 +78,11 @@ def ingest_values(
             stats.skipped += 1
         batch.extend(docs)
         if len(batch) >= batch_size:
-            _flush(store, batch, stats, report)
+            flush(batch)
             batch = []
     if batch:
-        _flush(store, batch, stats, report)
+        flush(batch)
     return stats
-
-
-def _flush(store: Store, batch: list[EventDocument], stats: IngestStats, report: Reporter) -> None:
-    _count_write(store.write(batch), stats, report)
 
 
 def _count_write(result: WriteResult, stats: IngestStats, report: Reporter) -> None:
@@ -124,16 +129,30 @@ def ingest_files(
             workers=workers,
         )
     stats = IngestStats()
-    for name in names:
-        with open_input(name) as fh:
-            ingest_values(
-                read_records(fh, source=name, on_bytes=on_bytes),
-                store,
-                policy=policy,
-                batch_size=batch_size,
-                report=report,
-                stats=stats,
-            )
+    # A store over the network (OpenSearch) indexes a batch while the next one is read:
+    # written from a thread of its own, the time on the wire overlaps the reading.
+    writer = None if isinstance(store, PreparedWrites) else _BackgroundWriter(store.write, report)
+    try:
+        for name in names:
+            with open_input(name) as fh:
+                ingest_values(
+                    read_records(fh, source=name, on_bytes=on_bytes),
+                    store,
+                    policy=policy,
+                    batch_size=batch_size,
+                    report=report,
+                    stats=stats,
+                    writer=writer,
+                )
+    except BaseException:
+        if writer is not None:
+            writer.finish(raise_error=False)
+        raise
+    if writer is not None:
+        written = writer.finish()
+        stats.stored += written.stored
+        stats.duplicates += written.duplicates
+        stats.rejected += written.rejected
     if isinstance(store, PreparedWrites):
         store.flush()  # a bulk load's last rows: a failed commit is an error, not a summary
     return stats
@@ -152,7 +171,7 @@ def _ingest_parallel(
     from kubetrail.ingest.parallel import ParallelIngest, SegmentResult
 
     stats = IngestStats()
-    writer = _BackgroundWriter(store, report)
+    writer = _BackgroundWriter(store.write_prepared, report)
     batch: list[object] = []
 
     def sink(result: SegmentResult) -> None:
@@ -189,12 +208,13 @@ def _ingest_parallel(
 
 
 class _BackgroundWriter:
-    """Writes batches in a thread of its own, so the main thread keeps the workers
-    fed meanwhile (SQLite releases the GIL while it works). At most one batch
-    waits; a failed write is raised in the main thread at the next submit."""
+    """Writes batches with ``write`` in a thread of its own, so the main thread keeps
+    reading (or the workers fed) meanwhile: SQLite releases the GIL while it works,
+    an OpenSearch request while it waits for the node. At most one batch waits; a
+    failed write is raised in the main thread at the next submit."""
 
-    def __init__(self, store: PreparedWrites, report: Reporter) -> None:
-        self.store = store
+    def __init__(self, write: Callable[[Any], WriteResult], report: Reporter) -> None:
+        self.write = write
         self.report = report
         self.counts = IngestStats()
         self.error: BaseException | None = None
@@ -202,7 +222,7 @@ class _BackgroundWriter:
         self.thread = threading.Thread(target=self._run, name="kubetrail-writer", daemon=True)
         self.thread.start()
 
-    def submit(self, rows: list[object]) -> None:
+    def submit(self, rows: list[Any]) -> None:
         if self.error is not None:
             raise self.error
         self.queue.put(rows)
@@ -219,7 +239,7 @@ class _BackgroundWriter:
             if self.error is not None:
                 continue  # keep draining so the main thread never blocks on put
             try:
-                result = self.store.write_prepared(rows)
+                result = self.write(rows)
             except BaseException as exc:  # handed to the main thread
                 self.error = exc
                 continue

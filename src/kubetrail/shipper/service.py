@@ -94,8 +94,11 @@ class Shipper:
             watchers = list(self.watchers.values())
         for w in watchers:
             w.stop()
+        # one deadline for all: a watch blocked on a quiet stream (a real API server sends a
+        # bookmark about once a minute) ends at its next line, its thread is a daemon
+        deadline = time.monotonic() + 2
         for w in watchers:
-            w.join(timeout=2)
+            w.join(timeout=max(0.0, deadline - time.monotonic()))
         self.delivery.close()
         if self._endpoint is not None:
             self._endpoint.server.shutdown()
@@ -198,6 +201,10 @@ class Shipper:
             except (StoreError, OSError) as exc:
                 log.warning("retention run failed (next try in %.0fs): %s", delay, exc)
                 continue
+            for warning in result.warnings:
+                log.warning("retention: %s", warning)
+            for index in result.rolled_over:
+                log.info("retention: rolled the write index over to %s", index)
             if result.deleted_events or result.deleted_indices:
                 log.info(
                     "retention: deleted %d events and %d indices older than %d days",

@@ -254,17 +254,29 @@ class RawSearch(Protocol):
     def search_raw(self, query: EventQuery) -> RawPage: ...
 
 
+@dataclass(frozen=True, slots=True)
+class IndexChanges:
+    """What :meth:`IndexRetention.manage_indices` did: the new write indices it rolled
+    over to, the indices it deleted, and what it could not do."""
+
+    rolled_over: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    #: what could not be done, one line each (the rest was still done)
+    warnings: list[str] = field(default_factory=list)
+
+
 @runtime_checkable
 class IndexRetention(Protocol):
-    """A store that keeps events in time-ordered indices and may have to drop whole
-    expired ones itself (OpenSearch without ISM): far cheaper than deleting their
-    events one by one, and what frees the disk. Retention
+    """A store that keeps events in time-ordered indices and may have to roll them over
+    and drop whole expired ones itself (OpenSearch without ISM): far cheaper than
+    deleting their events one by one, and what frees the disk. Retention
     (:func:`~kubetrail.store.retention.enforce_retention`) calls it before
     :meth:`Store.delete_before`."""
 
-    def drop_expired_indices(self, *, days: int, now: datetime) -> list[str]:
-        """Delete the indices whose events are all older than ``days`` (never the one
-        being written to) when nothing else does; returns their names."""
+    def manage_indices(self, *, days: int, now: datetime) -> IndexChanges:
+        """When nothing else does: roll the write index over when it is due, delete the
+        indices whose events are all older than the retention (never the one being
+        written to); ``days`` when the store has no retention of its own."""
         ...
 
 

@@ -4,9 +4,10 @@
   readers never stall).
 - OpenSearch with ISM: OpenSearch deletes whole indices by itself; deleting by
   query as well only catches the few expired events left in the write index.
-- OpenSearch without ISM (setup recorded ``retention: fallback``): first delete
-  whole indices whose newest event is expired (never the write index), then
-  delete the remaining expired events by query.
+- OpenSearch without ISM (setup recorded ``retention: fallback``): first roll the
+  write index over when it is due and delete whole indices whose newest event is
+  older than setup's retention (never the write index), as ISM would; then delete
+  the remaining expired events by query.
 
 A store that may drop whole indices says so by implementing
 :class:`~kubetrail.store.base.IndexRetention`; this module knows no store by name.
@@ -24,6 +25,8 @@ from kubetrail.store.base import IndexRetention, Store
 class RetentionResult:
     deleted_events: int = 0
     deleted_indices: list[str] = field(default_factory=list)
+    rolled_over: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def enforce_retention(store: Store, *, days: int, now: datetime) -> RetentionResult:
@@ -31,6 +34,8 @@ def enforce_retention(store: Store, *, days: int, now: datetime) -> RetentionRes
         raise ValueError("retention must be at least 1 day")
     result = RetentionResult()
     if isinstance(store, IndexRetention):
-        result.deleted_indices = store.drop_expired_indices(days=days, now=now)
+        changes = store.manage_indices(days=days, now=now)
+        result.rolled_over, result.deleted_indices = changes.rolled_over, changes.deleted
+        result.warnings = changes.warnings
     result.deleted_events = store.delete_before(now - timedelta(days=days))
     return result

@@ -1,13 +1,15 @@
 """Store URLs: which store, where.
 
 - ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` — the embedded store;
-- ``opensearch+http://[user:pass@]host:port`` and ``opensearch+https://…`` — OpenSearch.
+- ``opensearch+http://[user:pass@]host:port`` and ``opensearch+https://…`` — OpenSearch;
+  several nodes of one cluster as ``host1:port1,host2:port2,…`` (the client spreads its
+  requests over them and goes on with the others when one fails).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 # the default URL and the longest retention are settings' bounds, kept in config
 # (which every layer may import); re-exported here where stores look for them
@@ -30,6 +32,13 @@ class StoreURL:
     port: int | None = None
     username: str | None = None
     password: str | None = None
+    #: further nodes of the same cluster after ``host:port`` (``h1:9200,h2:9200,…``)
+    more_hosts: tuple[tuple[str, int | None], ...] = ()
+
+    @property
+    def hosts(self) -> list[tuple[str, int | None]]:
+        """Every node the URL names, ``(host, port)``, the first one first."""
+        return [(self.host, self.port), *self.more_hosts]
 
     def with_credentials(self, username: str | None, password: str | None) -> StoreURL:
         """This URL with ``username`` and ``password``, unless it carries a user itself."""
@@ -42,8 +51,11 @@ class StoreURL:
         if self.scheme == "sqlite":
             return f"sqlite:///{self.path}"
         auth = f"{self.username}:***@" if self.username else ""
-        port = f":{self.port}" if self.port else ""
-        return f"{self.scheme}://{auth}{self.host}{port}"
+        nodes = ",".join(
+            (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+            for host, port in self.hosts
+        )
+        return f"{self.scheme}://{auth}{nodes}"
 
 
 def _shown(url: str) -> str:
@@ -68,20 +80,32 @@ def parse_store_url(url: str) -> StoreURL:
                 f"store URL {_shown(url)!r} names no file: use sqlite:///relative.db or sqlite:////abs/path.db"
             )
         return StoreURL(scheme=scheme, path=unquote(rest[1:]))
+    # several nodes of one cluster: "[user:pass@]h1:p1,h2:p2,…" (credentials once, for all)
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, host_list = authority.rpartition("@")
+    first, *others = host_list.split(",")
+    parts = _split(f"{userinfo}{at}{first}{slash}{tail}", url)
+    more = tuple((p.hostname or "", p.port) for p in (_split(h, url) for h in others))
+    if not parts.hostname or not all(host for host, _ in more):
+        raise InvalidStoreURL(f"store URL {_shown(url)!r} names no host")
+    return StoreURL(
+        scheme=scheme,
+        host=parts.hostname,
+        port=parts.port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        more_hosts=more,
+    )
+
+
+def _split(rest: str, url: str) -> SplitResult:
+    """``rest`` (``[user:pass@]host[:port][/…]``) split, its port checked."""
     try:
         parts = urlsplit(f"http://{rest}")
     except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
         raise InvalidStoreURL(f"store URL {_shown(url)!r} is malformed: {exc}") from None
     try:
-        port = parts.port
+        parts.port  # noqa: B018 - raises on an invalid port
     except ValueError:
         raise InvalidStoreURL(f"store URL {_shown(url)!r} has an invalid port") from None
-    if not parts.hostname:
-        raise InvalidStoreURL(f"store URL {_shown(url)!r} names no host")
-    return StoreURL(
-        scheme=scheme,
-        host=parts.hostname,
-        port=port,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-    )
+    return parts

@@ -28,6 +28,23 @@ from typing import TYPE_CHECKING, Any
 #: The index prefix, write alias and index template name when none is given.
 DEFAULT_PREFIX = "kubetrail-events"
 
+
+def index_pattern(prefix: str) -> str:
+    """The indices of one install: ``<prefix>-0*``, which ``<prefix>-000001`` and every
+    rollover successor (``-000002``, …) match, while another install's indices
+    (``<prefix>-dev-000001`` for the prefix ``<prefix>-dev``) do not. The index template,
+    the ISM template, the store's reads and the Dashboards index pattern all use it."""
+    return f"{prefix}-0*"
+
+
+def is_own_index(prefix: str, name: str) -> bool:
+    """``<prefix>-`` followed by digits only: an index of this install. Anything that
+    deletes or changes indices checks it, so that even a prefix nested in another
+    (``a`` and ``a-0x``, whose indices ``a-0*`` also matches) never touches the other's."""
+    rest = name.removeprefix(f"{prefix}-")
+    return rest != name and rest.isascii() and rest.isdigit()
+
+
 if TYPE_CHECKING:
     from kubetrail.store.opensearch.store import OpenSearchStore
 
@@ -40,4 +57,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_PREFIX", "OpenSearchStore"]
+__all__ = ["DEFAULT_PREFIX", "OpenSearchStore", "index_pattern", "is_own_index"]

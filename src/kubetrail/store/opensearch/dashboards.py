@@ -3,7 +3,8 @@
 The objects live once, in ``saved_objects/*.json.j2`` next to this module (with a
 README), one saved object per file:
 
-- ``index-pattern``: the index pattern (``kubetrail-events*``, time field ``timestamp``);
+- ``index-pattern``: the index pattern (``kubetrail-events-0*``: the install's numbered
+  indices, not another install's ``kubetrail-events-dev-*``; time field ``timestamp``);
 - ``search-*``: saved searches for Discover ("Warnings", "Changes", "Pod failures",
   "Node events", "Object history");
 - ``vis-*``: the visualizations of the dashboard;
@@ -40,7 +41,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from kubetrail.store.opensearch import DEFAULT_PREFIX
+from kubetrail.store.opensearch import DEFAULT_PREFIX, index_pattern
 from kubetrail.store.opensearch.errors import root_reason
 from kubetrail.store.opensearch.templates import (
     TemplateError,
@@ -110,7 +111,8 @@ class DashboardParams:
     """What the templates are rendered from. Invalid values raise :class:`ValueError`."""
 
     prefix: str = DEFAULT_PREFIX
-    #: the index pattern's title; default ``<prefix>*`` (the alias and every index)
+    #: the index pattern's title; default ``<prefix>-0*`` (every index of this install,
+    #: the ones the store reads: see :func:`~kubetrail.store.opensearch.index_pattern`)
     index_pattern: str | None = None
     time_field: str = DEFAULT_TIME_FIELD
 
@@ -132,7 +134,9 @@ class DashboardParams:
 
     @property
     def pattern(self) -> str:
-        return self.index_pattern if self.index_pattern is not None else f"{self.prefix}*"
+        if self.index_pattern is not None:
+            return self.index_pattern
+        return index_pattern(self.prefix)
 
     @property
     def ids(self) -> dict[str, str]:
@@ -444,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Print kubetrail's OpenSearch Dashboards saved objects as ndjson.",
     )
     parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="index prefix")
-    parser.add_argument("--index-pattern", help="index pattern title (default PREFIX*)")
+    parser.add_argument("--index-pattern", help="index pattern title (default PREFIX-0*)")
     parser.add_argument("--time-field", default=DEFAULT_TIME_FIELD, help="time field")
     args = parser.parse_args(argv)
     try:

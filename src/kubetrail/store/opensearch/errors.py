@@ -72,7 +72,18 @@ def answer_reason(exc: TransportError) -> str:
             return _first_line(str(why or kind or err))
         if err:
             return _first_line(str(err))
+    if not exc.error and not info and isinstance(exc.status_code, int):
+        # an answer without a body (every answer to HEAD): say what the status means
+        return _NO_BODY.get(exc.status_code, "the answer has no body")
     return _first_line(str(exc.error or info or exc))
+
+
+#: What an error status means when the answer carries no body to say it.
+_NO_BODY = {
+    401: "unauthorized (no details: the answer has no body)",
+    403: "forbidden: the user lacks a permission (no details: the answer has no body)",
+    404: "not found",
+}
 
 
 def reason(exc: BaseException) -> str:
@@ -96,8 +107,10 @@ def describe_error(exc: BaseException, where: StoreURL | str) -> str:
         return f"cannot reach OpenSearch at {shown}: {reason(exc)}"
     if isinstance(exc, TransportError):
         status = exc.status_code
-        if status in (401, 403):
-            return f"OpenSearch at {shown} refused the credentials ({status}): {answer_reason(exc)}"
+        if status == 401:
+            return f"OpenSearch at {shown} refused the credentials (401): {answer_reason(exc)}"
+        if status == 403:  # authenticated, but not allowed this request
+            return f"OpenSearch at {shown} denied the request (403): {answer_reason(exc)}"
         return f"OpenSearch at {shown} answered {reason(exc)}"
     return f"OpenSearch at {shown}: {reason(exc)}"
 

@@ -11,6 +11,16 @@ The indexed document is the event document plus three fields the store adds
   ``q=`` searches;
 - ``labels`` / ``annotations`` (``flat_object``): copies for Discover filters.
 
+And it leaves out what is empty because it is unknown (:data:`OMITTED_WHEN_EMPTY`):
+``namespace`` of a cluster-scoped object, ``fieldManager`` of an object without
+``managedFields``, ``involvedObject.namespace`` of an Event about a cluster-scoped object.
+A missing field is what OpenSearch Dashboards shows as a missing bucket ("(unknown)") and
+what ``exists`` queries see; an indexed ``""`` is a term like any other. The event
+document keeps them as ``""`` everywhere else (the REST contract of the original toolkit
+always has ``namespace``): :func:`public_document` puts them back on read, a filter on
+``""`` matches a missing field (and the ``""`` older documents were indexed with), and
+aggregations group a missing field under ``""``.
+
 Full-text input goes through ``simple_query_string`` with only the prefix and
 whitespace operators enabled, so quotes, parentheses, ``AND``, ``-`` or ``|``
 typed by a user are text, never syntax, and can never make the query fail.
@@ -27,6 +37,8 @@ from kubetrail.events.timing import parse_rfc3339, to_micros
 from kubetrail.store.base import AggregateQuery, Cursor, EventFilter, EventQuery, InvalidQuery
 
 INTERNAL_FIELDS = ("timestampMicros", "searchText", "labels", "annotations")
+#: Fields left out of the indexed document when ``""`` (dotted: inside an object).
+OMITTED_WHEN_EMPTY = ("namespace", "fieldManager", "involvedObject.namespace")
 MAX_RESULT_WINDOW = 10_000
 
 #: EventFilter field → indexed keyword field.
@@ -72,6 +84,13 @@ def index_body(doc: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata") if isinstance(obj, dict) else None
     meta = meta if isinstance(meta, dict) else {}
     body = dict(doc)
+    for name in OMITTED_WHEN_EMPTY:
+        outer, _, inner = name.partition(".")
+        if not inner:
+            if body.get(outer) == "":
+                del body[outer]
+        elif isinstance(body.get(outer), dict) and body[outer].get(inner) == "":
+            body[outer] = {k: v for k, v in body[outer].items() if k != inner}
     body["timestampMicros"] = to_micros(parse_rfc3339(doc["timestamp"]))
     body["searchText"] = f"{doc.get('message') or ''} {search_text(obj)}"
     labels = meta.get("labels")
@@ -111,6 +130,16 @@ def signal_query(signals: tuple[str, ...]) -> dict[str, Any]:
     )
 
 
+def terms_query(fld: str, values: tuple[str, ...]) -> dict[str, Any]:
+    """``fld`` is one of ``values``; for a field left out when empty, ``""`` also matches
+    documents without it (cluster-scoped objects: ``namespace=_`` in the API)."""
+    terms: dict[str, Any] = {"terms": {fld: list(values)}}
+    if fld not in OMITTED_WHEN_EMPTY or "" not in values:
+        return terms
+    missing = {"bool": {"must_not": [{"exists": {"field": fld}}]}}
+    return {"bool": {"should": [terms, missing], "minimum_should_match": 1}}
+
+
 def filter_query(flt: EventFilter) -> dict[str, Any]:
     clauses: list[dict[str, Any]] = []
     if flt.start is not None or flt.end is not None:
@@ -123,7 +152,7 @@ def filter_query(flt: EventFilter) -> dict[str, Any]:
     for name, fld in FILTER_FIELDS.items():
         values: tuple[str, ...] = getattr(flt, name)
         if values:
-            clauses.append({"terms": {fld: list(values)}})
+            clauses.append(terms_query(fld, values))
     if flt.snapshot is not None:
         clauses.append({"term": {"snapshot": flt.snapshot}})
     if flt.signal:
@@ -160,7 +189,27 @@ def public_document(source: dict[str, Any]) -> EventDocument:
     which would change the Kubernetes object we return."""
     for name in INTERNAL_FIELDS:
         source.pop(name, None)
+    if "namespace" not in source or "fieldManager" not in source:
+        source = _with_empty(source, "namespace", after="user")
+        source = _with_empty(source, "fieldManager", after="signals")
+    involved = source.get("involvedObject")
+    if isinstance(involved, dict) and "namespace" not in involved:
+        source["involvedObject"] = _with_empty(involved, "namespace", after="kind")
     return cast(EventDocument, source)
+
+
+def _with_empty(obj: dict[str, Any], key: str, *, after: str) -> dict[str, Any]:
+    """``obj`` with ``key: ""`` where the event document has it (after ``after``), so a
+    document reads back with its keys in the order it was written."""
+    if key in obj:
+        return obj
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        out[k] = v
+        if k == after:
+            out[key] = ""
+    out.setdefault(key, "")
+    return out
 
 
 def cursor_of(hit: dict[str, Any]) -> Cursor:

@@ -3,11 +3,16 @@
 Objects (names for the default prefix ``kubetrail-events``), in this order:
 
 1. component templates ``kubetrail-events-settings`` and ``kubetrail-events-mappings``;
-2. index template ``kubetrail-events`` (``kubetrail-events-*``, composed of the two);
+2. index template ``kubetrail-events`` (``kubetrail-events-0*``, composed of the two);
 3. ISM policy ``kubetrail-events-14d`` (rollover, then delete after the retention);
 4. bootstrap index ``kubetrail-events-000001`` with the write alias ``kubetrail-events``
    (left alone when the alias exists: after rollovers it points elsewhere);
-5. the policy attached to existing ``kubetrail-events-*`` indices that have none.
+5. the policy attached to existing ``kubetrail-events-0*`` indices that have none.
+
+Only ``<prefix>-<digits>`` indices are this install's (see
+:func:`~kubetrail.store.opensearch.is_own_index`): another install's indices that the
+pattern happens to match (a prefix nested in this one, ``kubetrail-events-0b``) are never
+given the alias or the policy.
 
 :func:`setup` is idempotent and reports one line per object: ``created``, ``updated``
 or ``unchanged``. It compares what it would send with what the cluster returns,
@@ -19,11 +24,12 @@ What the cluster lacks is detected and said in one line, never failed on silentl
 - Elasticsearch instead of OpenSearch, or OpenSearch without the ISM plugin
   (``opensearch-index-management``): the templates are applied without the rollover
   alias setting, no policy is created, and the index template's ``_meta.retention``
-  says ``"fallback"``. Retention then runs
-  :func:`~kubetrail.store.opensearch.retention.retention_fallback` (delete whole
-  indices whose newest event is older than the retention, never the write index).
-  Note that without ISM nothing rolls the write index over, so the fallback only
-  frees space once indices have been rolled (``POST <alias>/_rollover``).
+  says ``"fallback"``. kubetrail's own retention run (the shipper's, or
+  ``kubetrail prune``) then does ISM's job:
+  :func:`~kubetrail.store.opensearch.retention.manage_indices` rolls the write index
+  over at the ages, size and count setup recorded in ``_meta`` and deletes whole
+  indices whose newest event is older than the recorded retention (never the write
+  index).
 - OpenSearch older than 2.7 (no ``flat_object``): ``labels`` and ``annotations``
   are stored but not indexed, so they cannot be searched; everything else works.
 """
@@ -39,6 +45,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, TransportError
 
+from kubetrail.store.opensearch import is_own_index
 from kubetrail.store.opensearch.errors import answer_reason, request_failed
 from kubetrail.store.opensearch.templates import TemplateParams, render_all
 
@@ -308,6 +315,12 @@ def setup(
         warnings.append(line)
         report(f"warning: {line}")
 
+    for outer in nesting_prefixes(params.prefix):
+        warn(
+            f"prefix {params.prefix} nests in the prefix {outer}: a kubetrail install with "
+            f"prefix {outer} on this cluster would read this one's events too (its indices "
+            f"{outer}-0* include {params.bootstrap_index}); choose a prefix without '-0'"
+        )
     flat_object, ism = params.flat_object, params.ism
     existing_policy: dict[str, Any] | None = None
     if not info.is_opensearch:
@@ -327,9 +340,9 @@ def setup(
             ism, existing_policy = _detect_ism(api, params.policy_id)
             if not ism:
                 warn(
-                    f"no ISM plugin ({ISM_PLUGIN}) on this cluster: OpenSearch will not roll "
-                    f"over or delete indices; the built-in retention fallback will delete "
-                    f"indices older than {params.retention_days} days"
+                    f"no ISM plugin ({ISM_PLUGIN}) on this cluster: kubetrail rolls the write "
+                    f"index over and deletes indices older than {params.retention} itself, "
+                    "whenever the shipper's retention runs or `kubetrail prune` does"
                 )
     applied = replace(params, flat_object=flat_object, ism=ism)
     rendered = render_all(applied)
@@ -380,6 +393,12 @@ def setup(
         result.attached = _attach_policy(api, applied, created_index, status)
     result.writes = api.writes
     return result
+
+
+def nesting_prefixes(prefix: str) -> list[str]:
+    """The prefixes whose index pattern ``<outer>-0*`` also matches this prefix's indices:
+    every start of ``prefix`` that ``-0`` follows (``a`` for ``a-0b``)."""
+    return [prefix[:i] for i in range(1, len(prefix)) if prefix.startswith("-0", i)]
 
 
 def first_template(answer: Any, list_key: str, item_key: str) -> dict[str, Any] | None:
@@ -489,7 +508,8 @@ def _apply_bootstrap(
         "bootstrap-index",
         f"bootstrap index {params.bootstrap_index} + write alias {alias}",
     )
-    holders = api.read("GET", f"/_alias/{alias}")
+    # named by index pattern: a user may lack indices:admin/aliases/get on other indices
+    holders = api.read("GET", f"/{params.index_pattern}/_alias/{alias}")
     if isinstance(holders, dict) and holders:
         writers = [
             index
@@ -525,12 +545,12 @@ def _apply_bootstrap(
 
 
 def _managed_indices(api: _Api, params: TemplateParams) -> list[str]:
-    """Existing ``<prefix>-*`` indices, oldest name first."""
+    """Existing ``<prefix>-<digits>`` indices, oldest name first."""
     rows = api.read(
         "GET", f"/_cat/indices/{params.index_pattern}", params={"format": "json", "h": "index"}
     )
     names = [r["index"] for r in rows or [] if isinstance(r, dict) and r.get("index")]
-    return sorted(names, key=index_order)
+    return sorted((n for n in names if is_own_index(params.prefix, n)), key=index_order)
 
 
 def index_order(name: str) -> tuple[int, str]:
@@ -549,6 +569,8 @@ def _attach_policy(
     for index, entry in sorted(explained.items()):
         if not isinstance(entry, dict) or index == created_now:
             continue  # total_managed_indices; the index just created gets it from ism_template
+        if not is_own_index(params.prefix, index):
+            continue  # another install's, whose prefix nests in ours
         policy = (
             entry.get("index.plugins.index_state_management.policy_id")
             or entry.get("policy_id")

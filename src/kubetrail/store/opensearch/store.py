@@ -3,29 +3,35 @@
 Layout (created by ``kubetrail setup``, see :mod:`kubetrail.store.opensearch.setup`):
 indices ``<prefix>-000001, -000002, …`` behind the write alias ``<prefix>``,
 rolled over and deleted after the retention by ISM. Writes go to the alias,
-reads to ``<prefix>-*`` (every index, whichever is the write index).
+reads to ``<prefix>-0*`` (every numbered index, whichever is the write index; not
+another install's ``<prefix>-dev-000001``, see
+:func:`~kubetrail.store.opensearch.index_pattern`).
 
 **Writes** are bulk ``create`` requests with the document ``id`` as ``_id``:
 a 409 means "already stored" and counts as a duplicate, so a replayed batch,
-a relist or a second shipper replica is harmless. Batches are chunked by
-count and bytes (opensearch-py's ``streaming_bulk``); 429s are retried by the
-helper with backoff, connection failures by re-sending the batch (safe: ids),
-and any other per-item error is reported with its reason, never dropped.
+a relist or a second shipper replica is harmless. After a rollover the ids of a
+batch are first looked up in the rolled indices (a 409 holds within one index
+only). Batches are chunked by count and bytes (opensearch-py's
+``streaming_bulk``), up to four chunks in flight at once; 429s are retried by the
+helper with backoff, connection failures by re-sending what got no answer (safe:
+ids), and any other per-item error is reported with its reason, never dropped.
 
 **Reads** sort by ``(timestampMicros, id)`` and page with ``search_after``:
 the API's cursor is that pair, identical to the embedded store's.
 **Aggregations** page through a ``composite`` aggregation (count, min, max and
 the newest event's id per group), order and cut the groups like the embedded
 store does, then fetch the newest documents by id.
-**Retention** deletes expired events by query; without ISM it first drops whole
-expired indices (:meth:`OpenSearchStore.drop_expired_indices`, see
-:mod:`kubetrail.store.opensearch.retention`).
+**Retention** deletes expired events by query; without ISM it first rolls the
+write index over when due and drops whole expired indices
+(:meth:`OpenSearchStore.manage_indices`, see :mod:`kubetrail.store.opensearch.retention`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +55,7 @@ from kubetrail.store.base import (
     EventPage,
     EventQuery,
     Health,
+    IndexChanges,
     InvalidQuery,
     StoreError,
     StoreUnavailable,
@@ -56,8 +63,8 @@ from kubetrail.store.base import (
     WriteResult,
     check_group_keys,
 )
-from kubetrail.store.opensearch import DEFAULT_PREFIX, errors, queries
-from kubetrail.store.opensearch.retention import drop_expired_indices
+from kubetrail.store.opensearch import DEFAULT_PREFIX, errors, index_pattern, queries
+from kubetrail.store.opensearch.retention import manage_indices
 
 _COMPOSITE_PAGE = 1000
 _ID_CHUNK = 1000
@@ -80,23 +87,29 @@ class OpenSearchStore:
         connection_retries: int = 5,
         retry_backoff: float = 0.5,
         check_setup: bool = True,
+        concurrency: int = 4,
     ) -> None:
+        """``concurrency``: bulk requests one :meth:`write` keeps in flight at most
+        (a write of more than ``chunk_docs`` documents is sent in chunks)."""
         self.client = client
         self.prefix = prefix
         self.alias = prefix
-        self.pattern = f"{prefix}-*"
+        self.pattern = index_pattern(prefix)
         self.name = name  # the URL without password, for messages
         self.refresh = refresh
         self.chunk_docs = chunk_docs
         self.chunk_bytes = chunk_bytes
         self.connection_retries = connection_retries
         self.retry_backoff = retry_backoff
+        self._unrefreshed = False  # written since the last refresh we asked for
+        self.concurrency = max(1, concurrency)
         if check_setup:
             self._check_setup()
 
     def _check_setup(self) -> None:
         try:
-            exists = self.client.indices.exists_alias(name=self.alias)
+            # on our indices only: a user may lack permissions on other indices
+            exists = self.client.indices.exists_alias(index=self.pattern, name=self.alias)
         except TransportError as exc:  # a connection failure is one too
             raise StoreUnavailable(errors.describe_error(exc, self.name)) from None
         if not exists:
@@ -106,6 +119,11 @@ class OpenSearchStore:
             )
 
     def close(self) -> None:
+        # What a command wrote is searchable when it ends (``kubetrail ingest``, then a
+        # query), not only at the index's next refresh; best effort, the data is stored.
+        if self._unrefreshed:
+            with contextlib.suppress(TransportError):
+                self.client.indices.refresh(index=self.pattern, ignore_unavailable=True)
         self.client.close()
 
     # -- writes --------------------------------------------------------------
@@ -129,7 +147,8 @@ class OpenSearchStore:
                 )
         if not actions:
             return result
-        pending = actions
+        self._unrefreshed = self.refresh is False
+        pending = self._not_in_rolled_indices(actions, result)
         for attempt in range(self.connection_retries + 1):
             try:
                 pending = self._bulk(pending, result)
@@ -144,10 +163,109 @@ class OpenSearchStore:
                 time.sleep(self.retry_backoff * 2**attempt)
         return result
 
+    def _not_in_rolled_indices(
+        self, actions: list[dict[str, Any]], result: WriteResult
+    ) -> list[dict[str, Any]]:
+        """``actions`` without the documents already stored in an index the write alias
+        has rolled away from, counted as duplicates. ``create`` answers 409 only within
+        one index: a batch replayed after a rollover (a spool replay, a relist, a retry)
+        would otherwise land twice. Costs one alias lookup per batch, and one search
+        bounded by the batch's ids and time range only when there are rolled indices."""
+        try:
+            holders = self.client.indices.get_alias(index=self.pattern, name=self.alias)
+        except NotFoundError:
+            return actions
+        except (OSConnectionError, ConnectionTimeout):
+            return actions  # the bulk request meets the outage and retries or reports it
+        rolled = sorted(
+            index
+            for index, entry in holders.items()
+            if ((entry.get("aliases") or {}).get(self.alias) or {}).get("is_write_index")
+            is not True
+        )
+        if not rolled or len(rolled) == len(holders):
+            return actions
+        found: set[str] = set()
+        for i in range(0, len(actions), _ID_CHUNK):
+            chunk = actions[i : i + _ID_CHUNK]
+            micros = [a["_source"]["timestampMicros"] for a in chunk]
+            body = {
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"terms": {"id": [a["_id"] for a in chunk]}},
+                            {
+                                "range": {
+                                    "timestampMicros": {"gte": min(micros), "lte": max(micros)}
+                                }
+                            },
+                        ]
+                    }
+                },
+                "_source": False,
+                "size": len(chunk),
+            }
+            try:
+                hits = self.client.search(index=",".join(rolled), body=body)["hits"]["hits"]
+            except (OSConnectionError, ConnectionTimeout):
+                return actions
+            except TransportError as exc:
+                raise StoreError(
+                    f"OpenSearch at {self.name} failed to look up already stored events: "
+                    f"{errors.reason(exc)}"
+                ) from None
+            found.update(hit["_id"] for hit in hits)
+        if not found:
+            return actions
+        result.duplicates += sum(1 for a in actions if a["_id"] in found)
+        return [a for a in actions if a["_id"] not in found]
+
     def _bulk(self, actions: list[dict[str, Any]], result: WriteResult) -> list[dict[str, Any]]:
         """Send ``actions``, counting outcomes into ``result``. When the connection
         fails mid-way, ``actions`` is cut down to what got no answer (in place)
-        and the error is raised for the caller to retry."""
+        and the error is raised for the caller to retry.
+
+        More than one chunk goes out as up to :attr:`concurrency` bulk requests at
+        once: a node indexes one bulk request on one write thread, so one request at
+        a time leaves its other cores idle (and the client idle while it works)."""
+        size = self.chunk_docs
+        parts = [actions[i : i + size] for i in range(0, len(actions), size)]
+        if self.concurrency == 1 or len(parts) < 2:
+            return self._bulk_stream(actions, result)
+        results = [WriteResult() for _ in parts]
+        failures: list[BaseException | None] = []
+        with ThreadPoolExecutor(min(self.concurrency, len(parts))) as pool:
+            for failure in pool.map(self._bulk_part, parts, results):
+                failures.append(failure)
+        for part_result in results:
+            result.stored += part_result.stored
+            result.duplicates += part_result.duplicates
+            result.errors += part_result.errors
+        for failure in failures:  # a refusal is final; a lost connection is retried
+            if failure is not None and not isinstance(failure, _CONNECTION_LOST):
+                raise failure
+        lost = [f for f in failures if f is not None]
+        if lost:
+            # each failed part was cut down to what got no answer
+            actions[:] = [a for part, f in zip(parts, failures, strict=True) if f for a in part]
+            raise lost[0]
+        return []
+
+    def _bulk_part(
+        self, actions: list[dict[str, Any]], result: WriteResult
+    ) -> BaseException | None:
+        """:meth:`_bulk_stream` in a worker thread: the failure is returned, not raised,
+        so every part finishes and counts before the write decides what to resend."""
+        try:
+            self._bulk_stream(actions, result)
+        except (StoreError, *_CONNECTION_LOST) as exc:
+            return exc
+        return None
+
+    def _bulk_stream(
+        self, actions: list[dict[str, Any]], result: WriteResult
+    ) -> list[dict[str, Any]]:
+        """:meth:`_bulk` as one stream of chunks, one request at a time."""
         done: set[str] = set()
         try:
             for ok, item in helpers.streaming_bulk(
@@ -277,7 +395,9 @@ class OpenSearchStore:
             if "signal" in query.group_by and query.filter.signal
             else None
         )
-        groups: list[_Group] = []
+        # A missing value (null key) and an indexed "" (documents written before empty
+        # fields were left out) are one group "", as in the embedded store.
+        groups: dict[tuple[str, ...], _Group] = {}
         for bucket in self._composite_buckets(query):
             key = {
                 k: "" if bucket["key"].get(k) is None else str(bucket["key"][k])
@@ -285,8 +405,10 @@ class OpenSearchStore:
             }
             if keep_signal is not None and not keep_signal(key["signal"]):
                 continue
-            groups.append(_group(bucket, key, latest=query.latest or query.latest_id))
-        return groups
+            group = _group(bucket, key, latest=query.latest or query.latest_id)
+            ident = tuple(key.values())
+            groups[ident] = _merge(groups[ident], group) if ident in groups else group
+        return list(groups.values())
 
     def _composite_buckets(self, query: AggregateQuery) -> Iterator[dict[str, Any]]:
         after = None
@@ -313,10 +435,18 @@ class OpenSearchStore:
 
     # -- retention and health ---------------------------------------------------
 
-    def drop_expired_indices(self, *, days: int, now: datetime) -> list[str]:
-        """:class:`~kubetrail.store.base.IndexRetention`: without ISM, delete whole
-        indices whose events are all older than ``days`` (never the write index)."""
-        return drop_expired_indices(self.client, prefix=self.prefix, days=days, now=now)
+    def manage_indices(self, *, days: int, now: datetime) -> IndexChanges:
+        """:class:`~kubetrail.store.base.IndexRetention`: without ISM, roll the write
+        index over when due and delete whole expired indices (never the write index)."""
+        try:
+            return manage_indices(self.client, prefix=self.prefix, days=days, now=now)
+        except (OSConnectionError, ConnectionTimeout) as exc:
+            raise StoreUnavailable(errors.describe_error(exc, self.name)) from None
+        except TransportError as exc:
+            raise StoreError(
+                f"OpenSearch at {self.name} failed to roll over or delete indices: "
+                f"{errors.reason(exc)}"
+            ) from None
 
     def delete_before(self, cutoff: datetime) -> int:
         try:
@@ -375,7 +505,15 @@ class OpenSearchStore:
         )
 
 
+_CONNECTION_LOST = (OSConnectionError, ConnectionTimeout)
+
 _Group = tuple[dict[str, str], int, int, int, str]  # key, count, first µs, last µs, newest id
+
+
+def _merge(a: _Group, b: _Group) -> _Group:
+    """One group of two buckets with the same key: counts added, the newest event of both."""
+    newest = max((a[3], a[4]), (b[3], b[4]))[1]
+    return (a[0], a[1] + b[1], min(a[2], b[2]), max(a[3], b[3]), newest)
 
 
 def _group(bucket: dict[str, Any], key: dict[str, str], *, latest: bool) -> _Group:

@@ -10,7 +10,9 @@ Every object is named after the index prefix
 otherwise). Objects, for the default prefix ``kubetrail-events``:
 
 - component templates ``kubetrail-events-settings`` and ``kubetrail-events-mappings``;
-- index template ``kubetrail-events`` for ``kubetrail-events-*``;
+- index template ``kubetrail-events`` for ``kubetrail-events-0*`` (the numbered indices
+  only, see :func:`~kubetrail.store.opensearch.index_pattern`), at a priority that grows
+  with the prefix's length (:attr:`TemplateParams.index_priority`);
 - ISM policy ``kubetrail-events-14d``;
 - bootstrap index ``kubetrail-events-000001`` carrying the write alias ``kubetrail-events``.
 """
@@ -21,13 +23,14 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from importlib import resources
 from typing import Any
 
 import jinja2
 
 from kubetrail import __version__
-from kubetrail.store.opensearch import DEFAULT_PREFIX
+from kubetrail.store.opensearch import DEFAULT_PREFIX, index_pattern
 from kubetrail.store.url import MAX_RETENTION_DAYS
 
 TEMPLATE_PACKAGE = "kubetrail.store.opensearch"
@@ -48,6 +51,21 @@ _MAX_PREFIX = 200
 _AGE_RE = re.compile(r"[1-9][0-9]*(d|h|m|s)")
 _SIZE_RE = re.compile(r"[1-9][0-9]*(b|kb|mb|gb|tb|pb)")
 _REFRESH_RE = re.compile(r"-1|[1-9][0-9]*(ms|s|m|h)")
+#: Priorities of the index template and of the ISM policy's ``ism_template``, before the
+#: prefix length is added (see :attr:`TemplateParams.index_priority`).
+INDEX_TEMPLATE_PRIORITY = 200
+ISM_TEMPLATE_PRIORITY = 100
+
+
+_AGE_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_age(text: str) -> timedelta:
+    """``14d``, ``12h``, ``30m``, ``45s`` (OpenSearch's time units, whole numbers) as a
+    :class:`~datetime.timedelta`; anything else raises :class:`ValueError`."""
+    if not isinstance(text, str) or not _AGE_RE.fullmatch(text):
+        raise ValueError(f"{text!r} is not a time like 14d, 12h, 30m or 45s")
+    return timedelta(seconds=int(text[:-1]) * _AGE_UNITS[text[-1]])
 
 
 class TemplateError(ValueError):
@@ -63,9 +81,12 @@ class TemplateParams:
     """What the templates are rendered from. Invalid values raise :class:`ValueError`."""
 
     prefix: str = DEFAULT_PREFIX
-    retention_days: int = 14
+    #: delete an index this long after its rollover (``14d``, ``36h``, ``3m``)
+    retention: str = "14d"
     rollover_age: str = "1d"
     rollover_size: str = "30gb"
+    #: also roll over at this many documents (None: age and size only)
+    rollover_docs: int | None = None
     shards: int = 1
     replicas: int = 1
     refresh_interval: str = "5s"
@@ -82,10 +103,20 @@ class TemplateParams:
                 f"'-', '_' or '.', starting with a letter or digit, at most {_MAX_PREFIX} "
                 "characters"
             )
-        if not _is_int(self.retention_days) or not 1 <= self.retention_days <= MAX_RETENTION_DAYS:
+        if (
+            not isinstance(self.retention, str)
+            or not _AGE_RE.fullmatch(self.retention)
+            or parse_age(self.retention) > timedelta(days=MAX_RETENTION_DAYS)
+        ):
             raise ValueError(
-                f"retention days {self.retention_days!r} must be a whole number from 1 to "
-                f"{MAX_RETENTION_DAYS}"
+                f"retention {self.retention!r} must be a positive time like 14d, 36h or 30m, "
+                f"at most {MAX_RETENTION_DAYS}d"
+            )
+        if self.rollover_docs is not None and (
+            not _is_int(self.rollover_docs) or self.rollover_docs < 1
+        ):
+            raise ValueError(
+                f"rollover documents {self.rollover_docs!r} must be a positive whole number"
             )
         if not isinstance(self.rollover_age, str) or not _AGE_RE.fullmatch(self.rollover_age):
             raise ValueError(
@@ -111,6 +142,10 @@ class TemplateParams:
                 raise ValueError(f"{name} must be true or false, not {getattr(self, name)!r}")
 
     @property
+    def retention_age(self) -> timedelta:
+        return parse_age(self.retention)
+
+    @property
     def alias(self) -> str:
         """The write alias: the prefix itself (indices are ``<prefix>-000001``...)."""
         return self.prefix
@@ -129,7 +164,7 @@ class TemplateParams:
 
     @property
     def policy_id(self) -> str:
-        return f"{self.prefix}-{self.retention_days}d"
+        return f"{self.prefix}-{self.retention}"
 
     @property
     def bootstrap_index(self) -> str:
@@ -137,7 +172,25 @@ class TemplateParams:
 
     @property
     def index_pattern(self) -> str:
-        return f"{self.prefix}-*"
+        """``<prefix>-0*``: this install's numbered indices, not another prefix's."""
+        return index_pattern(self.prefix)
+
+    @property
+    def index_priority(self) -> int:
+        """The index template's priority: 200 plus the prefix's length.
+
+        OpenSearch refuses two composable templates whose patterns overlap at the same
+        priority. ``<prefix>-0*`` patterns of two installs overlap only when one prefix
+        is the other's followed by ``-0`` (``a`` and ``a-0b``); the longer one then gets the
+        higher priority, so both set up and the more specific template wins its indices.
+        Two different prefixes of the same length never overlap."""
+        return INDEX_TEMPLATE_PRIORITY + len(self.prefix)
+
+    @property
+    def ism_priority(self) -> int:
+        """The ISM ``ism_template`` priority, by the same rule (ISM refuses overlapping
+        ``ism_template`` patterns at one priority just the same)."""
+        return ISM_TEMPLATE_PRIORITY + len(self.prefix)
 
 
 @dataclass(frozen=True)
@@ -225,6 +278,9 @@ def render(name: str, params: TemplateParams) -> dict[str, Any]:
         "settings_name": params.settings_name,
         "mappings_name": params.mappings_name,
         "policy_id": params.policy_id,
+        "index_pattern": params.index_pattern,
+        "index_priority": params.index_priority,
+        "ism_priority": params.ism_priority,
         "kubetrail_version": __version__,
     }
     body = render_json(template_source(name), context, label=f"index template {name}")

@@ -7,13 +7,16 @@ Runs, in order and one at a time (they would disturb each other's figures):
 foundation.py (ingest + API queries, embedded, 100k and 1M events), foundation.py --store osmem,
 shipper.py (pipeline vs naive client, end to end, RSS), diagnostics.py (each check
 on a large store, old way's recall), retention.py (delete a day while the API serves),
-api_memory.py (API RSS under a burst of large pages).
+api_memory.py (API RSS under a burst of large pages), and with ``--opensearch-url`` (or
+``OPENSEARCH_URL``) opensearch.py on that node (a disposable one: it deletes and recreates
+kubetrail's indices; ``scripts/opensearch-node start`` runs one).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -48,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--results", help="result directory (default bench/results, --quick: bench/results/quick)"
+    )
+    p.add_argument(
+        "--opensearch-url",
+        default=os.environ.get("OPENSEARCH_URL"),
+        help="a disposable OpenSearch node for opensearch.py (default $OPENSEARCH_URL; none: skipped)",
     )
     args = p.parse_args(argv)
     results = Path(args.results) if args.results else RESULTS / "quick" if args.quick else RESULTS
@@ -128,6 +136,21 @@ def main(argv: list[str] | None = None) -> int:
             ["api_memory.py", *(["--concurrency", "50", "--rounds", "1"] if args.quick else [])],
         ),
     ]
+    if args.opensearch_url:
+        plan.append(
+            (
+                "opensearch",
+                [
+                    "opensearch.py",
+                    "--url",
+                    args.opensearch_url,
+                    "--events",
+                    str(n if args.quick else big),
+                    "--workdir",
+                    str(work / "opensearch"),
+                ],
+            )
+        )
     summary = {}
     for name, cmd in plan:
         summary[name] = _run(name, cmd, results)

@@ -290,15 +290,7 @@ def test_an_existing_alias_is_left_where_it_is(client: OpenSearch, params: Templ
     run(client, params)
     p = params.prefix
     # a rollover happened (done by hand: osmem has no _rollover) and 000001 was deleted
-    client.indices.create(index=f"{p}-000002")
-    client.indices.update_aliases(
-        body={
-            "actions": [
-                {"add": {"index": f"{p}-000001", "alias": p, "is_write_index": False}},
-                {"add": {"index": f"{p}-000002", "alias": p, "is_write_index": True}},
-            ]
-        }
-    )
+    roll_by_hand(client, p)
     client.indices.delete(index=f"{p}-000001")
     result, lines = run(client, params)
     assert result.statuses["bootstrap-index"] == "unchanged"
@@ -388,11 +380,8 @@ def test_retention_fallback_deletes_old_indices_but_never_the_write_index(
     assert client.indices.exists(index=f"{p}-000004")
 
 
-def test_retention_fallback_honours_the_retention(
-    client: OpenSearch, params: TemplateParams
-) -> None:
-    p = params.prefix
-    run(client, params)
+def roll_by_hand(client: OpenSearch, p: str) -> None:
+    """What a rollover leaves (osmem has no ``_rollover``): ``-000002`` is the write index."""
     client.indices.create(index=f"{p}-000002")
     client.indices.update_aliases(
         body={
@@ -402,6 +391,14 @@ def test_retention_fallback_honours_the_retention(
             ]
         }
     )
+
+
+def test_retention_fallback_honours_the_retention(
+    client: OpenSearch, params: TemplateParams
+) -> None:
+    p = params.prefix
+    run(client, params)
+    roll_by_hand(client, p)
     index_docs(client, f"{p}-000001", [doc(1, NOW - timedelta(days=10))])
     assert retention_fallback(client, params, NOW) == []  # 14 days
     week = TemplateParams(prefix=p, retention="7d")
@@ -431,15 +428,7 @@ def test_a_refused_rollover_is_one_warning_and_expired_indices_still_go(
     # osmem has no _rollover, as a role without indices:admin/rollover would refuse it
     p = params.prefix
     run(client, params)
-    client.indices.create(index=f"{p}-000002")
-    client.indices.update_aliases(
-        body={
-            "actions": [
-                {"add": {"index": f"{p}-000001", "alias": p, "is_write_index": False}},
-                {"add": {"index": f"{p}-000002", "alias": p, "is_write_index": True}},
-            ]
-        }
-    )
+    roll_by_hand(client, p)
     index_docs(client, f"{p}-000001", [doc(1, NOW - timedelta(days=20))])
     changes = manage_indices(client, prefix=p, days=14, now=NOW)
     assert changes.rolled_over == []

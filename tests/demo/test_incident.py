@@ -390,6 +390,34 @@ def test_checkout_rollout_exceeds_its_progress_deadline(docs):
     assert available["status"] == "True"
 
 
+def test_the_migration_job_fails_at_its_backoff_limit(docs):
+    job_docs = [d for d in docs if d["kind"] == "Job" and d["resourceName"] == "orders-migrate"]
+    assert job_docs[0]["verb"] == "create" and not job_docs[0]["snapshot"]
+    assert job_docs[0]["fieldManager"] == "kubectl-client-side-apply"
+    failed = with_signal(job_docs, "job.condition:Failed=True")
+    assert ago(hours=2, minutes=40) < first_seen(failed) < ago(hours=2, minutes=35)
+    assert all("job.reason:BackoffLimitExceeded" in d["signals"] for d in failed)
+    status = failed[-1]["objectChanges"]["status"]
+    assert status["failed"] == 3 == failed[-1]["objectChanges"]["spec"]["backoffLimit"] + 1
+    assert [c["type"] for c in status["conditions"]] == ["FailureTarget", "Failed"]
+    pods = [d for d in docs if d["kind"] == "Pod" and d["resourceName"].startswith("orders-")]
+    failed_pods = {d["resourceName"] for d in with_signal(pods, "pod.phase:Failed")}
+    assert len(failed_pods) == 3
+    for d in with_signal(pods, "pod.phase:Failed"):
+        (ref,) = d["objectChanges"]["metadata"]["ownerReferences"]
+        assert (ref["kind"], ref["name"]) == ("Job", "orders-migrate")
+        assert d["objectChanges"]["spec"]["restartPolicy"] == "Never"
+        terminated = d["objectChanges"]["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert terminated["exitCode"] == 1 and "no such host" in terminated["message"]
+        assert {"pod.terminated:Error", "pod.exitCode:1"} <= set(d["signals"])
+    # pods that fail and are not restarted are not crash loops
+    assert not with_signal(pods, "pod.waiting:CrashLoopBackOff")
+    events = [d for d in docs if d["kind"] == "Event" and d["reason"] == "BackoffLimitExceeded"]
+    assert [(e["involvedObject"]["name"], e["eventType"]) for e in events] == [
+        ("orders-migrate", "Warning")
+    ]
+
+
 def test_etl_worker_is_oom_killed(docs):
     oom = with_signal(docs, "pod.lastTerminated:OOMKilled")
     assert oom and all(d["namespace"] == "data" for d in oom)
@@ -615,4 +643,6 @@ def test_the_incident_does_not_depend_on_the_anchor(anchor):
         "data/event.reason:ProvisioningFailed",
         "data/event.reason:FailedScheduling",
         "shop/deployment.reason:ProgressDeadlineExceeded",
+        "shop/job.reason:BackoffLimitExceeded",
+        "data/statefulset.rollout:PodsNotReady",
     } <= signals

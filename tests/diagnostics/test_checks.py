@@ -3,13 +3,17 @@ healthy object, and answers the same in every store."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import orjson
 import pytest
 
 from kubetrail.demo.incident import DEMO_SECRET_CANARY
-from kubetrail.diagnostics import CHECKS, InvalidParams, run_check
+from kubetrail.diagnostics import CHECKS, InvalidParams, TimeRange, run_check
+from kubetrail.events.timing import format_rfc3339
 from kubetrail.store.base import Store
-from tests.support.incident import QUIET, params
+from tests.support.incident import ANCHOR, QUIET, params
 
 
 def issues(report) -> set[tuple[str, str, str]]:
@@ -42,6 +46,113 @@ def test_pod_issues(incident: Store) -> None:
     assert crash.evidence["lastTermination"]["exitCode"] == 1
     assert crash.related_events and {e.reason for e in crash.related_events} & {"BackOff", "Failed"}
     assert report.summary["CrashLoopBackOff"] >= 1
+
+
+def test_a_pod_that_moved_to_the_next_failure_has_not_recovered(incident: Store) -> None:
+    # payment-api's pod goes ErrImagePull → ImagePullBackOff → ErrImagePull... and ends
+    # in ImagePullBackOff: its ErrImagePull finding is not "recovered"
+    report = run_check(incident, "check_pod_issues", params(namespace="payments"))
+    by_issue = {f.issue: f for f in report.findings}
+    assert by_issue["ImagePullBackOff"].evidence["current"] == "still failing"
+    assert by_issue["ErrImagePull"].evidence["current"] == "still failing, now ImagePullBackOff"
+
+
+def rollouts(report) -> dict[tuple[str, str, str, str], Any]:
+    return {(f.object.kind, f.object.namespace, f.object.name, f.issue): f for f in report.findings}
+
+
+def test_workload_rollouts(incident: Store) -> None:
+    report = run_check(incident, "check_workload_rollouts", params())
+    found = rollouts(report)
+    # the failed rollouts and the failed Job, nothing healthy (cart rolled out fine at -4h30m)
+    assert {(kind, name) for kind, _, name, _ in found} == {
+        ("Deployment", "checkout"),
+        ("Deployment", "payment-api"),
+        ("Deployment", "etl-worker"),
+        ("StatefulSet", "postgres"),
+        ("Job", "orders-migrate"),
+    }
+    checkout = found[("Deployment", "shop", "checkout", "ProgressDeadlineExceeded")]
+    assert checkout.severity == "critical" and checkout.evidence["current"] == "still failing"
+    started = checkout.evidence["startedBy"]
+    assert (started["verb"], started["by"]) == ("update", "helm")
+    assert started["highlights"] == [
+        "spec.template.spec.containers[checkout].image: registry.example.com/shop/checkout:1.4.2"
+        " → registry.example.com/shop/checkout:1.5.0"
+    ]
+    assert started["time"] < checkout.first_seen
+    assert "has timed out progressing" in checkout.message and "1.4.2 → 1.5.0" in checkout.message
+    pods = checkout.evidence["failingPods"]
+    assert pods and all(p["name"].startswith("checkout-") for p in pods)
+    assert all("waiting:CrashLoopBackOff" in p["signals"] for p in pods)
+
+    payment = found[("Deployment", "payments", "payment-api", "ProgressDeadlineExceeded")]
+    assert payment.evidence["startedBy"]["by"] == "argocd-controller"
+    assert "v2.3.0 → v2.3.O" in payment.message
+    assert all("waiting:ImagePullBackOff" in p["signals"] for p in payment.evidence["failingPods"])
+
+    job = found[("Job", "shop", "orders-migrate", "JobFailed")]
+    assert job.severity == "critical" and "BackoffLimitExceeded" in job.message
+    assert job.evidence["condition"]["reason"] == "BackoffLimitExceeded"
+    assert (job.evidence["failedPods"], job.evidence["backoffLimit"]) == (3, 2)
+    created = job.evidence["startedBy"]
+    assert (created["verb"], created["by"]) == ("create", "kubectl-client-side-apply")
+    assert created["highlights"] == ["image registry.example.com/shop/checkout-migrate:1.5.0"]
+    job_pods = job.evidence["failingPods"]
+    assert len(job_pods) == 3 and all(p["name"].startswith("orders-migrate-") for p in job_pods)
+    assert all(
+        {"terminated:Error", "exitCode:1", "phase:Failed"} <= set(p["signals"]) for p in job_pods
+    )
+    assert any(e.reason == "BackoffLimitExceeded" for e in job.related_events)
+
+    postgres = found[("StatefulSet", "data", "postgres", "RolloutStuck")]
+    assert postgres.evidence["replicas"] == {"desired": 1, "ready": 0, "updated": 1}
+    assert postgres.evidence["startedBy"]["verb"] == "create"
+    assert [p["name"] for p in postgres.evidence["failingPods"]] == ["postgres-0"]
+
+    etl = found[("Deployment", "data", "etl-worker", "Unavailable")]
+    assert "note" in etl.evidence["startedBy"]  # its pods began failing without a rollout
+    assert "no spec change before it" in etl.message
+    assert any("StatefulSets and DaemonSets" in n for n in report.notes)
+
+
+def test_a_stalled_rollout_counts_in_a_later_range(incident: Store) -> None:
+    # checkout's deadline passed at -2h30m and nothing about it changed for 1h50m:
+    # a range inside that silence still reports it, from where it began
+    rng = TimeRange(start=ANCHOR - timedelta(hours=2), end=ANCHOR - timedelta(hours=1, minutes=15))
+    found = rollouts(run_check(incident, "check_workload_rollouts", params(rng)))
+    checkout = found[("Deployment", "shop", "checkout", "ProgressDeadlineExceeded")]
+    assert checkout.first_seen < format_rfc3339(rng.start)
+    assert checkout.evidence["current"] == "still failing"
+    assert checkout.evidence["startedBy"]["by"] == "helm"
+    # the Job failed before this range: not news in it
+    assert not [key for key in found if key[0] == "Job"]
+
+
+@pytest.mark.parametrize(
+    ("minutes_after", "stuck"), [(5, False), (9, False), (11, True), (50, True)]
+)
+def test_a_statefulset_rollout_is_stuck_after_ten_minutes(
+    sqlite_incident: Store, minutes_after: int, stuck: bool
+) -> None:
+    created = ANCHOR - timedelta(hours=1)  # postgres: created, its pod never scheduled
+    rng = TimeRange(
+        start=created - timedelta(hours=1), end=created + timedelta(minutes=minutes_after)
+    )
+    found = rollouts(run_check(sqlite_incident, "check_workload_rollouts", params(rng)))
+    assert (("StatefulSet", "data", "postgres", "RolloutStuck") in found) is stuck
+
+
+def test_recent_changes_say_how_the_rollout_stands(incident: Store) -> None:
+    report = run_check(incident, "analyze_recent_changes", params())
+    by_object = {(f.object.kind, f.object.namespace, f.object.name): f for f in report.findings}
+    checkout = by_object[("Deployment", "shop", "checkout")]
+    assert checkout.evidence["rolloutNow"] == ["ProgressDeadlineExceeded"]
+    assert "rollout now: ProgressDeadlineExceeded" in checkout.message
+    assert by_object[("StatefulSet", "data", "postgres")].evidence["rolloutNow"] == [
+        "not done: PodsNotReady"
+    ]
+    assert "rolloutNow" not in by_object[("Deployment", "shop", "cart")].evidence
 
 
 def test_node_health(incident: Store) -> None:
@@ -138,7 +249,8 @@ def test_resource_limits(incident: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    "check", ["check_pod_issues", "check_volume_issues", "check_resource_limits"]
+    "check",
+    ["check_pod_issues", "check_volume_issues", "check_resource_limits", "check_workload_rollouts"],
 )
 def test_quiet_hours_have_no_problems(incident: Store, check: str) -> None:
     assert run_check(incident, check, params(QUIET)).findings == []

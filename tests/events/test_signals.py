@@ -376,6 +376,151 @@ def test_failed_job() -> None:
     assert derive_signals(job) == ["job.condition:Failed=True", "job.reason:BackoffLimitExceeded"]
 
 
+def test_job_past_its_deadline_is_a_failure_target_first() -> None:
+    # since 1.31 the controller sets FailureTarget while the pods terminate, then Failed
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "report", "namespace": "batch", "generation": 1},
+        "spec": {"activeDeadlineSeconds": 600, "backoffLimit": 6},
+        "status": {
+            "active": 1,
+            "startTime": "2026-11-25T10:05:00Z",
+            "conditions": [
+                {
+                    "type": "FailureTarget",
+                    "status": "True",
+                    "reason": "DeadlineExceeded",
+                    "message": "Job was active longer than specified deadline",
+                }
+            ],
+        },
+    }
+    assert derive_signals(job) == [
+        "job.condition:FailureTarget=True",
+        "job.reason:DeadlineExceeded",
+    ]
+
+
+def _statefulset(status: dict[str, Any], *, generation: int = 2, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "postgres", "namespace": "data", "generation": generation},
+        "spec": {
+            "replicas": 3,
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            **spec,
+        },
+        "status": status,
+    }
+
+
+_STS_DONE = {
+    "observedGeneration": 2,
+    "replicas": 3,
+    "readyReplicas": 3,
+    "currentReplicas": 3,
+    "updatedReplicas": 3,
+    "currentRevision": "postgres-5d8f7c9b6",
+    "updateRevision": "postgres-5d8f7c9b6",
+    "availableReplicas": 3,
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "spec", "expected"),
+    [
+        (_STS_DONE, {}, []),
+        ({**_STS_DONE, "observedGeneration": 1}, {}, ["statefulset.rollout:NotObserved"]),
+        ({}, {}, ["statefulset.rollout:NotObserved"]),  # just created
+        ({**_STS_DONE, "readyReplicas": 2}, {}, ["statefulset.rollout:PodsNotReady"]),
+        (
+            {**_STS_DONE, "updatedReplicas": 1, "updateRevision": "postgres-7b6c5d4f3"},
+            {},
+            ["statefulset.rollout:Updating"],
+        ),
+        (  # a partitioned rollout is done once the pods above the partition are updated
+            {**_STS_DONE, "updatedReplicas": 1, "updateRevision": "postgres-7b6c5d4f3"},
+            {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}},
+            [],
+        ),
+        (  # OnDelete: kubectl has no rollout to wait for
+            {**_STS_DONE, "updatedReplicas": 0, "updateRevision": "postgres-7b6c5d4f3"},
+            {"updateStrategy": {"type": "OnDelete"}},
+            [],
+        ),
+    ],
+)
+def test_statefulset_rollout_signals(status: dict, spec: dict, expected: list[str]) -> None:
+    assert derive_signals(_statefulset(status, **spec)) == expected
+
+
+def test_daemonset_rollout_signals() -> None:
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "node-exporter", "namespace": "monitoring", "generation": 4},
+        "spec": {"updateStrategy": {"type": "RollingUpdate"}},
+        "status": {
+            "observedGeneration": 4,
+            "desiredNumberScheduled": 4,
+            "currentNumberScheduled": 4,
+            "updatedNumberScheduled": 2,
+            "numberReady": 3,
+            "numberAvailable": 3,
+            "numberUnavailable": 1,
+            "numberMisscheduled": 0,
+        },
+    }
+    assert derive_signals(ds) == ["daemonset.rollout:PodsUnavailable", "daemonset.rollout:Updating"]
+    ds["status"].update(updatedNumberScheduled=4, numberAvailable=4, numberReady=4)
+    del ds["status"]["numberUnavailable"]
+    assert derive_signals(ds) == []
+    ds["metadata"]["generation"] = 5
+    assert derive_signals(ds) == ["daemonset.rollout:NotObserved"]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({}, []),  # never scheduled yet
+        (  # running now
+            {
+                "active": [{"kind": "Job", "name": "backup-29400000"}],
+                "lastScheduleTime": "2026-11-25T10:00:00Z",
+                "lastSuccessfulTime": "2026-11-25T09:00:41Z",
+            },
+            [],
+        ),
+        (
+            {
+                "lastScheduleTime": "2026-11-25T10:00:00Z",
+                "lastSuccessfulTime": "2026-11-25T10:00:52Z",
+            },
+            [],
+        ),
+        (  # the last run ended without succeeding
+            {
+                "lastScheduleTime": "2026-11-25T10:00:00Z",
+                "lastSuccessfulTime": "2026-11-25T09:00:41Z",
+            },
+            ["cronjob.lastRunFailed"],
+        ),
+        ({"lastScheduleTime": "2026-11-25T10:00:00Z"}, ["cronjob.lastRunFailed"]),
+    ],
+)
+def test_cronjob_last_run_failed(status: dict, expected: list[str]) -> None:
+    cron = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "backup", "namespace": "data", "generation": 1},
+        "spec": {"schedule": "0 * * * *"},
+        "status": status,
+    }
+    assert derive_signals(cron) == expected
+
+
 @pytest.mark.parametrize(
     "obj",
     [

@@ -13,6 +13,9 @@ runs, ``shop/cart`` rolls out cleanly. Then, relative to the anchor:
 -3h       ``shop/checkout-config`` DATABASE_URL edited; ``payments/
           payment-db-credentials`` password rotated (to :data:`DEMO_SECRET_CANARY`)
 -2h50m    helm upgrades ``shop/checkout`` 1.4.2 → 1.5.0: the new pods crash-loop
+-2h40m    the 1.5.0 schema migration, ``shop/orders-migrate`` (a Job applied by
+          hand), cannot reach the database either: three pods exit 1, the Job fails
+          (BackoffLimitExceeded)
 -2h30m    the checkout rollout exceeds its progress deadline
 -2h       ``data/etl-worker`` starts getting OOMKilled (512Mi limit)
 -1h30m    argocd rolls ``payments/payment-api`` to ``v2.3.O`` (letter O): ImagePullBackOff
@@ -53,7 +56,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from kubetrail.demo.behaviours import Completes, Crashes, MissingImage
-from kubetrail.demo.controllers.jobs import run_cronjob
+from kubetrail.demo.controllers.jobs import run_cronjob, run_job
 from kubetrail.demo.controllers.kubelet import crash_loop, kubelet_alive
 from kubetrail.demo.controllers.nodes import heartbeats, node_lost
 from kubetrail.demo.controllers.statefulset import start_statefulset_pod
@@ -69,7 +72,7 @@ from kubetrail.demo.objects.core import (
     set_applied_config_map,
     set_applied_secret,
 )
-from kubetrail.demo.objects.jobs import new_cronjob
+from kubetrail.demo.objects.jobs import new_applied_job, new_cronjob
 from kubetrail.demo.objects.nodes import NodeInfo, new_node
 from kubetrail.demo.objects.workloads import new_statefulset
 from kubetrail.demo.primitives import KCM, Obj, Process
@@ -107,6 +110,11 @@ _OLD_DATABASE_URL = (
 )
 _NEW_DATABASE_URL = (
     "postgres://checkout@postgres.data.svc.cluster.local:5432/orders?sslmode=require"
+)
+_MIGRATE_IMAGE = "registry.example.com/shop/checkout-migrate:1.5.0"
+_MIGRATE_PANIC = (
+    "Error: connect to database: dial tcp: lookup postgres.data.svc.cluster.local on "
+    "10.96.0.10:53: no such host\nmigration 1.5.0 not applied\n"
 )
 _CHECKOUT_PANIC = (
     "panic: connect to database: dial tcp: lookup postgres.data.svc.cluster.local "
@@ -284,6 +292,12 @@ def _scenario(sim: Sim) -> None:
     )
     sim.spawn(ago(hours=2, minutes=50), upgrade(sim, CHECKOUT, "1.5.0"))
 
+    # -2h40m: its schema migration, applied by hand, fails the same way.
+    sim.behaviour[_MIGRATE_IMAGE] = Crashes(
+        runtime=3, exit_code=1, reason="Error", message=_MIGRATE_PANIC
+    )
+    sim.spawn(ago(hours=2, minutes=40), _run_checkout_migration(sim))
+
     # -2h: etl-worker outgrows its 512Mi limit.
     sim.spawn(ago(hours=2), _etl_worker_oom(sim))
 
@@ -457,6 +471,31 @@ def _rotate_payment_db_password(sim: Sim) -> Process:
     )
     sim.update(secret)
     yield from ()
+
+
+def _run_checkout_migration(sim: Sim) -> Process:
+    """``kubectl apply -f migrate-1.5.0.yaml``: a Job running the schema migration
+    with the new config; the job controller retries it twice, then gives up."""
+    job = sim.create(
+        new_applied_job(
+            sim,
+            "orders-migrate",
+            "shop",
+            {
+                "args": ["migrate", "--to=1.5.0"],
+                "envFrom": [{"configMapRef": {"name": "checkout-config"}}],
+                "image": _MIGRATE_IMAGE,
+                "name": "migrate",
+                "resources": {
+                    "limits": {"memory": "256Mi"},
+                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                },
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+            },
+            backoff_limit=2,
+        )
+    )
+    yield from run_job(sim, job)
 
 
 def _etl_worker_oom(sim: Sim) -> Process:

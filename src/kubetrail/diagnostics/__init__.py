@@ -1,4 +1,4 @@
-"""Diagnostics: the six checks, written once against the Store protocol.
+"""Diagnostics: the seven checks, written once against the Store protocol.
 
 Each check is aggregation queries in the store (grouped by object and signal or
 Event reason: count, first seen, last seen, newest document) plus bounded reads

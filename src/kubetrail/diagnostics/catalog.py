@@ -21,6 +21,7 @@ from kubetrail.diagnostics.nodes import check_node_health
 from kubetrail.diagnostics.pods import check_pod_issues, check_resource_limits
 from kubetrail.diagnostics.startup import investigate_pod_startup
 from kubetrail.diagnostics.volumes import check_volume_issues
+from kubetrail.diagnostics.workloads import check_workload_rollouts
 from kubetrail.store.base import Store
 
 #: The windows of ``GET /api/v1/changes?range=`` and ``audit://changes/{time_range}``.
@@ -93,6 +94,16 @@ CHECKS: dict[str, CheckSpec] = {
             "failing containers without requests/limits. CPU throttling needs metrics the "
             "recorded data does not have; the report says so.",
             check_resource_limits,
+        ),
+        CheckSpec(
+            "check_workload_rollouts",
+            "Failed and stuck rollouts and jobs: Deployments not progressing "
+            "(ProgressDeadlineExceeded) or unavailable, StatefulSet and DaemonSet rollouts "
+            "stuck, Jobs failed (BackoffLimitExceeded) or past their activeDeadlineSeconds, "
+            "CronJobs whose runs fail or are missed; each with the change that started it "
+            "(who, when, e.g. the image change) and the pods it left failing.",
+            check_workload_rollouts,
+            default_window=timedelta(hours=24),
         ),
     )
 }

@@ -2,7 +2,9 @@
 network and access objects, and what changed.
 
 One aggregation finds the changed objects (creates, updates, deletes; listing
-snapshots excluded) grouped by object, verb and field manager. Updates whose
+snapshots excluded) grouped by object, verb, field manager and user (who made the change,
+where the API server's audit log said so: :mod:`kubetrail.events.audit`); a note groups
+the changed objects by user. Updates whose
 newest writer is a controller updating status (``kube-controller-manager``,
 ``kubelet``…) are status churn, not changes a person made, and are dropped
 unless the object was also changed by someone else. For the objects shown (at
@@ -13,13 +15,16 @@ most ``limit``) a bounded history read gives the changed paths and highlights
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubetrail.diagnostics.common import aggregate, base_filter, report
 from kubetrail.diagnostics.model import CheckParams, Finding, ObjectRef, Report
+from kubetrail.diagnostics.rollout_state import SIGNALS, WORKLOAD_TYPES, describe, showing_at
 from kubetrail.events.changes import changed_paths
+from kubetrail.events.model import WATCHER_USER
 from kubetrail.events.resources import plural_for_kind
 from kubetrail.store.base import EventFilter, EventQuery, Store
 
@@ -64,6 +69,7 @@ class _Changed:
     uid: str = ""
     verbs: set[str] = field(default_factory=set)
     managers: set[str] = field(default_factory=set)
+    users: set[str] = field(default_factory=set)  # from the audit log; the watcher's left out
     count: int = 0
     first_seen: str = "~"
     last_seen: str = ""
@@ -74,7 +80,7 @@ def analyze_recent_changes(store: Store, params: CheckParams) -> Report:
     buckets, truncated = aggregate(
         store,
         flt,
-        ("kind", "resourceType", "namespace", "resourceName", "verb", "fieldManager"),
+        ("kind", "resourceType", "namespace", "resourceName", "verb", "fieldManager", "user"),
         latest=False,
     )
     objects: dict[tuple[str, str, str], _Changed] = {}
@@ -86,6 +92,8 @@ def analyze_recent_changes(store: Store, params: CheckParams) -> Report:
         c = objects.setdefault(key, _Changed(*key, resource_type=b.key["resourceType"]))
         c.verbs.add(verb)
         c.managers.add(manager or "unknown")
+        if b.key["user"] not in ("", WATCHER_USER):
+            c.users.add(b.key["user"])
         c.count += b.count
         c.first_seen = min(c.first_seen, b.first_seen)
         c.last_seen = max(c.last_seen, b.last_seen)
@@ -97,7 +105,9 @@ def analyze_recent_changes(store: Store, params: CheckParams) -> Report:
             "deleted" if "delete" in c.verbs else "created" if c.verbs == {"create"} else "updated"
         )
         highlights = detail.get("highlights") or []
-        message = f"{c.kind} {verb} by {', '.join(sorted(c.managers))}"
+        managers = ", ".join(sorted(c.managers))
+        who = f"{', '.join(sorted(c.users))} ({managers})" if c.users else managers
+        message = f"{c.kind} {verb} by {who}"
         if highlights:
             message += ": " + "; ".join(highlights[:3])
         elif detail.get("paths"):
@@ -114,19 +124,55 @@ def analyze_recent_changes(store: Store, params: CheckParams) -> Report:
                 last_seen=c.last_seen,
                 message=message,
                 evidence={
+                    **({"users": sorted(c.users)} if c.users else {}),
                     "fieldManagers": sorted(c.managers),
                     "verbs": sorted(c.verbs),
                     **({"changes": detail["changes"]} if detail.get("changes") else {}),
                 },
             )
         )
+    _add_rollout_state(store, params, findings[: params.limit])
     notes = [
         "listing snapshots (objects that existed when watching began) are not changes; "
         "status-only updates by controllers are left out",
     ]
     if any(c.kind == "Secret" for c in ordered):
         notes.append("Secret values are redacted: a change shows as a changed key, never its value")
+    notes.append(by_user(ordered))
     return report("analyze_recent_changes", params, findings, truncated=truncated, notes=notes)
+
+
+def by_user(changed: list[_Changed]) -> str:
+    """The changed objects grouped by who changed them (the audit log's users)."""
+    counts: Counter[str] = Counter()
+    unknown = 0
+    for c in changed:
+        counts.update(c.users)
+        unknown += not c.users
+    parts = [f"{user} {n}" for user, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    text = "objects changed by user: " + (", ".join(parts) if parts else "none known")
+    if unknown:
+        text += (
+            f"; {unknown} by a user no audit event names (only the field manager is known: "
+            "feed the API server's audit log to kubetrail, see README)"
+        )
+    return text
+
+
+def _add_rollout_state(store: Store, params: CheckParams, shown: list[Finding]) -> None:
+    """How each changed workload's rollout stands at the end of the range, when it
+    is failing or not done (``ProgressDeadlineExceeded``, ``not done: PodsNotReady``)."""
+    objs = {
+        (f.object.kind, f.object.namespace, f.object.name)
+        for f in shown
+        if f.object.kind in WORKLOAD_TYPES and not f.issue.endswith(" deleted")
+    }
+    state = showing_at(store, objs, SIGNALS, at=params.range.end)
+    for f in shown:
+        said = describe(state.get((f.object.kind, f.object.namespace, f.object.name), []))
+        if said:
+            f.evidence["rolloutNow"] = said
+            f.message += f"; rollout now: {', '.join(said)} (see check_workload_rollouts)"
 
 
 def _details(store: Store, params: CheckParams, c: _Changed) -> dict[str, Any]:
@@ -176,12 +222,20 @@ def _details(store: Store, params: CheckParams, c: _Changed) -> dict[str, Any]:
                 "time": doc["timestamp"],
                 "verb": doc["verb"],
                 "by": doc.get("fieldManager") or "unknown",
+                **({"user": doc["user"]} if doc.get("user") not in (None, WATCHER_USER) else {}),
                 "changedPaths": paths[:20],
                 **({"highlights": doc_highlights} if doc_highlights else {}),
             }
         )
         previous = doc
     return {"uid": uid, "changes": changes[-10:], "paths": all_paths, "highlights": highlights}
+
+
+def spec_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """What changed between two versions, status and bookkeeping left out: the changed
+    paths and their highlights (an image tag, replicas, a ConfigMap key)."""
+    paths = [p for p in changed_paths(old, new) if not _NOISE.match(p)]
+    return paths, _highlights(old, new, paths)
 
 
 def _highlights(old: Mapping[str, Any], new: Mapping[str, Any], paths: list[str]) -> list[str]:

@@ -211,10 +211,25 @@ def _mark_current(store: Store, params: CheckParams, findings: list[Finding]) ->
         if b.latest.get("verb") == "delete":
             f.evidence["current"] = "deleted"
             continue
-        still = any(
-            (_issue_for(s) or ("", ""))[0] == f.issue for s in b.latest.get("signals") or []
-        )
-        f.evidence["current"] = "still failing" if still else f"recovered by {b.last_seen}"
+        f.evidence["current"] = _current_state(f.issue, b.latest.get("signals") or [], b.last_seen)
+
+
+def _current_state(issue: str, signals: list[str], newest_time: str) -> str:
+    """How a pod's ``issue`` stands in its newest version (with ``signals``, at
+    ``newest_time``): a pod that moved from one failure to the next (ErrImagePull →
+    ImagePullBackOff, Unschedulable → CrashLoopBackOff) has not recovered."""
+    issues = {(_issue_for(s) or ("", ""))[0] for s in signals}
+    if issue in issues:
+        return "still failing"
+    # the states a failing pod sits in; an old termination in lastState is history
+    now = sorted(
+        (_issue_for(s) or ("", ""))[0]
+        for s in signals
+        if s.startswith("pod.waiting:") or s == "pod.unschedulable"
+    )
+    if now:
+        return f"still failing, now {', '.join(now)}"
+    return f"recovered by {newest_time}"
 
 
 _POD_EVENT_REASONS: dict[str, tuple[str, Severity]] = {

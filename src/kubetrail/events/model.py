@@ -23,7 +23,8 @@ Verb = Literal["create", "update", "delete"]
 #: them. Real Kubernetes objects nest a few dozen levels at most.
 MAX_NESTING = 253
 
-#: The watch identity used as ``user`` when the real requester is not known.
+#: The watch identity used as ``user`` when the real requester is not known (no audit
+#: event joined, see :mod:`kubetrail.events.audit`).
 WATCHER_USER = "system:k8s-watcher"
 
 #: Fields of the original toolkit, with exactly these names.
@@ -57,6 +58,9 @@ ADDED_FIELDS: tuple[str, ...] = (
     "reason",
     "eventType",
     "count",
+    "userSource",
+    "auditID",
+    "impersonatedBy",
 )
 
 DOCUMENT_FIELDS: tuple[str, ...] = ORIGINAL_FIELDS + ADDED_FIELDS
@@ -100,3 +104,8 @@ class EventDocument(TypedDict):
     reason: NotRequired[str]
     eventType: NotRequired[str]  # "Normal" | "Warning"
     count: NotRequired[int]
+    # Only where the API server's audit log said who made this version
+    # (:mod:`kubetrail.events.audit`); ``user`` is then that user:
+    userSource: NotRequired[str]  # "audit-exact" | "audit-nearest"
+    auditID: NotRequired[str]  # the audit event's auditID
+    impersonatedBy: NotRequired[str]  # who authenticated, when ``user`` was impersonated

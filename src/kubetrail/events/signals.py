@@ -29,8 +29,26 @@ Deployment                 ``deployment.condition:Available=False``,
                            ``deployment.condition:Progressing=False``,
                            ``deployment.condition:ReplicaFailure=True``, each
                            with ``deployment.reason:<reason>``
-Job                        ``job.condition:Failed=True``, ``job.reason:<reason>``
+StatefulSet                ``statefulset.rollout:<Waiting>`` while its rollout
+                           is not done, as ``kubectl rollout status`` judges it:
+                           ``NotObserved`` (spec change not yet seen by the
+                           controller), ``PodsNotReady`` (fewer ready pods than
+                           replicas), ``Updating`` (pods on the old revision)
+DaemonSet                  ``daemonset.rollout:<Waiting>``: ``NotObserved``,
+                           ``Updating`` (nodes with an old pod),
+                           ``PodsUnavailable`` (fewer available pods than nodes
+                           that should run one)
+Job                        ``job.condition:Failed=True`` (and
+                           ``FailureTarget=True``, set first since 1.31),
+                           ``job.reason:<reason>`` (``BackoffLimitExceeded``,
+                           ``DeadlineExceeded``: past ``activeDeadlineSeconds``)
+CronJob                    ``cronjob.lastRunFailed`` (its last scheduled run
+                           ended and did not succeed)
 =========================  =====================================================
+
+A rollout signal says "not done yet", not "stuck": that takes time, which one
+version cannot tell; the rollout check (:mod:`kubetrail.diagnostics.workloads`)
+decides it from how long the signal lasts.
 
 Signals describe the object *as it is in this version*: a pod that recovers
 loses its ``pod.waiting`` signal in its next document, which is what lets a
@@ -226,6 +244,61 @@ def _workload_conditions(
     return detect
 
 
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _observed(obj: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    observed = _int(status.get("observedGeneration"))
+    return observed > 0 and observed >= _int(_mapping(obj.get("metadata")).get("generation"))
+
+
+def _statefulset(obj: Mapping[str, Any]) -> Iterator[str]:
+    """kubectl's StatefulSet rollout status, one signal per reason it would wait."""
+    spec, status = _mapping(obj.get("spec")), _mapping(obj.get("status"))
+    if not _observed(obj, status):
+        yield "statefulset.rollout:NotObserved"
+        return
+    replicas = _int(spec.get("replicas", 1))
+    if _int(status.get("readyReplicas")) < replicas:
+        yield "statefulset.rollout:PodsNotReady"
+    strategy = _mapping(spec.get("updateStrategy"))
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return
+    partition = _int(_mapping(strategy.get("rollingUpdate")).get("partition"))
+    if partition > 0:
+        if _int(status.get("updatedReplicas")) < replicas - partition:
+            yield "statefulset.rollout:Updating"
+    elif status.get("updateRevision") != status.get("currentRevision"):
+        yield "statefulset.rollout:Updating"
+
+
+def _daemonset(obj: Mapping[str, Any]) -> Iterator[str]:
+    """kubectl's DaemonSet rollout status, one signal per reason it would wait."""
+    spec, status = _mapping(obj.get("spec")), _mapping(obj.get("status"))
+    if not _observed(obj, status):
+        yield "daemonset.rollout:NotObserved"
+        return
+    desired = _int(status.get("desiredNumberScheduled"))
+    rolling = _mapping(spec.get("updateStrategy")).get("type", "RollingUpdate") == "RollingUpdate"
+    if rolling and _int(status.get("updatedNumberScheduled")) < desired:
+        yield "daemonset.rollout:Updating"
+    if _int(status.get("numberAvailable")) < desired:
+        yield "daemonset.rollout:PodsUnavailable"
+
+
+def _cronjob(obj: Mapping[str, Any]) -> Iterator[str]:
+    # The controller drops a finished Job from ``active`` and, in the same write, moves
+    # ``lastSuccessfulTime`` if it succeeded: a last schedule after the last success
+    # with nothing running is a run that failed (or was deleted before it finished).
+    status = _mapping(obj.get("status"))
+    scheduled, succeeded = status.get("lastScheduleTime"), status.get("lastSuccessfulTime")
+    if not isinstance(scheduled, str) or status.get("active"):
+        return
+    if not isinstance(succeeded, str) or succeeded < scheduled:
+        yield "cronjob.lastRunFailed"
+
+
 _DETECTORS: dict[str, Callable[[Mapping[str, Any]], Iterable[str]]] = {
     "Pod": _pod,
     "Node": _node,
@@ -235,5 +308,8 @@ _DETECTORS: dict[str, Callable[[Mapping[str, Any]], Iterable[str]]] = {
     "Deployment": _workload_conditions(
         "deployment", {"Available": "False", "Progressing": "False", "ReplicaFailure": "True"}
     ),
-    "Job": _workload_conditions("job", {"Failed": "True"}),
+    "StatefulSet": _statefulset,
+    "DaemonSet": _daemonset,
+    "Job": _workload_conditions("job", {"Failed": "True", "FailureTarget": "True"}),
+    "CronJob": _cronjob,
 }

@@ -6,7 +6,11 @@ format their own output; between the two they share the questions:
 - :mod:`~kubetrail.queries.events`: the parameters of ``GET /api/v1/events``
   (REST names) → a validated :class:`~kubetrail.store.base.EventQuery`;
 - :mod:`~kubetrail.queries.history`: one object's stored versions with the
-  paths that changed, and the Kubernetes Events about it.
+  paths that changed, and the Kubernetes Events about it;
+  :mod:`~kubetrail.queries.history_view` turns them into what changed (before → after);
+- :mod:`~kubetrail.queries.fields`: the ``fields=`` sparse fieldset, validated;
+- :mod:`~kubetrail.queries.summary`: how many events match, counted by a few keys, and
+  the newest of them.
 
 The checks' parameters, descriptions and windows are the diagnostics' own
 (:mod:`kubetrail.diagnostics.catalog`): this package and ``diagnostics`` are

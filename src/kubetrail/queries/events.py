@@ -2,12 +2,13 @@
 
 The REST route and the MCP server's store backend both take the API's parameter
 names (``start``, ``end``, ``namespace``, ``resourceType``, ``verb``, ``name``,
-``kind``, ``signal``, ``q``, ``snapshot``, ``limit``, ``cursor``) and must
+``kind``, ``signal``, ``user``, ``q``, ``snapshot``, ``limit``, ``cursor``, ``fields``) and must
 reject the same values with the same message, so the rules live here: times
 are RFC3339, ``end`` defaults to now and ``start`` to ``end - 24h``, ``end``
 may not precede ``start``, ``_`` selects cluster-scoped objects, verbs are
 ``create``/``update``/``delete``, ``q`` needs a word, ``limit`` is bounded and
-a cursor must be one this API issued. A bad value is an
+a cursor must be one this API issued, ``fields`` names document fields
+(:mod:`~kubetrail.queries.fields`). A bad value is an
 :class:`InvalidParameter` whose message names it (and whose ``detail`` holds
 the values, for the API's error body).
 """
@@ -20,6 +21,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kubetrail.events.timing import InvalidTime, format_rfc3339, parse_query_time, utcnow
+from kubetrail.queries.errors import InvalidParameter
+from kubetrail.queries.fields import parse_fields
 from kubetrail.store.base import Cursor, EventFilter, EventQuery, InvalidQuery
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -29,14 +32,6 @@ VERBS = ("create", "update", "delete")
 MAX_FILTER_VALUES = 100
 #: The namespace of cluster-scoped objects in parameters and paths (``/events/_/nodes/x``).
 CLUSTER_SCOPE = "_"
-
-
-class InvalidParameter(ValueError):
-    """A parameter is malformed; the message names it, ``detail`` echoes the values."""
-
-    def __init__(self, message: str, detail: Any = None) -> None:
-        super().__init__(message)
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,10 +46,12 @@ class EventParams:
     name: tuple[str, ...] = ()
     kind: tuple[str, ...] = ()
     signal: tuple[str, ...] = ()
+    user: tuple[str, ...] = ()
     q: str | None = None
     snapshot: bool | None = None
     limit: int | None = None
     cursor: str | None = None
+    fields: tuple[str, ...] = ()  # ``fields=`` values, each comma-separated
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> EventParams:
@@ -82,10 +79,12 @@ class EventParams:
             name=_values(params.get("name")),
             kind=_values(params.get("kind")),
             signal=_values(params.get("signal")),
+            user=_values(params.get("user")),
             q=one("q"),
             snapshot=snapshot if isinstance(snapshot, bool) else None,
             limit=limit,
             cursor=one("cursor"),
+            fields=_values(params.get("fields")),
         )
 
 
@@ -99,6 +98,7 @@ def event_query(params: EventParams, *, default_limit: int, max_limit: int) -> E
         ("name", params.name),
         ("kind", params.kind),
         ("signal", params.signal),
+        ("user", params.user),
     ):
         if len(values) > MAX_FILTER_VALUES:
             raise InvalidParameter(
@@ -118,11 +118,13 @@ def event_query(params: EventParams, *, default_limit: int, max_limit: int) -> E
             name=non_empty(params.name),
             kind=non_empty(params.kind),
             signal=non_empty(params.signal),
+            user=non_empty(params.user),
             text=params.q,
             snapshot=params.snapshot,
         ),
         limit=limit_value(params.limit, default=default_limit, maximum=max_limit),
         after=cursor_value(params.cursor),
+        fields=parse_fields(params.fields),
     )
 
 

@@ -35,8 +35,14 @@ def rollout(sim: Sim, deploy: Obj) -> Process:
         new = sim.create(new_replica_set(sim, deploy, revision))
         annotations = deploy["metadata"].setdefault("annotations", {})
         annotations["deployment.kubernetes.io/revision"] = str(revision)
+        # through the status subresource (UpdateStatus), as the controller writes it: a
+        # Deployment's annotations written through the main resource bump its generation
         touch(
-            deploy, KCM, sim.now, ("metadata", "annotations", "deployment.kubernetes.io/revision")
+            deploy,
+            KCM,
+            sim.now,
+            ("metadata", "annotations", "deployment.kubernetes.io/revision"),
+            subresource="status",
         )
         sim.update(deploy)
     new_name = new["metadata"]["name"]

@@ -1,4 +1,5 @@
-"""The CronJob and job controllers: one scheduled run, from Job to history pruning."""
+"""The CronJob and job controllers: one scheduled run, from Job to history pruning;
+and a Job whose pods keep failing, up to its backoff limit."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from kubetrail.demo.fields import touch
 from kubetrail.demo.objects.events import record
 from kubetrail.demo.objects.jobs import new_job
 from kubetrail.demo.objects.pods import new_pod
-from kubetrail.demo.primitives import KCM, Process, token, ts
+from kubetrail.demo.primitives import KCM, Obj, Process, token, ts
 from kubetrail.demo.simulation import Sim
 
 
@@ -67,13 +68,18 @@ def run_cronjob(sim: Sim, *, namespace: str, name: str, scheduled: datetime) -> 
     sim.update(pod)
     job["status"] = {
         "completionTime": ts(sim.now),
+        # SuccessCriteriaMet first, as the job controller has written since 1.31 (an API
+        # server refuses Complete without it)
         "conditions": [
             {
                 "lastProbeTime": ts(sim.now),
                 "lastTransitionTime": ts(sim.now),
+                "message": "Reached expected number of succeeded pods",
+                "reason": "CompletionsReached",
                 "status": "True",
-                "type": "Complete",
+                "type": type_,
             }
+            for type_ in ("SuccessCriteriaMet", "Complete")
         ],
         "ready": 0,
         "startTime": job["status"]["startTime"],
@@ -109,3 +115,80 @@ def run_cronjob(sim: Sim, *, namespace: str, name: str, scheduled: datetime) -> 
         yield 1
         for old_pod in sim.owned(old, "Pod"):  # the garbage collector
             sim.delete(old_pod)
+
+
+def run_job(sim: Sim, job: Obj) -> Process:
+    """The job controller running a Job whose pods do not restart: a new pod after each
+    failure, after a back-off doubling from 10s, until ``backoffLimit`` failures are
+    exceeded (``Failed``, reason ``BackoffLimitExceeded``) or a pod succeeds."""
+    name = job["metadata"]["name"]
+    start = ts(sim.now)
+    failed = 0
+    while True:
+        yield 1
+        pod_name = f"{name}-{token(5, sim.seed, name, failed)}"
+        pod = sim.create(
+            new_pod(
+                sim,
+                job,
+                job["spec"]["template"],
+                pod_name,
+                generate_name=f"{name}-",
+                finalizers=["batch.kubernetes.io/job-tracking"],
+            )
+        )
+        record(sim, job, "SuccessfulCreate", f"Created pod: {pod_name}", component="job-controller")
+        job["status"] = {
+            "active": 1,
+            **({"failed": failed} if failed else {}),
+            "ready": 0,
+            "startTime": start,
+            "terminating": 0,
+            "uncountedTerminatedPods": {},
+        }
+        touch(job, KCM, sim.now, ("status",), subresource="status")
+        sim.update(job)
+        yield from pod_lifecycle(sim, pod)
+        if pod["status"]["phase"] != "Failed":
+            return  # succeeded, or the pod went away: not part of this story
+        yield 1
+        failed += 1
+        pod["metadata"].pop("finalizers", None)
+        touch(pod, KCM, sim.now, ("metadata", "labels"), ("metadata", "ownerReferences"))
+        sim.update(pod)
+        status: Obj = {
+            "failed": failed,
+            "ready": 0,
+            "startTime": start,
+            "terminating": 0,
+            "uncountedTerminatedPods": {},
+        }
+        if failed > job["spec"]["backoffLimit"]:
+            message = "Job has reached the specified backoff limit"
+            status["conditions"] = [
+                {
+                    "lastProbeTime": ts(sim.now),
+                    "lastTransitionTime": ts(sim.now),
+                    "message": message,
+                    "reason": "BackoffLimitExceeded",
+                    "status": "True",
+                    "type": type_,
+                }
+                for type_ in ("FailureTarget", "Failed")
+            ]
+            job["status"] = status
+            touch(job, KCM, sim.now, ("status",), subresource="status")
+            sim.update(job)
+            record(
+                sim,
+                job,
+                "BackoffLimitExceeded",
+                message,
+                type_="Warning",
+                component="job-controller",
+            )
+            return
+        job["status"] = status
+        touch(job, KCM, sim.now, ("status",), subresource="status")
+        sim.update(job)
+        yield 10 * 2 ** (failed - 1)

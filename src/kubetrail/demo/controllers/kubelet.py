@@ -99,6 +99,10 @@ def _kubelet_run(sim: Sim, pod: Obj) -> Process:
         yield behaviour.runtime + pick(30, pod["metadata"]["uid"])
         if kubelet_alive(sim, pod):
             _complete(sim, pod)
+    elif pod["spec"].get("restartPolicy") == "Never":
+        yield behaviour.runtime
+        if kubelet_alive(sim, pod):
+            _fail(sim, pod, behaviour)
     else:
         yield from crash_loop(sim, pod, behaviour, first_in=behaviour.runtime)
 
@@ -175,6 +179,26 @@ def _complete(sim: Sim, pod: Obj) -> None:
     cs.update(ready=False, started=False)
     pod["status"]["phase"] = "Succeeded"
     set_pod_conditions(pod, sim.now, sandbox=False, ready=False, completed=True)
+    _kubelet_update(sim, pod)
+
+
+def _fail(sim: Sim, pod: Obj, crash: Crashes) -> None:
+    """The container dies and, with ``restartPolicy: Never``, so does the pod: Failed."""
+    cs = container_status(pod)
+    terminated: Obj = {
+        "containerID": cs["containerID"],
+        "exitCode": crash.exit_code,
+        "finishedAt": ts(sim.now),
+        "reason": crash.reason,
+        "startedAt": cs["state"]["running"]["startedAt"],
+    }
+    if crash.message and first_container(pod)["terminationMessagePolicy"] == (
+        "FallbackToLogsOnError"
+    ):
+        terminated["message"] = crash.message
+    cs.update(ready=False, started=False, state={"terminated": terminated})
+    pod["status"]["phase"] = "Failed"
+    set_pod_conditions(pod, sim.now, sandbox=False, ready=False, failed=True)
     _kubelet_update(sim, pod)
 
 

@@ -89,7 +89,10 @@ def new_helm_release(
 ) -> Obj:
     """Helm 3 keeps each release revision in a Secret of type helm.sh/release.v1."""
     name = f"sh.helm.release.v1.{release}.v{number}"
-    blob = base64.b64encode(digest(sim.seed, name) * 12).decode()
+    # as helm writes it: base64 of base64 of gzip (whose magic bytes are H4sI…), valid
+    # base64 throughout (an API server refuses anything else)
+    gzipped = b"H4sIAAAAAAAC/" + base64.b64encode(digest(sim.seed, name) * 12)
+    blob = base64.b64encode(gzipped).decode()
     obj: Obj = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -108,7 +111,7 @@ def new_helm_release(
             },
         ),
         "type": "helm.sh/release.v1",
-        "data": {"release": "SDRzSUFBQUFBQUFDLy" + blob},
+        "data": {"release": blob},
     }
     touch(obj, "helm", when, ("data",), ("metadata", "labels"), ("type",))
     return obj

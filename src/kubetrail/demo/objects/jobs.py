@@ -1,4 +1,5 @@
-"""A CronJob written with ``kubectl apply``, and the Jobs its controller creates."""
+"""A CronJob written with ``kubectl apply``, the Jobs its controller creates, and a
+Job applied by hand."""
 
 from __future__ import annotations
 
@@ -126,6 +127,77 @@ def new_job(sim: Sim, cron: Obj, scheduled: datetime) -> Obj:
         sim.now,
         ("metadata", "annotations"),
         ("metadata", "ownerReferences"),
+        ("spec", "backoffLimit"),
+        ("spec", "template"),
+    )
+    return obj
+
+
+def new_applied_job(
+    sim: Sim, name: str, namespace: str, container: Obj, *, backoff_limit: int
+) -> Obj:
+    """A one-off Job as ``kubectl apply`` creates it (``restartPolicy: Never``), with the
+    defaults the API server adds (selector, completions, pod labels)."""
+    uid = sim.uid("Job", namespace, name)
+    labels = {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    }
+    full = {
+        "imagePullPolicy": "IfNotPresent",
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+        **copy.deepcopy(container),
+    }
+    obj: Obj = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": object_meta(
+            sim, "Job", name, namespace, sim.now, labels={"app": name}, generation=1
+        ),
+        "spec": {
+            "backoffLimit": backoff_limit,
+            "completionMode": "NonIndexed",
+            "completions": 1,
+            "manualSelector": False,
+            "parallelism": 1,
+            "podReplacementPolicy": "TerminatingOrFailed",
+            "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}},
+            "suspend": False,
+            "template": {
+                "metadata": {"creationTimestamp": None, "labels": {"app": name, **labels}},
+                "spec": {
+                    "containers": [full],
+                    "dnsPolicy": "ClusterFirst",
+                    "restartPolicy": "Never",
+                    "schedulerName": "default-scheduler",
+                    "securityContext": {},
+                    "terminationGracePeriodSeconds": 30,
+                },
+            },
+        },
+        "status": {},
+    }
+    obj["metadata"]["annotations"] = {
+        LAST_APPLIED: applied_manifest(
+            obj,
+            spec={
+                "backoffLimit": backoff_limit,
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [container], "restartPolicy": "Never"},
+                },
+            },
+        )
+    }
+    touch(
+        obj,
+        "kubectl-client-side-apply",
+        sim.now,
+        ("metadata", "annotations"),
+        ("metadata", "labels"),
         ("spec", "backoffLimit"),
         ("spec", "template"),
     )

@@ -161,7 +161,13 @@ _POD_CONDITION_ORDER = (
 
 
 def set_pod_conditions(
-    pod: Obj, when: datetime, *, sandbox: bool, ready: bool, completed: bool = False
+    pod: Obj,
+    when: datetime,
+    *,
+    sandbox: bool,
+    ready: bool,
+    completed: bool = False,
+    failed: bool = False,
 ) -> None:
     """The pod conditions the kubelet reports for this state of the pod."""
     conditions = pod["status"].setdefault("conditions", [])
@@ -169,6 +175,8 @@ def set_pod_conditions(
     reason, message = (
         ("PodCompleted", None)
         if completed
+        else ("PodFailed", None)
+        if failed
         else ("ContainersNotReady", f"containers with unready status: [{name}]")
     )
     for type_, ok in (

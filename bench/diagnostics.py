@@ -14,7 +14,7 @@ For each store (embedded SQLite, then osmem-server unless ``--skip-osmem``):
    NotReady, a Pending PVC with a missing StorageClass, config and Deployment
    changes, an image pull failure, OOM kills); ``--input`` reuses a file;
 2. ingests it with ``python -m kubetrail ingest`` in a subprocess, as a user would;
-3. runs each of the six checks over the last hour, the last 24 hours and the whole
+3. runs each check over the last hour, the last 24 hours and the whole
    window (the window ends at the newest stored event): one warm-up, then
    ``--reps`` timed runs (fewer when a run is slow, see ``--cell-budget``);
 4. does the same check the old way: ``search`` the first 1,000 events of the window

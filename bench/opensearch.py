@@ -28,7 +28,7 @@ and ``kubetrail api`` use by default), ``kubetrail-floor-*``, ``kubetrail-ship-*
    document, then the documents it stored (read back as indexed) sent again with the floor.
 3. **SQLite**, the peer of every figure that follows: the same input file through
    ``kubetrail ingest`` into an embedded store (or ``--db``, reused when it exists).
-4. **Diagnostics**: each of the six checks over the last hour, 24 h and the whole window on
+4. **Diagnostics**: each check over the last hour, 24 h and the whole window on
    both stores (bench/diagnostics.py's loop, without its recall part); a check over 1 s on
    OpenSearch is profiled: cProfile on the client, the store queries it made, and its
    slowest request again with ``"profile": true`` on the node.

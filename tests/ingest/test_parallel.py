@@ -275,3 +275,35 @@ def test_workers_end_when_ingest_is_killed_with_sigkill(tmp_path: Path) -> None:
         for w in _children(proc.pid) | workers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(w, signal.SIGKILL)
+
+
+def test_opensearch_ingest_prepares_in_the_workers_and_stores_what_sqlite_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The OpenSearch store takes rows prepared in the worker processes (indexed body
+    built and encoded there): the same counts, lines and documents as sequential, and
+    as the embedded store."""
+    from kubetrail.store.base import PreparedWrites
+    from tests.support.opensearch_servers import opensearch_store
+    from tests.support.osmem import running_osmem
+
+    path = tmp_path / "mixed.json"
+    path.write_bytes(tricky_input())
+    expected = _ingest(path, tmp_path / "seq.db", workers=1)
+    monkeypatch.setattr(parallel, "SEGMENT_BYTES", 300)
+    with running_osmem() as url:
+        got = []
+        for workers in (1, 2):
+            store = opensearch_store(url, prefix=f"par{workers}-events")
+            assert isinstance(store, PreparedWrites)
+            lines: list[str] = []
+            try:
+                stats = ingest_files([str(path)], store, report=lines.append, workers=workers)
+                docs = store.search(EventQuery(filter=EventFilter(), limit=1_000)).items
+            finally:
+                store.close()
+            got.append((stats, lines, docs))
+    for stats, lines, docs in got:
+        assert stats == expected[0]
+        assert lines == expected[1]
+        assert docs == expected[2]

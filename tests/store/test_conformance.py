@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubetrail.events.projection import project
 from kubetrail.queries.history import ObjectKey, object_history
 from kubetrail.store.base import (
     AggregateQuery,
@@ -241,3 +242,25 @@ def test_object_history_with_changed_paths_and_related_events(loaded: Store):
     assert node_history is not None
     assert [e["reason"] for e in node_history.events] == ["NodeNotReady"]
     assert object_history(loaded, ObjectKey("shop", "pods", "no-such-pod")) is None
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        ("timestamp", "verb", "resourceName", "signals", "message"),
+        # left out of the OpenSearch index when empty, "" in the document
+        ("namespace", "fieldManager", "involvedObject.namespace"),
+        ("involvedObject",),
+        ("objectChanges.metadata.labels.kubernetes.io/hostname", "kind"),
+        ("objectChanges.spec.containers.image", "objectChanges.status.conditions.type"),
+        ("objectChanges.data", "objectChanges.metadata.annotations"),
+        ("objectChanges.spec.nothing",),
+    ],
+)
+def test_sparse_fieldsets_are_the_documents_parts(loaded: Store, fields: tuple[str, ...]):
+    full = loaded.search(EventQuery(limit=1000)).items
+    sparse = loaded.search(EventQuery(limit=1000, fields=fields)).items
+    assert sparse == [project(doc, fields) for doc in full]
+    # paging is the same whatever the fields
+    page = loaded.search(EventQuery(limit=5, fields=fields))
+    assert page.next == loaded.search(EventQuery(limit=5)).next

@@ -1284,6 +1284,7 @@ def two_installs(
     finally:
         for params in (main, dev):
             delete_indices(client, params.index_pattern)
+            delete_indices(client, params.audit_index)
             client.indices.delete_index_template(name=params.index_template_name, ignore=[404])
             for name in (params.settings_name, params.mappings_name):
                 client.cluster.delete_component_template(name=name, ignore=[404])

@@ -10,7 +10,7 @@ user per role, and runs kubetrail's commands as those users, with the CA certifi
 
 - ``kubetrail setup`` works with the setup role alone;
 - ``kubetrail ingest`` and ``kubetrail ship`` work with the writer role alone, which may
-  not delete an index (403);
+  not delete an index (403); ingest keeps audit events and joins them to stored versions;
 - ``kubetrail api`` works with the reader role alone, which may not write (403);
 - on a cluster without ISM, retention needs the lifecycle role too: the writer alone is
   refused the rollover in one line, writer + lifecycle rolls over and deletes the
@@ -48,6 +48,7 @@ import yaml
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import AuthorizationException
 
+from tests.support.audit_events import audit_event
 from tests.support.fake_apiserver import FakeApiServer
 from tests.support.k8s_objects import pod
 from tests.support.servers import free_port
@@ -444,6 +445,37 @@ def test_the_shipper_works_with_the_writer_alone(
             out, _ = ship.communicate(timeout=60)
         assert ship.returncode == 0, out
         secured.assert_no_password(out)
+
+
+def test_the_writer_keeps_audit_events_and_joins_them(
+    secured: Secured, ingested: int, tmp_path: Path
+) -> None:
+    """An audit log line and the version it made, ingested as the writer: the record goes
+    to the audit index setup made, the stored version is updated with its user."""
+    obj = pod(name="audited-0", uid="u-audited-0", rv="77")
+    record = audit_event(
+        audit_id="security-audit-1",
+        verb="patch",
+        resource="pods",
+        namespace=obj["metadata"]["namespace"],
+        name="audited-0",
+        user="alice@example.com",
+        level="RequestResponse",
+        written=obj,
+    )
+    lines = tmp_path / "audit.jsonl"
+    lines.write_text(json.dumps({"type": "MODIFIED", "object": obj}) + "\n" + json.dumps(record))
+    proc = secured.kubetrail("ingest", "--workers", "1", str(lines), user="writer")
+    assert proc.returncode == 0, proc.stderr
+    assert "versions joined 1 exactly" in proc.stderr, proc.stderr
+    secured.admin.indices.refresh(index=f"{PREFIX}-*")
+    hits = secured.admin.search(
+        index=f"{PREFIX}-0*", body={"query": {"term": {"id": "u-audited-0:77"}}}
+    )["hits"]["hits"]
+    assert [(h["_source"]["user"], h["_source"]["userSource"]) for h in hits] == [
+        ("alice@example.com", "audit-exact")
+    ]
+    assert secured.admin.count(index=f"{PREFIX}-audit")["count"] == 1
 
 
 # -- reader -----------------------------------------------------------------------------

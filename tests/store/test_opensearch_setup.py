@@ -25,6 +25,7 @@ from opensearchpy import OpenSearch, Transport, helpers
 from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from kubetrail.store.opensearch.client import make_client
+from kubetrail.store.opensearch.fresh import FRESH_VERSION, fresh_cluster_client
 from kubetrail.store.opensearch.retention import (
     manage_indices,
     retention_fallback,
@@ -38,7 +39,7 @@ from kubetrail.store.opensearch.setup import (
     plugins_have_ism,
     setup,
 )
-from kubetrail.store.opensearch.templates import TemplateParams
+from kubetrail.store.opensearch.templates import TemplateParams, render_all
 from kubetrail.store.url import parse_store_url
 from tests.support.osmem import running_osmem
 from tests.support.servers import free_port
@@ -126,6 +127,7 @@ def test_first_setup_creates_everything(client: OpenSearch, params: TemplatePara
         "index-template": "created",
         "ism-policy": "skipped",
         "bootstrap-index": "created",
+        "audit-index": "created",
     }
     assert f"component template {p}-settings: created" in lines
     assert f"component template {p}-mappings: created" in lines
@@ -216,6 +218,7 @@ def test_dry_run_sends_no_writes(client: OpenSearch, params: TemplateParams) -> 
         ("PUT", f"/_component_template/{p}-mappings"),
         ("PUT", f"/_index_template/{p}"),
         ("PUT", f"/{p}-000001"),
+        ("PUT", f"/{p}-audit"),
     ]
     with pytest.raises(NotFoundError):
         client.cluster.get_component_template(name=f"{p}-settings")
@@ -373,7 +376,8 @@ def test_retention_fallback_deletes_old_indices_but_never_the_write_index(
 
     assert retention_fallback(client, params, NOW) == [f"{p}-000001"]
     remaining = sorted(client.indices.get(index=f"{p}-*"))
-    assert remaining == [f"{p}-000002", f"{p}-000003", f"{p}-000004"]
+    # the audit records' index is not one of the rolled indices: never deleted whole
+    assert remaining == [f"{p}-000002", f"{p}-000003", f"{p}-000004", f"{p}-audit"]
     assert retention_fallback(client, params, NOW) == []
     # a week later the recent index is old too; the write index still stays
     assert retention_fallback(client, params, NOW + timedelta(days=13)) == [f"{p}-000002"]
@@ -812,6 +816,57 @@ def test_cli_unreachable_cluster_is_one_line_exit_2() -> None:
         f"kubetrail: error: cannot reach OpenSearch at opensearch+http://admin:***@127.0.0.1:{port}: "
     )
     assert "hunter2" not in proc.stderr + proc.stdout
+
+
+def test_cli_dry_run_without_a_reachable_cluster_plans_for_a_fresh_one() -> None:
+    port = free_port()
+    proc = kubetrail(
+        "setup", "--store", f"opensearch+http://admin:hunter2@127.0.0.1:{port}",
+        "--dry-run", "--prefix", "kt-plan", "--retention", "3d",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"kubetrail: warning: cannot reach OpenSearch at opensearch+http://admin:***@127.0.0.1:"
+        f"{port}: Connection refused; showing what setup would send to a fresh OpenSearch "
+        f"{FRESH_VERSION} cluster with the ISM plugin"
+    ]
+    out = proc.stdout.splitlines()
+    assert out[0] == f"cluster: OpenSearch {FRESH_VERSION} (dry run: nothing is written)"
+    sent = [line.split()[2:4] for line in out if line.startswith("  would send: ")]
+    assert {method for method, _ in sent} == {"PUT"}  # only creations: nothing exists yet
+    planned = [path for _, path in sent]
+    expected = [
+        "/_component_template/kt-plan-settings",
+        "/_component_template/kt-plan-mappings",
+        "/_index_template/kt-plan",
+        "/_plugins/_ism/policies/kt-plan-3d",
+        "/kt-plan-000001",
+    ]
+    assert [path for path in planned if path in expected] == expected
+    assert "hunter2" not in proc.stdout + proc.stderr
+
+
+def test_the_fresh_cluster_plan_is_every_rendered_object_created() -> None:
+    params = TemplateParams(prefix="kt-plan", retention="3d")
+    client = fresh_cluster_client()
+    try:
+        result, _ = run(client, params, dry_run=True)
+    finally:
+        client.close()
+    rendered = render_all(params)
+    assert result.retention == "ism" and result.params.flat_object
+    assert {method for method, _, _ in result.writes} == {"PUT"}
+    planned = {path: body for _, path, body in result.writes}
+    for path, body in (
+        ("/_component_template/kt-plan-settings", rendered["component-settings"]),
+        ("/_component_template/kt-plan-mappings", rendered["component-mappings"]),
+        ("/_index_template/kt-plan", rendered.index_template),
+        ("/_plugins/_ism/policies/kt-plan-3d", rendered.ism_policy),
+        ("/kt-plan-000001", rendered.bootstrap),
+    ):
+        assert planned[path] == body, path
+    assert set(result.statuses.values()) <= {"created", "unchanged"}
+    assert not result.warnings
 
 
 def test_cli_sqlite_store_is_refused() -> None:

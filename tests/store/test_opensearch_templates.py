@@ -107,6 +107,7 @@ def test_names_follow_the_prefix(params: TemplateParams) -> None:
         "index-template": p,
         "ism-policy": f"{p}-{params.retention}",
         "bootstrap-index": f"{p}-000001",
+        "audit-index": f"{p}-audit",
         "alias": p,
     }
     assert params.alias == p
@@ -246,6 +247,9 @@ def test_only_the_document_fields_are_mapped() -> None:
         "kind",
         "signals",
         "fieldManager",
+        "userSource",
+        "auditID",
+        "impersonatedBy",
         "reason",
         "eventType",
         "involvedObject",

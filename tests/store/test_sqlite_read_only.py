@@ -177,13 +177,39 @@ def test_a_read_only_open_needs_a_kubetrail_store(
     tmp_path: Path, make_unwritable: Callable[[], None]
 ) -> None:
     make_unwritable()
-    with pytest.raises(StoreUnavailable, match="no such file, and it cannot be created"):
+    with pytest.raises(StoreUnavailable, match=r"none\.db does not exist: check the path"):
         SQLiteStore(tmp_path / "none.db", read_only=True)
     empty = tmp_path / "empty.db"
-    sqlite3.connect(empty).close()
     empty.write_bytes(b"")
-    with pytest.raises(StoreUnavailable, match="is not a kubetrail store"):
+    with pytest.raises(StoreUnavailable, match="is an empty file, not a kubetrail store"):
         SQLiteStore(empty, read_only=True)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreUnavailable, match="is not a kubetrail store"):
+        SQLiteStore(other, read_only=True)
+
+
+def test_a_read_only_open_never_creates_or_changes_a_file_it_could_write(
+    tmp_path: Path,
+) -> None:
+    # the directory is writable: a reader could create the store, and must not
+    typo = tmp_path / "typo.db"
+    with pytest.raises(StoreUnavailable) as err:
+        open_store(f"sqlite:///{typo}", read_only=True)
+    assert str(err.value) == (
+        f"SQLite store {typo} does not exist: check the path (--store or $KUBETRAIL_STORE); "
+        "kubetrail ingest, demo or ship create a store"
+    )
+    assert _files(tmp_path) == []
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreUnavailable, match=r"other\.db is not a kubetrail store"):
+        SQLiteStore(other, read_only=True)
+    with sqlite3.connect(other) as conn:
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    assert tables == [("t",)]  # no kubetrail schema written into it
 
 
 def test_a_writing_open_of_an_unwritable_file_says_read_only(

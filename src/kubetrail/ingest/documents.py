@@ -8,7 +8,8 @@ Accepted, in this order of recognition:
    watch that expired) are rejected with the API server's message;
 2. a **kubetrail document** (an element of ``GET /api/v1/events``, or the
    original toolkit's): re-normalised from its ``objectChanges``, keeping its
-   ``timestamp``, ``verb``, ``user`` and ``snapshot``, so the same id comes out;
+   ``timestamp``, ``verb``, ``user`` (and who said so: ``userSource``, ``auditID``,
+   ``impersonatedBy``) and ``snapshot``, so the same id comes out;
 3. a **list** (``kind: PodList``/``List`` with ``items``, as ``kubectl get -o
    json`` prints): every item is a snapshot;
 4. a **plain object** (``apiVersion``, ``kind``, ``metadata``): a snapshot.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubetrail.events.audit import EXACT, JOINED_FIELDS, NEAREST
 from kubetrail.events.model import WATCHER_USER, EventDocument
 from kubetrail.events.normalize import NormalizeError, normalize
 from kubetrail.events.redact import DEFAULT_POLICY, RedactionPolicy
@@ -103,7 +105,7 @@ def _from_document(value: Mapping[str, Any], policy: RedactionPolicy) -> EventDo
         raise RecordError("document objectChanges must be a JSON object")
     snapshot = value.get("snapshot")
     plural = value.get("resourceType")
-    return normalize(
+    doc = normalize(
         event_type,
         obj,
         observed_at=_observed_at(value),
@@ -112,6 +114,12 @@ def _from_document(value: Mapping[str, Any], policy: RedactionPolicy) -> EventDo
         user=value.get("user") or WATCHER_USER,
         policy=policy,
     )
+    # who made it, when an audit event said so: kept, so an export reads back the same
+    if value.get("userSource") in (EXACT, NEAREST) and isinstance(value.get("auditID"), str):
+        for key in JOINED_FIELDS:
+            if isinstance(value.get(key), str) and value[key]:
+                doc[key] = value[key]  # type: ignore[literal-required]
+    return doc
 
 
 def _snapshot(obj: Any, policy: RedactionPolicy) -> EventDocument:

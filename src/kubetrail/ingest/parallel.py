@@ -33,10 +33,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from kubetrail.events.audit import AuditRecord
 from kubetrail.events.redact import RedactionPolicy
+from kubetrail.events.timing import parse_rfc3339, to_micros
 from kubetrail.gc_tuning import THRESHOLDS
+from kubetrail.ingest.audit import audit_records_of, is_audit_value
 from kubetrail.ingest.documents import documents_of
-from kubetrail.ingest.reader import lines_of, read_lines
+from kubetrail.ingest.reader import Record, lines_of, read_lines
 from kubetrail.store.base import PreparedWrites
 
 SEGMENT_BYTES = 1 << 20
@@ -76,6 +79,12 @@ class SegmentResult:
     read: int = 0
     rejected: int = 0
     skipped: int = 0
+    audit: list[AuditRecord] = field(default_factory=list)  # audit records, in input order
+    audit_events: int = 0
+    audit_unchanged: int = 0
+    #: the times (µs) of the first and last document, in time: pending audit records of
+    #: that span are joined after a run into a store whose prepared writes do not join
+    span: tuple[int, int] | None = None
 
 
 def default_workers() -> int:
@@ -166,6 +175,17 @@ def prepare_segment(
         return out  # read again with what follows, in the main process
     for rec in records:
         out.read += 1
+        if isinstance(rec, Record) and is_audit_value(rec.value):
+            got = audit_records_of(rec)
+            if isinstance(got, str):
+                out.rejected += 1
+                out.rejections.append(got)
+                continue
+            found, events = got
+            out.audit.extend(found)
+            out.audit_events += events
+            out.audit_unchanged += events - len(found)
+            continue
         docs = documents_of(rec, policy=policy)
         if isinstance(docs, str):
             out.rejected += 1
@@ -174,6 +194,9 @@ def prepare_segment(
         if not docs:
             out.skipped += 1
         out.rows.extend(prepare(doc) for doc in docs)
+        for doc in docs:
+            at = to_micros(parse_rfc3339(doc["timestamp"]))
+            out.span = (min(out.span[0], at), max(out.span[1], at)) if out.span else (at, at)
     return out
 
 

@@ -1,28 +1,36 @@
 """Ingest: files of watch events → documents → a store, in batches.
 
-Reading (:mod:`.reader`), meaning (:mod:`.records`) and storing are separate
+Reading (:mod:`.reader`), meaning (:mod:`.documents`, and :mod:`.audit` for the API
+server's audit events, which the same files may hold) and storing are separate
 steps joined here. A bad line is reported (``file:line: reason``) and counted,
 never fatal; a store failure stops the run with what was stored so far, and
-since writes are idempotent the same command can simply be run again.
+since writes are idempotent the same command can simply be run again. Audit records
+go to the store's :meth:`~kubetrail.store.base.AuditJoin.write_audit`, in input order
+with the documents (through the same writer), and are joined to the versions stored.
 """
 
 from __future__ import annotations
 
+import os
 import queue
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kubetrail.events.audit import AuditRecord
 from kubetrail.events.model import EventDocument
 from kubetrail.events.redact import DEFAULT_POLICY, RedactionPolicy
+from kubetrail.events.timing import from_micros
 from kubetrail.gc_tuning import few_collections
+from kubetrail.ingest.audit import audit_records_of, is_audit_value
 from kubetrail.ingest.documents import documents_of
 from kubetrail.ingest.reader import Record, Rejected, read_records
-from kubetrail.store.base import PreparedWrites, Store, WriteResult
+from kubetrail.store.base import AuditJoin, AuditResult, PreparedWrites, Store, WriteResult
 
 DEFAULT_BATCH = 10_000
 
@@ -34,13 +42,31 @@ class IngestStats:
     duplicates: int = 0
     rejected: int = 0
     skipped: int = 0  # bookmarks: valid, but no change
+    audit_events: int = 0  # audit events read (an EventList's items each)
+    audit_unchanged: int = 0  # audit events that recorded no change (reads, failures)
+    audit: AuditResult = field(default_factory=AuditResult)
 
     def summary(self) -> str:
         text = (
             f"read {self.read}, stored {self.stored}, duplicates {self.duplicates}, "
             f"rejected {self.rejected}"
         )
-        return text + (f", skipped {self.skipped} bookmarks" if self.skipped else "")
+        text += f", skipped {self.skipped} bookmarks" if self.skipped else ""
+        if self.audit_events:
+            a = self.audit
+            text += (
+                f"; audit events {self.audit_events}: {a.stored} writes kept, {a.duplicates} "
+                f"kept before, {self.audit_unchanged} without a change; versions joined "
+                f"{a.exact} exactly, {a.nearest} by time; {self.waiting} writes wait for "
+                "their version"
+            )
+        return text
+
+    @property
+    def waiting(self) -> int:
+        """Writes kept in this run and not joined (yet): about, since a version may also
+        have joined a write kept by an earlier run."""
+        return max(0, self.audit.stored - self.audit.exact - self.audit.nearest)
 
 
 Reporter = Callable[[str], None]
@@ -60,6 +86,7 @@ def ingest_values(
     ``writer``, batches are handed to it (and counted when it finishes)."""
     stats = stats or IngestStats()
     batch: list[EventDocument] = []
+    audit: list[AuditRecord] = []
 
     def flush(batch: list[EventDocument]) -> None:
         if writer is not None:
@@ -67,8 +94,32 @@ def ingest_values(
         else:
             _count_write(store.write(batch), stats, report)
 
+    def flush_audit() -> None:
+        nonlocal batch, audit
+        if batch:  # documents read before these records are written before them
+            flush(batch)
+            batch = []
+        if writer is not None:
+            writer.submit_audit(audit)
+        else:
+            stats.audit.merge(write_audit(store, audit))
+        audit = []
+
     for rec in records:
         stats.read += 1
+        if isinstance(rec, Record) and is_audit_value(rec.value):
+            got = audit_records_of(rec)
+            if isinstance(got, str):
+                stats.rejected += 1
+                report(got)
+                continue
+            found, events = got
+            stats.audit_events += events
+            stats.audit_unchanged += events - len(found)
+            audit.extend(found)
+            if len(audit) >= batch_size:
+                flush_audit()
+            continue
         docs = documents_of(rec, policy=policy)
         if isinstance(docs, str):
             stats.rejected += 1
@@ -80,14 +131,25 @@ def ingest_values(
         if len(batch) >= batch_size:
             flush(batch)
             batch = []
+    if audit:
+        flush_audit()
     if batch:
         flush(batch)
     return stats
 
 
+def write_audit(store: Store, records: list[AuditRecord]) -> AuditResult:
+    """Keep audit records in a store that joins them (every store kubetrail has does)."""
+    if not isinstance(store, AuditJoin):
+        raise TypeError(f"the {store.kind} store cannot keep audit events")
+    return store.write_audit(records)
+
+
 def _count_write(result: WriteResult, stats: IngestStats, report: Reporter) -> None:
     stats.stored += result.stored
     stats.duplicates += result.duplicates
+    stats.audit.exact += result.joined_exact  # pending audit records the documents joined
+    stats.audit.nearest += result.joined_nearest
     for err in result.errors:
         stats.rejected += 1
         report(f"document {err.id}: not stored: {err.reason}")
@@ -101,6 +163,15 @@ def open_input(name: str) -> Iterator[BinaryIO]:
         return
     with Path(name).open("rb") as fh:
         yield fh
+
+
+def is_regular_file(name: str) -> bool:
+    """A regular file (``-`` counts when stdin is redirected from one), not a pipe."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode if name == "-" else os.stat(name).st_mode
+    except (OSError, ValueError):
+        return False  # not there: the sequential path reports it as it reads
+    return stat.S_ISREG(mode)
 
 
 def ingest_files(
@@ -131,7 +202,13 @@ def ingest_files(
     stats = IngestStats()
     # A store over the network (OpenSearch) indexes a batch while the next one is read:
     # written from a thread of its own, the time on the wire overlaps the reading.
-    writer = None if isinstance(store, PreparedWrites) else _BackgroundWriter(store.write, report)
+    # The embedded store writes in this thread (its bulk load holds one transaction).
+    local = isinstance(store, PreparedWrites) and store.kind == "sqlite"
+    writer = (
+        None
+        if local
+        else _BackgroundWriter(store.write, report, audit=lambda r: write_audit(store, r))
+    )
     try:
         for name in names:
             with open_input(name) as fh:
@@ -153,7 +230,8 @@ def ingest_files(
         stats.stored += written.stored
         stats.duplicates += written.duplicates
         stats.rejected += written.rejected
-    if isinstance(store, PreparedWrites):
+        stats.audit.merge(written.audit)
+    if local and isinstance(store, PreparedWrites):
         store.flush()  # a bulk load's last rows: a failed commit is an error, not a summary
     return stats
 
@@ -171,16 +249,31 @@ def _ingest_parallel(
     from kubetrail.ingest.parallel import ParallelIngest, SegmentResult
 
     stats = IngestStats()
-    writer = _BackgroundWriter(store.write_prepared, report)
+    writer = _BackgroundWriter(
+        store.write_prepared,
+        report,
+        audit=lambda r: write_audit(store, r),  # type: ignore[arg-type]
+    )
     batch: list[object] = []
+    span: list[int] = []  # first and last document time (µs)
 
     def sink(result: SegmentResult) -> None:
         nonlocal batch
         stats.read += result.read
         stats.rejected += result.rejected
         stats.skipped += result.skipped
+        stats.audit_events += result.audit_events
+        stats.audit_unchanged += result.audit_unchanged
+        if result.span is not None:
+            lo, hi = result.span
+            span[:] = [min(lo, span[0]), max(hi, span[1])] if span else [lo, hi]
         for line in result.rejections:
             report(line)
+        if result.audit:  # after the documents read before them
+            if batch:
+                writer.submit(batch)
+                batch = []
+            writer.submit_audit(result.audit)
         batch.extend(result.rows)
         if len(batch) >= batch_size:
             writer.submit(batch)
@@ -204,6 +297,12 @@ def _ingest_parallel(
     stats.stored += written.stored
     stats.duplicates += written.duplicates
     stats.rejected += written.rejected
+    stats.audit.merge(written.audit)
+    if span and isinstance(store, AuditJoin) and (stats.stored or stats.duplicates):
+        # prepared rows may have been written without joining (their documents encoded)
+        joined = store.join_pending(start=from_micros(span[0]), end=from_micros(span[1]))
+        stats.audit.exact += joined.exact
+        stats.audit.nearest += joined.nearest
     return stats
 
 
@@ -213,12 +312,19 @@ class _BackgroundWriter:
     an OpenSearch request while it waits for the node. At most one batch waits; a
     failed write is raised in the main thread at the next submit."""
 
-    def __init__(self, write: Callable[[Any], WriteResult], report: Reporter) -> None:
+    def __init__(
+        self,
+        write: Callable[[Any], WriteResult],
+        report: Reporter,
+        *,
+        audit: Callable[[list[AuditRecord]], AuditResult] | None = None,
+    ) -> None:
         self.write = write
+        self.write_audit = audit
         self.report = report
         self.counts = IngestStats()
         self.error: BaseException | None = None
-        self.queue: queue.Queue[list[object] | None] = queue.Queue(maxsize=1)
+        self.queue: queue.Queue[list[object] | _AuditBatch | None] = queue.Queue(maxsize=1)
         self.thread = threading.Thread(target=self._run, name="kubetrail-writer", daemon=True)
         self.thread.start()
 
@@ -226,6 +332,12 @@ class _BackgroundWriter:
         if self.error is not None:
             raise self.error
         self.queue.put(rows)
+
+    def submit_audit(self, records: list[AuditRecord]) -> None:
+        """Audit records, written after the batches submitted before them."""
+        if self.error is not None:
+            raise self.error
+        self.queue.put(_AuditBatch(records))
 
     def finish(self, *, raise_error: bool = True) -> IngestStats:
         self.queue.put(None)
@@ -239,8 +351,18 @@ class _BackgroundWriter:
             if self.error is not None:
                 continue  # keep draining so the main thread never blocks on put
             try:
+                if isinstance(rows, _AuditBatch):
+                    if self.write_audit is None:
+                        raise TypeError("this writer was given no way to keep audit records")
+                    self.counts.audit.merge(self.write_audit(rows.records))
+                    continue
                 result = self.write(rows)
             except BaseException as exc:  # handed to the main thread
                 self.error = exc
                 continue
             _count_write(result, self.counts, self.report)
+
+
+@dataclass(frozen=True, slots=True)
+class _AuditBatch:
+    records: list[AuditRecord]

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 
+from kubetrail.events.audit import AuditRecord
 from kubetrail.events.model import EventDocument
 from kubetrail.events.timing import MAX_MICROS, MIN_MICROS
 
@@ -112,6 +113,7 @@ class EventFilter:
     reason: tuple[str, ...] = ()
     event_type: tuple[str, ...] = ()
     field_manager: tuple[str, ...] = ()
+    user: tuple[str, ...] = ()
     involved_kind: tuple[str, ...] = ()
     involved_namespace: tuple[str, ...] = ()
     involved_name: tuple[str, ...] = ()
@@ -126,6 +128,9 @@ class EventQuery:
     order: Literal["asc", "desc"] = "asc"
     limit: int = 1000
     after: Cursor | None = None
+    #: the parts of each document returned, dotted paths as
+    #: :func:`~kubetrail.events.projection.project` reads them; empty: whole documents
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +182,16 @@ class WriteResult:
     stored: int = 0
     duplicates: int = 0
     errors: list[WriteError] = field(default_factory=list)
+    #: pending audit records joined to these documents (:class:`AuditJoin`)
+    joined_exact: int = 0
+    joined_nearest: int = 0
 
     def merge(self, other: WriteResult) -> None:
         self.stored += other.stored
         self.duplicates += other.duplicates
         self.errors.extend(other.errors)
+        self.joined_exact += other.joined_exact
+        self.joined_nearest += other.joined_nearest
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +208,8 @@ class Store(Protocol):
     kind: str
 
     def write(self, docs: Sequence[EventDocument]) -> WriteResult:
-        """Store documents; an ``id`` already stored counts as a duplicate, not an error."""
+        """Store documents; an ``id`` already stored counts as a duplicate, not an error.
+        A store that is also :class:`AuditJoin` joins its pending audit records to them."""
         ...
 
     def search(self, query: EventQuery) -> EventPage: ...
@@ -252,6 +263,46 @@ class RawSearch(Protocol):
     thousands of documents per page."""
 
     def search_raw(self, query: EventQuery) -> RawPage: ...
+
+
+@dataclass(slots=True)
+class AuditResult:
+    """What :meth:`AuditJoin.write_audit` did with a batch of audit records."""
+
+    stored: int = 0  # records kept
+    duplicates: int = 0  # records kept before (same auditID): left as they were
+    exact: int = 0  # versions joined by their resourceVersion
+    nearest: int = 0  # versions joined by object, verb and time
+    pending: int = 0  # records kept whose version is not stored (yet)
+
+    def merge(self, other: AuditResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.exact += other.exact
+        self.nearest += other.nearest
+        self.pending += other.pending
+
+
+@runtime_checkable
+class AuditJoin(Protocol):
+    """A store that keeps audit records and joins them to the versions it stores, so a
+    document's ``user`` is who made that change (the rules: :mod:`kubetrail.events.audit`).
+
+    :meth:`write_audit` keeps each record once (idempotent on ``audit_id``) and joins it to
+    its stored version, updating that document's ``user``, ``userSource``, ``auditID`` and
+    ``impersonatedBy``. A record whose version is not stored yet stays *pending*, and
+    :meth:`Store.write` joins pending records to the documents it stores: whichever comes
+    first, the documents end up the same. Writes of documents never fail because of a join.
+    :meth:`Store.delete_before` deletes records as old as the events it deletes."""
+
+    def write_audit(self, records: Sequence[AuditRecord]) -> AuditResult: ...
+
+    def join_pending(self, *, start: datetime, end: datetime) -> AuditResult:
+        """Join the pending records of requests made between ``start`` and ``end`` (give
+        or take the nearest-join window) to the versions stored by now; the joins made.
+        For documents whose write could not join them (rows prepared elsewhere, read
+        after a bulk load); what :meth:`Store.write` joined needs no second look."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,13 @@ def index_pattern(prefix: str) -> str:
     return f"{prefix}-0*"
 
 
+def audit_index(prefix: str) -> str:
+    """The index of one install's audit records: ``<prefix>-audit``, which
+    :func:`index_pattern` does not match (event searches, the index template, ISM and the
+    retention fallback's index deletions leave it alone)."""
+    return f"{prefix}-audit"
+
+
 def is_own_index(prefix: str, name: str) -> bool:
     """``<prefix>-`` followed by digits only: an index of this install. Anything that
     deletes or changes indices checks it, so that even a prefix nested in another
@@ -57,4 +64,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_PREFIX", "OpenSearchStore", "index_pattern", "is_own_index"]
+__all__ = ["DEFAULT_PREFIX", "OpenSearchStore", "audit_index", "index_pattern", "is_own_index"]

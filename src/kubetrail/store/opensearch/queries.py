@@ -52,6 +52,7 @@ FILTER_FIELDS: dict[str, str] = {
     "reason": "reason",
     "event_type": "eventType",
     "field_manager": "fieldManager",
+    "user": "user",
     "involved_kind": "involvedObject.kind",
     "involved_namespace": "involvedObject.namespace",
     "involved_name": "involvedObject.name",
@@ -178,7 +179,30 @@ def search_body(query: EventQuery) -> dict[str, Any]:
     }
     if query.after is not None:
         body["search_after"] = [query.after.ts, query.after.id]
+    includes = source_includes(query.fields) if query.fields else None
+    if includes is not None:
+        body["_source"] = {"includes": includes}
     return body
+
+
+def source_includes(fields: tuple[str, ...]) -> list[str] | None:
+    """The ``_source`` includes of a sparse fieldset (same meaning as
+    :func:`~kubetrail.events.projection.project`), or ``None``: fetch whole documents.
+
+    A path into ``objectChanges`` fetches the whole source: OpenSearch 2.19 keeps keys
+    holding dots (``kubernetes.io/hostname``) as they are when it filters, but
+    OpenSearch-compatible servers (osmem) expand them into objects, which would change
+    the Kubernetes object; the caller projects the document itself. Any other fieldset
+    (the common one: no object at all) is filtered by the node.
+    ``involvedObject.namespace`` is left out of the index when empty, so
+    ``involvedObject.kind`` comes along: it tells :func:`public_document` the Event has
+    an ``involvedObject`` to put ``""`` back in (projected away again by the caller)."""
+    if any(f.split(".", 1)[0] == "objectChanges" for f in fields):
+        return None
+    includes = list(fields)
+    if "involvedObject.namespace" in fields and "involvedObject" not in fields:
+        includes.append("involvedObject.kind")
+    return includes
 
 
 def public_document(source: dict[str, Any]) -> EventDocument:
@@ -189,6 +213,8 @@ def public_document(source: dict[str, Any]) -> EventDocument:
     which would change the Kubernetes object we return."""
     for name in INTERNAL_FIELDS:
         source.pop(name, None)
+    if "impersonatedBy" in source and source["impersonatedBy"] is None:
+        del source["impersonatedBy"]  # cleared by a later audit join (see .audit)
     if "namespace" not in source or "fieldManager" not in source:
         source = _with_empty(source, "namespace", after="user")
         source = _with_empty(source, "fieldManager", after="signals")

@@ -7,7 +7,9 @@ Objects (names for the default prefix ``kubetrail-events``), in this order:
 3. ISM policy ``kubetrail-events-14d`` (rollover, then delete after the retention);
 4. bootstrap index ``kubetrail-events-000001`` with the write alias ``kubetrail-events``
    (left alone when the alias exists: after rollovers it points elsewhere);
-5. the policy attached to existing ``kubetrail-events-0*`` indices that have none.
+5. index ``kubetrail-events-audit`` for the API server's audit records (created when
+   missing, see :mod:`kubetrail.events.audit`);
+6. the policy attached to existing ``kubetrail-events-0*`` indices that have none.
 
 Only ``<prefix>-<digits>`` indices are this install's (see
 :func:`~kubetrail.store.opensearch.is_own_index`): another install's indices that the
@@ -388,6 +390,7 @@ def setup(
         )
 
     created_index = _apply_bootstrap(api, applied, rendered.bootstrap, status, warn)
+    _apply_audit_index(api, applied, rendered.audit, status)
 
     if ism:
         result.attached = _attach_policy(api, applied, created_index, status)
@@ -542,6 +545,18 @@ def _apply_bootstrap(
     api.write("PUT", f"/{params.bootstrap_index}", body)
     status(key, label, "created")
     return params.bootstrap_index
+
+
+def _apply_audit_index(
+    api: _Api, params: TemplateParams, body: dict[str, Any], status: Callable[..., None]
+) -> None:
+    """The audit records' index, created once (its mapping only ever gains fields)."""
+    label = f"audit index {params.audit_index}"
+    if api.read("HEAD", f"/{params.audit_index}") is True:  # HEAD answers True/False
+        status("audit-index", label, "unchanged")
+        return
+    api.write("PUT", f"/{params.audit_index}", body)
+    status("audit-index", label, "created")
 
 
 def _managed_indices(api: _Api, params: TemplateParams) -> list[str]:

@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import (
@@ -46,11 +46,14 @@ from opensearchpy.exceptions import (
     TransportError,
 )
 
+from kubetrail.events.audit import AuditRecord
 from kubetrail.events.model import EventDocument
+from kubetrail.events.projection import project
 from kubetrail.events.timing import format_rfc3339, from_micros, to_micros
 from kubetrail.store.base import (
     AggregateQuery,
     AggregateResult,
+    AuditResult,
     Bucket,
     EventPage,
     EventQuery,
@@ -64,10 +67,36 @@ from kubetrail.store.base import (
     check_group_keys,
 )
 from kubetrail.store.opensearch import DEFAULT_PREFIX, errors, index_pattern, queries
+from kubetrail.store.opensearch.audit import AuditIndex
+from kubetrail.store.opensearch.client import OrjsonSerializer
 from kubetrail.store.opensearch.retention import manage_indices
 
 _COMPOSITE_PAGE = 1000
+#: an aggregation asking for this many groups or more pages through a composite aggregation
+_TOP_GROUPS_MAX = 10_000
 _ID_CHUNK = 1000
+
+
+class PreparedDocument(NamedTuple):
+    """A document as the bulk request carries it: its id, its time (to look it up in
+    rolled indices) and the indexed body already encoded as JSON."""
+
+    id: str
+    micros: int
+    source: str
+
+
+_ENCODER = OrjsonSerializer()
+
+
+def prepare_document(doc: EventDocument) -> PreparedDocument | WriteError:
+    """The indexed body of ``doc`` (:func:`~.queries.index_body`), encoded; or why it
+    cannot be stored."""
+    try:
+        body = queries.index_body(dict(doc))
+        return PreparedDocument(str(doc["id"]), body["timestampMicros"], _ENCODER.dumps(body))
+    except (KeyError, TypeError, ValueError) as exc:
+        return WriteError(id=str(doc.get("id", "?")), reason=f"bad document: {exc}")
 
 
 class OpenSearchStore:
@@ -103,6 +132,7 @@ class OpenSearchStore:
         self.retry_backoff = retry_backoff
         self._unrefreshed = False  # written since the last refresh we asked for
         self.concurrency = max(1, concurrency)
+        self.audit = AuditIndex(client, prefix=prefix, name=name, refresh=refresh)
         if check_setup:
             self._check_setup()
 
@@ -128,27 +158,43 @@ class OpenSearchStore:
 
     # -- writes --------------------------------------------------------------
 
+    #: Turns a document into what :meth:`write_prepared` sends; pure, so ``kubetrail
+    #: ingest`` runs it in its worker processes (:class:`~kubetrail.store.base.PreparedWrites`).
+    prepare = staticmethod(prepare_document)
+
     def write(self, docs: Sequence[EventDocument]) -> WriteResult:
+        result = self.write_prepared([prepare_document(doc) for doc in docs])
+        if result.stored or result.duplicates:
+            joins = self.audit.join_written(docs)  # pending audit records of these objects
+            result.joined_exact = sum(j.source == "audit-exact" for j in joins)
+            result.joined_nearest = len(joins) - result.joined_exact
+        return result
+
+    def write_audit(self, records: Sequence[AuditRecord]) -> AuditResult:
+        """:class:`~kubetrail.store.base.AuditJoin`, see :mod:`.audit`."""
+        return self.audit.write(records)
+
+    def join_pending(self, *, start: datetime, end: datetime) -> AuditResult:
+        """:class:`~kubetrail.store.base.AuditJoin`: for rows written by
+        :meth:`write_prepared`, which does not join (their documents are encoded)."""
+        return self.audit.join_pending(start=start, end=end)
+
+    def write_prepared(self, rows: Sequence[PreparedDocument | WriteError]) -> WriteResult:
         result = WriteResult()
-        actions = []
-        for doc in docs:
-            try:
-                actions.append(
-                    {
-                        "_op_type": "create",
-                        "_index": self.alias,
-                        "_id": doc["id"],
-                        "_source": queries.index_body(dict(doc)),
-                    }
-                )
-            except (KeyError, TypeError, ValueError) as exc:
-                result.errors.append(
-                    WriteError(id=str(doc.get("id", "?")), reason=f"bad document: {exc}")
-                )
-        if not actions:
+        ready: list[PreparedDocument] = []
+        for row in rows:
+            if isinstance(row, WriteError):
+                result.errors.append(row)
+            else:
+                ready.append(row)
+        if not ready:
             return result
         self._unrefreshed = self.refresh is False
-        pending = self._not_in_rolled_indices(actions, result)
+        ready = self._not_in_rolled_indices(ready, result)
+        pending = [
+            {"_op_type": "create", "_index": self.alias, "_id": row.id, "_source": row.source}
+            for row in ready
+        ]
         for attempt in range(self.connection_retries + 1):
             try:
                 pending = self._bulk(pending, result)
@@ -163,10 +209,13 @@ class OpenSearchStore:
                 time.sleep(self.retry_backoff * 2**attempt)
         return result
 
+    def flush(self) -> None:
+        """Nothing to do: every :meth:`write_prepared` has been answered by the node."""
+
     def _not_in_rolled_indices(
-        self, actions: list[dict[str, Any]], result: WriteResult
-    ) -> list[dict[str, Any]]:
-        """``actions`` without the documents already stored in an index the write alias
+        self, rows: list[PreparedDocument], result: WriteResult
+    ) -> list[PreparedDocument]:
+        """``rows`` without the documents already stored in an index the write alias
         has rolled away from, counted as duplicates. ``create`` answers 409 only within
         one index: a batch replayed after a rollover (a spool replay, a relist, a retry)
         would otherwise land twice. Costs one alias lookup per batch, and one search
@@ -174,9 +223,9 @@ class OpenSearchStore:
         try:
             holders = self.client.indices.get_alias(index=self.pattern, name=self.alias)
         except NotFoundError:
-            return actions
+            return rows
         except (OSConnectionError, ConnectionTimeout):
-            return actions  # the bulk request meets the outage and retries or reports it
+            return rows  # the bulk request meets the outage and retries or reports it
         rolled = sorted(
             index
             for index, entry in holders.items()
@@ -184,16 +233,16 @@ class OpenSearchStore:
             is not True
         )
         if not rolled or len(rolled) == len(holders):
-            return actions
+            return rows
         found: set[str] = set()
-        for i in range(0, len(actions), _ID_CHUNK):
-            chunk = actions[i : i + _ID_CHUNK]
-            micros = [a["_source"]["timestampMicros"] for a in chunk]
+        for i in range(0, len(rows), _ID_CHUNK):
+            chunk = rows[i : i + _ID_CHUNK]
+            micros = [row.micros for row in chunk]
             body = {
                 "query": {
                     "bool": {
                         "filter": [
-                            {"terms": {"id": [a["_id"] for a in chunk]}},
+                            {"terms": {"id": [row.id for row in chunk]}},
                             {
                                 "range": {
                                     "timestampMicros": {"gte": min(micros), "lte": max(micros)}
@@ -208,7 +257,7 @@ class OpenSearchStore:
             try:
                 hits = self.client.search(index=",".join(rolled), body=body)["hits"]["hits"]
             except (OSConnectionError, ConnectionTimeout):
-                return actions
+                return rows
             except TransportError as exc:
                 raise StoreError(
                     f"OpenSearch at {self.name} failed to look up already stored events: "
@@ -216,9 +265,9 @@ class OpenSearchStore:
                 ) from None
             found.update(hit["_id"] for hit in hits)
         if not found:
-            return actions
-        result.duplicates += sum(1 for a in actions if a["_id"] in found)
-        return [a for a in actions if a["_id"] not in found]
+            return rows
+        result.duplicates += sum(1 for row in rows if row.id in found)
+        return [row for row in rows if row.id not in found]
 
     def _bulk(self, actions: list[dict[str, Any]], result: WriteResult) -> list[dict[str, Any]]:
         """Send ``actions``, counting outcomes into ``result``. When the connection
@@ -321,7 +370,9 @@ class OpenSearchStore:
         hits = self._search(body)["hits"]["hits"]
         more = len(hits) > query.limit
         hits = hits[: query.limit]
-        items = [queries.public_document(h["_source"]) for h in hits]
+        items = [queries.public_document(h.get("_source") or {}) for h in hits]
+        if query.fields:  # what public_document put back may not have been asked for
+            items = [cast(EventDocument, project(doc, query.fields)) for doc in items]
         nxt = queries.cursor_of(hits[-1]) if more and hits else None
         return EventPage(items=items, next=nxt)
 
@@ -329,11 +380,16 @@ class OpenSearchStore:
         check_group_keys(query.group_by)
         if query.limit < 1:
             raise InvalidQuery("limit must be at least 1")
-        try:
-            groups, more = self._top_groups(query)
-        except InvalidQuery:
-            # multi_terms needs OpenSearch 2.1+: page through every group instead
+        if query.limit >= _TOP_GROUPS_MAX:
+            # more groups than one terms request should return (each is a bucket, and
+            # search.max_buckets is 65535 by default): page through every group
             groups, more = self._all_groups(query), False
+        else:
+            try:
+                groups, more = self._top_groups(query)
+            except InvalidQuery:
+                # multi_terms needs OpenSearch 2.1+: page through every group instead
+                groups, more = self._all_groups(query), False
         keys = query.group_by
         if query.order == "count":
             groups.sort(key=lambda g: (-g[1], *(g[0][k] for k in keys)))
@@ -463,6 +519,7 @@ class OpenSearchStore:
             raise StoreError(
                 f"OpenSearch at {self.name} failed to delete: {errors.reason(exc)}"
             ) from None
+        self.audit.delete_before(cutoff)  # the audit records of those events
         return int(resp.get("deleted", 0))
 
     def health(self) -> Health:

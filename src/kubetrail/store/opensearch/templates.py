@@ -14,7 +14,9 @@ otherwise). Objects, for the default prefix ``kubetrail-events``:
   only, see :func:`~kubetrail.store.opensearch.index_pattern`), at a priority that grows
   with the prefix's length (:attr:`TemplateParams.index_priority`);
 - ISM policy ``kubetrail-events-14d``;
-- bootstrap index ``kubetrail-events-000001`` carrying the write alias ``kubetrail-events``.
+- bootstrap index ``kubetrail-events-000001`` carrying the write alias ``kubetrail-events``;
+- index ``kubetrail-events-audit``: the API server's audit records
+  (:mod:`kubetrail.events.audit`), outside ``kubetrail-events-0*``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 import jinja2
 
 from kubetrail import __version__
-from kubetrail.store.opensearch import DEFAULT_PREFIX, index_pattern
+from kubetrail.store.opensearch import DEFAULT_PREFIX, audit_index, index_pattern
 from kubetrail.store.url import MAX_RETENTION_DAYS
 
 TEMPLATE_PACKAGE = "kubetrail.store.opensearch"
@@ -43,6 +45,7 @@ TEMPLATE_FILES: dict[str, str] = {
     "index-template": "index-template.json.j2",
     "ism-policy": "ism-policy.json.j2",
     "bootstrap-index": "bootstrap-index.json.j2",
+    "audit-index": "audit-index.json.j2",
 }
 
 # Index names: lowercase, no \ / * ? " < > | , # : or space, not starting with _ - + .
@@ -176,6 +179,11 @@ class TemplateParams:
         return index_pattern(self.prefix)
 
     @property
+    def audit_index(self) -> str:
+        """``<prefix>-audit``: the audit records (outside :attr:`index_pattern`)."""
+        return audit_index(self.prefix)
+
+    @property
     def index_priority(self) -> int:
         """The index template's priority: 200 plus the prefix's length.
 
@@ -218,6 +226,7 @@ class RenderedTemplates(Mapping[str, dict[str, Any]]):
             "index-template": p.index_template_name,
             "ism-policy": p.policy_id,
             "bootstrap-index": p.bootstrap_index,
+            "audit-index": p.audit_index,
             "alias": p.alias,
         }
 
@@ -240,6 +249,10 @@ class RenderedTemplates(Mapping[str, dict[str, Any]]):
     @property
     def bootstrap(self) -> dict[str, Any]:
         return self.bodies["bootstrap-index"]
+
+    @property
+    def audit(self) -> dict[str, Any]:
+        return self.bodies["audit-index"]
 
 
 def _environment() -> jinja2.Environment:

@@ -6,7 +6,8 @@ file, its directory (WAL mode creates ``-wal`` and ``-shm`` files beside the
 database) or the whole file system.
 
 A command that only reads (api, export, mcp --store) opens the store read-only.
-Where the file and its directory can be written, it is opened as usual (a file
+It never creates one: a file that does not exist is refused in one line. Where the
+file and its directory can be written, it is opened as usual (a file
 from an older kubetrail is migrated, the write-ahead log works as for any reader)
 and only the store refuses writes. Otherwise:
 
@@ -66,15 +67,20 @@ class Access:
 def choose(path: Path, *, read_only: bool) -> Access:
     """How to open the store at ``path``: raises :class:`StoreUnavailable` when a
     writing open cannot write there, or a read-only one has nothing it can read."""
+    if read_only and not path.exists():
+        # a command that only reads never creates a store: a typo in the path would
+        # otherwise answer with an empty one, and leave it behind
+        raise StoreUnavailable(
+            f"SQLite store {path} does not exist: check the path (--store or "
+            "$KUBETRAIL_STORE); kubetrail ingest, demo or ship create a store"
+        )
+    if read_only and path.is_file() and path.stat().st_size == 0:
+        raise StoreUnavailable(f"{path} is an empty file, not a kubetrail store")
     reason = why_not_writable(path)
     if reason is None:
         return Access(Mode.READ_WRITE, str(path))
     if not read_only:
         raise StoreUnavailable(f"cannot write SQLite store {path}: {reason}")
-    if not path.exists():
-        raise StoreUnavailable(
-            f"cannot open SQLite store {path}: no such file, and it cannot be created ({reason})"
-        )
     uri = path.absolute().as_uri() + "?mode=ro"
     wal, shm = _sibling(path, "-wal"), _sibling(path, "-shm")
     if wal.exists() and shm.exists():

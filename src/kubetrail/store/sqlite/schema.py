@@ -1,6 +1,6 @@
 """The embedded store's tables, and how an older file is brought up to date.
 
-Schema v7: ``events`` holds one row per document — the filter and group keys as
+Schema v8: ``events`` holds one row per document — the filter and group keys as
 indexed columns, the document (orjson bytes, or a zstd frame once a dictionary
 is trained: :mod:`.codec`, ``zdicts``) and its search text; ``signals`` holds one
 row per (signal, event) with the object's keys and the event id, so "which pods
@@ -9,7 +9,8 @@ crash-looped" is answered from its primary key (signal, ts) or from
 the signals ever stored (prefixes expand to them); ``events_fts`` is an FTS5
 index over the search text (external content, so the text is stored once);
 ``meta`` keeps the schema version and the number of stored events (kept by each
-write and deletion, so health reads it at once).
+write and deletion, so health reads it at once); ``audit`` keeps the API server's audit
+records, joined or pending (:mod:`kubetrail.events.audit`).
 
 A new file gets the v1 tables, then every migration in order; a file at an older
 version gets the migrations it lacks. All in one transaction: a migration that
@@ -31,7 +32,7 @@ from kubetrail.store.sqlite import codec
 
 log = logging.getLogger("kubetrail.store")
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 #: The ``meta`` key of the number of stored events (schema v6).
 EVENT_COUNT = "event_count"
@@ -186,6 +187,38 @@ def _v6_to_v7(conn: sqlite3.Connection) -> None:
         log.info("SQLite %s: FTS5 'hashsize' not supported (%s)", sqlite3.sqlite_version, exc)
 
 
+_AUDIT_V8 = """
+CREATE TABLE IF NOT EXISTS audit (
+    audit_id TEXT PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    verb TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    resource_version TEXT NOT NULL,
+    record BLOB NOT NULL,
+    event_id TEXT,
+    source TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_pending ON audit (resource_type, namespace, name, ts)
+    WHERE event_id IS NULL;
+CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
+CREATE INDEX IF NOT EXISTS events_user ON events (user, ts)
+"""
+
+
+def _v7_to_v8(conn: sqlite3.Connection) -> None:
+    """Who made each change: ``audit`` keeps the API server's audit records (one row per
+    audited write: the object's keys, the record as JSON, the document it was joined to,
+    ``event_id`` NULL while its version has not arrived), so a version arriving after its
+    record is joined as it is written; pending records of a batch's objects are one range
+    of ``audit_pending``. ``user=`` filters by ``events_user``."""
+    for statement in _AUDIT_V8.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
@@ -193,6 +226,7 @@ MIGRATIONS: dict[int, Migration] = {
     4: _v4_to_v5,
     5: _v5_to_v6,
     6: _v6_to_v7,
+    7: _v7_to_v8,
 }
 
 
@@ -219,6 +253,19 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 def check_current(conn: sqlite3.Connection, path: Path) -> None:
     """A file opened read-only cannot be migrated: refuse one at another version."""
+    version = require_store(conn, path)
+    if version < SCHEMA_VERSION:
+        # not `kubetrail prune`: that also deletes the events past the retention
+        raise StoreUnavailable(
+            f"store {path} has schema v{version} (this kubetrail: v{SCHEMA_VERSION}) and is "
+            "read-only; open it once where it can be written to upgrade it (e.g. "
+            "kubetrail ingest --store URL - </dev/null)"
+        )
+
+
+def require_store(conn: sqlite3.Connection, path: Path) -> int:
+    """The schema version of a kubetrail store; a command that only reads refuses any
+    other file rather than make it one."""
     has_meta = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
     ).fetchone()
@@ -228,13 +275,7 @@ def check_current(conn: sqlite3.Connection, path: Path) -> None:
             f"{path} is not a kubetrail store (no schema version), and read-only it cannot "
             "become one"
         )
-    if version < SCHEMA_VERSION:
-        # not `kubetrail prune`: that also deletes the events past the retention
-        raise StoreUnavailable(
-            f"store {path} has schema v{version} (this kubetrail: v{SCHEMA_VERSION}) and is "
-            "read-only; open it once where it can be written to upgrade it (e.g. "
-            "kubetrail ingest --store URL - </dev/null)"
-        )
+    return version
 
 
 def _version(conn: sqlite3.Connection, path: Path) -> int:

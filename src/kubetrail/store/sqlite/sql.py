@@ -45,6 +45,7 @@ _COLUMNS: dict[str, str] = {
     "reason": "reason",
     "event_type": "event_type",
     "field_manager": "field_manager",
+    "user": "user",
     "involved_kind": "inv_kind",
     "involved_namespace": "inv_namespace",
     "involved_name": "inv_name",
@@ -270,6 +271,8 @@ def _index_hint(flt: EventFilter) -> str:
         return "INDEXED BY events_name"
     if flt.resource_type and flt.reason:
         return "INDEXED BY events_reason"
+    if flt.user:
+        return "INDEXED BY events_user"
     return ""
 
 

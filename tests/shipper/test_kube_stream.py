@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 
@@ -60,3 +62,25 @@ def test_a_stream_cut_mid_way_is_an_error_not_an_end(cluster: Cluster) -> None:
         got.extend(lines)
     assert time.monotonic() - started < 10
     assert len(got) == 1
+
+
+def test_a_watch_left_at_its_error_event_does_not_spoil_the_next_request(
+    cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A watcher stops reading at an ERROR event (here a 410); the server ends the stream
+    only afterwards. The stream's end must not be read as the answer to the next request on
+    that connection (urllib3 would log a BadStatusLine and send the request again)."""
+    cluster.server.error_end_delay = 0.5
+    cluster.apply("ADDED", configmap("cm-0", "v"))
+    cluster.server.compact()
+    kube = Kube(load_client(kubeconfig=str(cluster.kubeconfig)))
+    query = [("watch", "1"), ("resourceVersion", "1"), ("timeoutSeconds", 60)]
+    with contextlib.closing(
+        kube.stream_lines("/api/v1/configmaps", query, read_timeout=10)
+    ) as lines:
+        assert orjson.loads(next(lines))["type"] == "ERROR"
+    cluster.server.clear_requests()
+    caplog.set_level(logging.WARNING, logger="urllib3")
+    assert len(kube.get("/api/v1/configmaps")["items"]) == 1
+    assert not [r.getMessage() for r in caplog.records if "BadStatusLine" in r.getMessage()]
+    assert [r.path for r in cluster.server.requests] == ["/api/v1/configmaps"]

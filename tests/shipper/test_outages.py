@@ -3,6 +3,7 @@ proxy that can cut the line; the shipper runs as the real `kubetrail ship` proce
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -14,13 +15,21 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kubetrail.store.base import EventFilter, EventQuery
 from kubetrail.store.opensearch import OpenSearchStore
 from tests.support.k8s_objects import pod
 from tests.support.netfault import TcpProxy
 from tests.support.opensearch_servers import opensearch_store
 from tests.support.osmem import running_osmem
 from tests.support.servers import free_port
-from tests.support.shipping import Cluster, assert_exactly, config, running, wait_until
+from tests.support.shipping import (
+    Cluster,
+    assert_exactly,
+    config,
+    fake_cluster,
+    running,
+    wait_until,
+)
 
 PREFIX = "ship-events"
 
@@ -186,3 +195,41 @@ def test_sigterm_flushes_what_was_received(cluster: Cluster, tmp_path: Path) -> 
         assert_exactly(store, cluster.expected, timeout=5)
     finally:
         store.close()
+
+
+def test_a_rebuilt_cluster_gets_a_fresh_listing_and_the_old_ones_spool_is_delivered(
+    proxied_store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One spool directory, two clusters at one address (rebuilt, or a second context): the
+    first run ends with batches spooled (the store was down); the second run, against the
+    other cluster, drops the checkpoints (a watch from them would wait for ever on a server
+    that has not reached them), lists everything afresh, and still delivers the spooled
+    batches: they are real events of the first cluster."""
+    direct, proxy = proxied_store
+    cfg = config(tmp_path)
+    caplog.set_level(logging.WARNING, logger="kubetrail.shipper")
+    with fake_cluster(tmp_path / "old", initial_rv=1000, kube_system="ks-old") as old:
+        old.apply("ADDED", pod(name="listed", uid="u-listed"))
+        with running(old, _through(proxy), cfg) as shipper:
+            assert_exactly(direct, old.expected)
+            proxy.cut()
+            for i in range(5):
+                old.apply("ADDED", pod(name=f"spooled-{i}", uid=f"u-spooled-{i}"))
+            wait_until(lambda: len(shipper.spool) > 0, 15, "batches in the spool")
+        port = old.server.port
+    assert len(list((tmp_path / "spool").glob("segment-*"))) > 0
+    proxy.restore()
+    with fake_cluster(tmp_path / "new", port=port, kube_system="ks-new") as new:
+        new.apply("ADDED", pod(name="listed", uid="u-listed-new"))
+        with running(new, _through(proxy), cfg) as shipper:
+            new.apply("ADDED", pod(name="live", uid="u-live"))
+            assert_exactly(direct, old.expected | new.expected, timeout=30)
+            wait_until(lambda: len(shipper.spool) == 0, 30, "the spool to drain")
+            assert shipper.checkpoints.cluster is not None
+            assert shipper.checkpoints.cluster.uid == "ks-new"
+    said = [r.getMessage() for r in caplog.records if "another cluster" in r.getMessage()]
+    assert len(said) == 1 and "ks-old" in said[0] and "ks-new" in said[0]
+    new_listed = direct.search(
+        EventQuery(filter=EventFilter(uid=("u-listed-new", "ks-new")), limit=10)
+    ).items
+    assert len(new_listed) == 2 and all(d["snapshot"] for d in new_listed)

@@ -6,19 +6,37 @@ from __future__ import annotations
 import base64
 import copy
 import gc
+import logging
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from kubetrail.demo.incident import DEMO_SECRET_CANARY, generate_incident
+from kubetrail.events.redact import RedactionPolicy
 from kubetrail.events.timing import utcnow
 from kubetrail.gc_tuning import THRESHOLDS
+from kubetrail.shipper.kube import Kube, load_client
+from kubetrail.shipper.service import Shipper
 from kubetrail.store.base import EventFilter, EventQuery
 from kubetrail.store.sqlite import SQLiteStore
 from tests.support.k8s_objects import node, pod, secret
 from tests.support.plaintext import stored_bytes
-from tests.support.shipping import Cluster, assert_exactly, config, running, stored_ids, wait_until
+from tests.support.shipping import (
+    Cluster,
+    assert_exactly,
+    config,
+    expected_id,
+    fake_cluster,
+    running,
+    stored_ids,
+    wait_until,
+)
+
+
+def all_docs(store: SQLiteStore) -> list[dict]:
+    return store.search(EventQuery(filter=EventFilter(), limit=1000)).items
 
 
 @pytest.fixture
@@ -398,3 +416,116 @@ def test_an_object_that_cannot_be_normalised_costs_only_itself(
         assert_exactly(store, cluster.expected)
     assert "cannot normalise (RuntimeError)" in caplog.text
     assert DEMO_SECRET_CANARY not in caplog.text
+
+
+def test_a_checkpoint_newer_than_the_cluster_is_not_resumed(
+    store: SQLiteStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cluster rebuilt at the same address, without a kube-system namespace to tell the
+    two apart: the checkpoint is newer than anything the new server has, so resuming from
+    it would wait for ever. The watchers see it, say so, and compare a new listing with
+    what the store holds: the old cluster's objects are gone, the new one's are there."""
+    cfg = config(tmp_path)
+    with fake_cluster(tmp_path / "old", initial_rv=1000) as old:
+        before = old.apply("ADDED", pod(name="old-pod", uid="u-old"))
+        with running(old, store, cfg):
+            assert_exactly(store, old.expected)
+        port = old.server.port
+    with fake_cluster(tmp_path / "new", port=port) as new:
+        there = new.server.apply("ADDED", pod(name="new-pod", uid="u-new"))
+        with running(new, store, cfg):  # same spool directory
+            live = new.server.apply("ADDED", pod(name="live-pod", uid="u-live"))
+            assert_exactly(
+                store,
+                old.expected
+                | {
+                    expected_id("DELETED", before),
+                    expected_id("ADDED", there),
+                    expected_id("ADDED", live),
+                },
+            )
+            assert not [
+                r
+                for r in new.server.requests
+                if r.query.get("watch") and int(r.query.get("resourceVersion") or 0) > 1000
+            ], "a watch was resumed from the old cluster's checkpoint"
+    gap = {d["resourceName"]: d for d in all_docs(store) if d.get("gap")}
+    assert {(n, d["verb"]) for n, d in gap.items()} == {
+        ("old-pod", "delete"),
+        ("new-pod", "create"),
+    }
+    assert "is newer than the cluster's resourceVersion" in caplog.text
+
+
+def test_a_cluster_rebuilt_under_a_running_shipper(
+    store: SQLiteStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API server comes back at the same address with a fresh etcd while the shipper
+    runs: its watches reopen from resourceVersions the new server has not reached (a
+    plain watch from one waits silently), so the position is checked first. Every
+    resource relists against what it knew, and the checkpoints follow the new cluster."""
+    caplog.set_level(logging.WARNING, logger="kubetrail.shipper")
+    with fake_cluster(tmp_path / "old", initial_rv=1000, kube_system="ks-old") as old:
+        gone = old.apply("ADDED", pod(name="old-pod", uid="u-old"))
+        shipper = Shipper(
+            kube=Kube(load_client(kubeconfig=str(old.kubeconfig))),
+            store=store,
+            config=config(tmp_path),
+            policy=RedactionPolicy(),
+        )
+        shipper.start()
+        try:
+            assert shipper.wait_synced(15)
+            assert_exactly(store, old.expected)
+            old.server.stop()
+            with fake_cluster(tmp_path / "new", port=old.server.port, kube_system="ks-new") as new:
+                born = new.server.apply("ADDED", pod(name="new-pod", uid="u-new"))
+                old_ns = old.server.objects("namespaces")[0]
+                new_ns = new.server.objects("namespaces")[0]
+                expected = old.expected | {
+                    expected_id("DELETED", gone),
+                    expected_id("DELETED", old_ns),
+                    expected_id("ADDED", born),
+                    expected_id("ADDED", new_ns),
+                }
+                assert_exactly(store, expected, timeout=30)
+                live = new.server.apply("ADDED", pod(name="live-pod", uid="u-live"))
+                assert_exactly(store, expected | {expected_id("ADDED", live)})
+                assert shipper.checkpoints.cluster is not None
+                assert shipper.checkpoints.cluster.uid == "ks-new"
+        finally:
+            shipper.stop()
+    said = [r.getMessage() for r in caplog.records if "changed under the running" in r.getMessage()]
+    assert len(said) == 1 and "ks-old" in said[0] and "ks-new" in said[0]
+
+
+TOO_LARGE = "Timeout: Too large resource version: 99999, current: 12"
+
+
+def test_a_too_large_resource_version_is_said_and_relisted(
+    cluster: Cluster, store: SQLiteStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's two ways of saying it has not reached a watch's resourceVersion: a 504
+    answer (as to a list at such a version) and a 504 ERROR event (as on a watch-list
+    stream). Each is said at warning level and relisted, never retried as it was."""
+    caplog.set_level(logging.WARNING, logger="kubetrail.shipper")
+    with running(cluster, store, config(tmp_path, watch_timeout=1)) as shipper:
+        relists = shipper.metrics.relists.labels("pods")
+        cluster.server.fail_next(1, 504, match="/api/v1/pods", message=TOO_LARGE)
+        wait_until(lambda: relists._value.get() >= 1, 15, "a relist after the 504")
+        assert cluster.server.wait_for_watches("pods")
+        status = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "message": TOO_LARGE,
+            "reason": "Timeout",
+            "details": {"causes": [{"reason": "ResourceVersionTooLarge"}]},
+            "code": 504,
+        }
+        cluster.server.send_raw([orjson.dumps({"type": "ERROR", "object": status})], "pods")
+        wait_until(lambda: relists._value.get() >= 2, 15, "a relist after the ERROR event")
+        cluster.apply("ADDED", pod(name="after", uid="u-after"))
+        assert_exactly(store, cluster.expected)
+    said = [r for r in caplog.records if "Too large resource version" in r.getMessage()]
+    assert len(said) >= 2 and all(r.levelno == logging.WARNING for r in said)

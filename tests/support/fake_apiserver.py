@@ -62,8 +62,11 @@ Simplifications (documented, deliberate)
 - `labelSelector`, `fieldSelector`, `resourceVersionMatch`, `dryRun`, PATCH and aggregated
   discovery (`apidiscovery.k8s.io/v2`) are not implemented: selectors are ignored, PATCH answers
   405, discovery always answers the legacy (`APIResourceList`) shapes, which clients accept.
-- A watch from a resourceVersion newer than the server's just waits for it (the real server
-  answers 504 "Too large resource version" after a few seconds).
+- A watch from a resourceVersion newer than the server's just waits for it, without bookmarks,
+  as kube-apiserver 1.34 does for a plain watch (measured); the real server answers a *list*
+  at such a version, after 3 s, with 504 "Too large resource version" (reason `Timeout`, cause
+  `ResourceVersionTooLarge`), and a watch-list (`sendInitialEvents`) with that Status as an
+  `ERROR` event: `fail_next(status=504, ...)` and `send_raw` play those.
 - One version per (group, plural) holds objects: a CRD serves only its storage version. Core
   `events` and `events.k8s.io` `events` are separate stores (one storage in a real cluster).
 - No admission, validation, defaulting, generation/observedGeneration or finalizers.
@@ -380,6 +383,10 @@ class FakeApiServer:
     ) -> None:
         self.token = token
         self.bookmark_interval = bookmark_interval
+        #: seconds between a watch's ERROR event and the end of its stream: a real server
+        #: writes the final chunk only when its handler returns, so a client that stops
+        #: reading at the ERROR event may see it arrive on a connection it pooled again
+        self.error_end_delay = 0.0
         self.history_limit = history_limit
         self.host = host
         self._port = port
@@ -1188,7 +1195,10 @@ class FakeApiServer:
             h.send_header("Cache-Control", "no-cache, private")
             h.end_headers()
             if error_line is not None:
-                h.wfile.write(_chunk(error_line) + b"0\r\n\r\n")
+                h.wfile.write(_chunk(error_line))
+                if self.error_end_delay:
+                    time.sleep(self.error_end_delay)
+                h.wfile.write(b"0\r\n\r\n")
                 return
             self._watch_loop(h, watch, ns, pending, cursor, last_rv, bookmarks, timeout)
         except OSError:
@@ -1209,6 +1219,7 @@ class FakeApiServer:
         timeout: float | None,
     ) -> None:
         res = watch.resource
+        since = last_rv  # as a real server, nothing at or below the watch's resourceVersion
         now = time.monotonic()
         deadline = now + timeout if timeout is not None else None
         interval = self.bookmark_interval
@@ -1246,12 +1257,14 @@ class FakeApiServer:
                             start = cursor - res.trimmed
                             entries = res.history[start : start + _WATCH_BATCH]
                             cursor += len(entries)
-                            last_rv = entries[-1][0]
+                            last_rv = max(last_rv, entries[-1][0])
                             break
                         if res.removed:
                             finish = True
                             break
-                        if now >= next_bookmark:
+                        # no bookmark behind the watch's own resourceVersion (a watch from
+                        # one the server has not reached yet waits silently)
+                        if now >= next_bookmark and self._rv >= last_rv:
                             out = [self._bookmark_locked(res)]
                             last_rv = self._rv
                             next_bookmark = now + interval
@@ -1266,10 +1279,12 @@ class FakeApiServer:
                         wait = min(wait, next_bookmark - now)
                     res.cond.wait(max(wait, 0.001))
             if entries is not None:
-                out = [e[2] for e in entries if ns is None or e[1] == ns]
+                out = [e[2] for e in entries if (ns is None or e[1] == ns) and e[0] > since]
             if out:
                 h.wfile.write(_frame(out))
             if finish:
+                if self.error_end_delay and out and out[-1].startswith(b'{"type":"ERROR"'):
+                    time.sleep(self.error_end_delay)
                 h.wfile.write(b"0\r\n\r\n")
                 return
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,6 +125,36 @@ class RealCluster:
         assert proc.returncode == 0, proc.stderr
         return int(proc.stdout.strip().splitlines()[-1])
 
+    def rebuild(self, timeout: float = 120) -> None:
+        """Wipe etcd and start the API server again at the same address with the same
+        certificates (the admin kubeconfig still works): a rebuilt cluster, with new UIDs
+        and resourceVersions from the start again. Tests share the server, and each makes
+        its own namespaces, so the ones after do not mind."""
+        data_dir = self.data_dir
+        if data_dir is None:
+            pytest.skip(
+                "the API server at KUBETRAIL_TEST_KUBECONFIG was not started by "
+                "scripts/kube-apiserver: cannot rebuild it"
+            )
+        state = json.loads((data_dir / "state.json").read_text())
+        stopped = _script("stop", "--wipe", "--data-dir", str(data_dir), timeout=120)
+        assert stopped.returncode == 0, stopped.stderr
+        args = ["start", "--port", str(state["port"]), "--data-dir", str(data_dir)]
+        if not state.get("watch_cache", True):
+            args.append("--no-watch-cache")
+        started = _script(*args, timeout=600)
+        assert started.returncode == 0, started.stderr[-3000:]
+        # the server creates its system namespaces just after it reports ready
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.request("GET", "/api/v1/namespaces/kube-system")
+                return
+            except KubeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
     def namespace(self, prefix: str) -> str:
         """A new namespace for one test (tests share the server)."""
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"
@@ -176,3 +209,47 @@ def real_kube_cluster() -> Iterator[RealCluster]:
         yield RealCluster(Path(started.stdout.strip().splitlines()[-1]), _kubectl_bin())
     finally:
         _script("stop", "--wipe", timeout=120)
+
+
+def _ports_free(port: int) -> bool:
+    """The API server's port and etcd's two (P+10, P+11) are free on loopback."""
+    for p in (port, port + 10, port + 11):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                return False
+    return True
+
+
+@contextmanager
+def audited_kube_cluster(
+    data_dir: Path, *, webhook: str, token_file: Path, ca_file: Path, port: int | None = None
+) -> Iterator[RealCluster]:
+    """A cluster of its own, started with ``--audit`` (the log in ``state.json``'s
+    ``audit_log``) and ``--audit-webhook`` to ``webhook`` (https, its certificate signed by
+    ``ca_file``) with the token in ``token_file``; stopped and wiped afterwards. ``port``: ``KUBETRAIL_TEST_AUDIT_PORT``, else a free one.
+    Skips like :func:`real_kube_cluster`."""
+    if os.environ.get("KUBETRAIL_TEST_KUBECONFIG", "") == "skip":
+        pytest.skip(f"KUBETRAIL_TEST_KUBECONFIG=skip: real API server cases skipped; {HOW_TO_RUN}")
+    if port is None and os.environ.get("KUBETRAIL_TEST_AUDIT_PORT"):
+        port = int(os.environ["KUBETRAIL_TEST_AUDIT_PORT"])
+    while port is None:
+        candidate = random.randrange(20000, 30000)
+        port = candidate if _ports_free(candidate) else None
+    args = ["start", "--port", str(port), "--data-dir", str(data_dir), "--audit"]
+    args += ["--audit-webhook", webhook, "--audit-webhook-token-file", str(token_file)]
+    args += ["--audit-webhook-ca-file", str(ca_file)]
+    started = _script(*args, timeout=3600)
+    if started.returncode == EXIT_CANNOT_BUILD:
+        lines = [ln for ln in started.stderr.splitlines() if ln.strip()]
+        pytest.skip(
+            f"this machine cannot build kube-apiserver ({lines[-1] if lines else 'no message'}); "
+            f"{HOW_TO_RUN}"
+        )
+    if started.returncode != 0:
+        pytest.fail(f"scripts/kube-apiserver start --audit failed:\n{started.stderr[-3000:]}")
+    try:
+        yield RealCluster(Path(started.stdout.strip().splitlines()[-1]), _kubectl_bin())
+    finally:
+        _script("stop", "--data-dir", str(data_dir), "--wipe", timeout=120)

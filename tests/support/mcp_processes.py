@@ -22,7 +22,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from kubetrail.demo.incident import DEMO_SECRET_CANARY
 from tests.support.servers import AppServer
 
-#: The tools `kubetrail mcp` offers: the six checks, search and object history.
+#: The tools `kubetrail mcp` offers: the seven checks, search and object history.
 CHECK_TOOLS = {
     "check_node_health",
     "check_pod_issues",
@@ -30,6 +30,7 @@ CHECK_TOOLS = {
     "analyze_recent_changes",
     "investigate_pod_startup",
     "check_resource_limits",
+    "check_workload_rollouts",
 }
 TOOLS = CHECK_TOOLS | {"search_events", "get_object_history"}
 FORBIDDEN = (

@@ -94,6 +94,7 @@ class _DisposableStore(OpenSearchStore):
     def close(self) -> None:
         try:
             delete_indices(self.client, self.pattern)
+            delete_indices(self.client, self.audit.index)  # outside the pattern
             self.client.indices.delete_index_template(name=self.prefix, ignore=[404])
         finally:
             super().close()

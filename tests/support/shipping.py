@@ -40,6 +40,27 @@ class Cluster:
                 self.expected.add(expected_id("ADDED", obj))
 
 
+@contextmanager
+def fake_cluster(
+    directory: Path, *, port: int = 0, initial_rv: int = 1, kube_system: str | None = None
+) -> Iterator[Cluster]:
+    """A fake API server of its own (``port``: the address of one stopped before, for a
+    cluster rebuilt there), its resourceVersions starting after ``initial_rv``; with
+    ``kube_system`` a ``kube-system`` namespace of that UID (what names a cluster)."""
+    with FakeApiServer(bookmark_interval=0.2, port=port, initial_rv=initial_rv) as server:
+        cluster = Cluster(server, server.write_kubeconfig(directory / "kubeconfig"))
+        if kube_system is not None:
+            cluster.apply(
+                "ADDED",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": "kube-system", "uid": kube_system},
+                },
+            )
+        yield cluster
+
+
 def expected_id(event_type: str, obj: dict[str, Any]) -> str:
     meta = obj["metadata"]
     return f"{meta['uid']}:{meta['resourceVersion']}" + (

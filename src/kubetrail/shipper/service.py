@@ -8,25 +8,24 @@ first list. Liveness (``/healthz``) means the delivery thread runs.
 from __future__ import annotations
 
 import contextlib
-import http.server
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kubetrail.events.redact import RedactionPolicy
 from kubetrail.events.timing import utcnow
 from kubetrail.gc_tuning import few_collections
 from kubetrail.shipper.checkpoint import Checkpoints
+from kubetrail.shipper.cluster import identify
 from kubetrail.shipper.config import ResourceSpec, ShipperConfig
 from kubetrail.shipper.delivery import Delivery
 from kubetrail.shipper.discovery import BUILTIN_GROUPS, discover, select
+from kubetrail.shipper.endpoints import Endpoints, Health
 from kubetrail.shipper.kube import Kube, KubeError
 from kubetrail.shipper.metrics import Metrics
 from kubetrail.shipper.spool import Spool
+from kubetrail.shipper.stored import StoredState
 from kubetrail.shipper.watcher import Watcher
 from kubetrail.store.base import Store, StoreError
 from kubetrail.store.retention import enforce_retention
@@ -37,12 +36,6 @@ REDISCOVERY_INTERVAL = 300.0
 RETENTION_INTERVAL = 3600.0
 FULL_COLLECTION_INTERVAL = 60.0  # see kubetrail.gc_tuning
 _CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
-
-
-@dataclass
-class _Endpoint:
-    server: http.server.ThreadingHTTPServer
-    thread: threading.Thread
 
 
 class Shipper:
@@ -57,6 +50,10 @@ class Shipper:
         spool_dir = Path(config.spool_dir)
         self.spool = Spool(spool_dir)
         self.checkpoints = Checkpoints(spool_dir / "checkpoints.json")
+        previous_run = self.spool.segments()
+        self.stored = StoredState(
+            store, spool_pending=lambda: any(p.exists() for p in previous_run)
+        )
         self.delivery = Delivery(
             store,
             spool=self.spool,
@@ -68,15 +65,17 @@ class Shipper:
         )
         self.watchers: dict[str, Watcher] = {}
         self._lock = threading.Lock()
+        self._identity_lock = threading.Lock()
         self._rediscover = threading.Event()
         self._stop = threading.Event()
         self._discovered = False
-        self._endpoint: _Endpoint | None = None
+        self._endpoint: Endpoints | None = None
         self._gc = contextlib.ExitStack()
 
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
+        self._bind_cluster()
         self._gc.enter_context(few_collections(full_every=FULL_COLLECTION_INTERVAL))
         if len(self.spool):
             log.info("replaying %d spooled segments from a previous run", len(self.spool))
@@ -101,7 +100,7 @@ class Shipper:
             w.join(timeout=max(0.0, deadline - time.monotonic()))
         self.delivery.close()
         if self._endpoint is not None:
-            self._endpoint.server.shutdown()
+            self._endpoint.close()
         self._gc.close()
 
     def wait_synced(self, timeout: float = 30.0) -> bool:
@@ -115,6 +114,42 @@ class Shipper:
         with self._lock:
             watchers = list(self.watchers.values())
         return self._discovered and all(w.synced.is_set() for w in watchers)
+
+    def _bind_cluster(self) -> None:
+        """Checkpoints resume only against the cluster they came from (see
+        :mod:`kubetrail.shipper.cluster`)."""
+        identity = identify(self.kube)
+        other = self.checkpoints.bind(identity)
+        if other is not None:
+            log.warning(
+                "the spool directory %s was last used with another cluster, %s; this is %s "
+                "(rebuilt at the same address, or another context): its checkpoints are "
+                "dropped and every resource is listed afresh; %d spooled segments from it "
+                "are still delivered to the store. Give each cluster its own --spool-dir",
+                self.spool.dir,
+                other.describe(),
+                identity.describe(),
+                len(self.spool),
+            )
+
+    def _cluster_moved_back(self) -> None:
+        """A watcher found the server behind its resourceVersion: if the cluster was rebuilt
+        under the running shipper, the checkpoints are bound to the new one (its watchers
+        relist on their own)."""
+        with self._identity_lock:
+            try:
+                identity = identify(self.kube)
+            except KubeError as exc:
+                log.info("cannot read the cluster's identity now: %s", exc)
+                return
+            other = self.checkpoints.bind(identity)
+        if other is not None:
+            log.warning(
+                "the cluster changed under the running shipper: it was %s, it is %s "
+                "(rebuilt at the same address?); every resource is listed again",
+                other.describe(),
+                identity.describe(),
+            )
 
     # -- discovery and watchers ------------------------------------------------------
 
@@ -169,6 +204,8 @@ class Shipper:
                     watch_timeout=self.config.watch_timeout,
                     stall_timeout=self.config.stall_timeout,
                     on_crd_change=self._rediscover.set if key == _CRD_KEY else None,
+                    stored=self.stored,
+                    on_too_large=self._cluster_moved_back,
                 )
                 self.watchers[key] = watcher
                 log.info("watching %s", key, extra={"resource": key})
@@ -215,45 +252,18 @@ class Shipper:
 
     # -- endpoints ---------------------------------------------------------------------
 
+    def health(self) -> Health:
+        """What the ``/healthz``, ``/readyz`` and ``/metrics`` endpoints report."""
+        return Health(
+            alive=lambda: self.delivery.alive,
+            ready=lambda: self.ready,
+            registry=self.metrics.registry,
+        )
+
     def serve_endpoints(self, host: str, port: int) -> int:
-        """``/metrics``, ``/healthz``, ``/readyz`` on ``host:port``; returns the port."""
-        shipper = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                if self.path == "/metrics":
-                    body, ctype, code = (
-                        generate_latest(shipper.metrics.registry),
-                        CONTENT_TYPE_LATEST,
-                        200,
-                    )
-                elif self.path == "/healthz":
-                    ok = shipper.delivery.alive
-                    body, ctype, code = (
-                        (b"ok" if ok else b"delivery stopped"),
-                        "text/plain",
-                        200 if ok else 503,
-                    )
-                elif self.path == "/readyz":
-                    ok = shipper.ready
-                    body, ctype, code = (
-                        (b"ready" if ok else b"syncing"),
-                        "text/plain",
-                        200 if ok else 503,
-                    )
-                else:
-                    body, ctype, code = b"not found", "text/plain", 404
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        server = http.server.ThreadingHTTPServer((host, port), Handler)
-        thread = threading.Thread(target=server.serve_forever, name="endpoints", daemon=True)
-        thread.start()
-        self._endpoint = _Endpoint(server, thread)
-        return server.server_address[1]
+        """``/metrics``, ``/healthz``, ``/readyz`` on ``host:port``; returns the port.
+        (``kubetrail ship`` starts :class:`Endpoints` itself, before the store is opened,
+        and attaches :meth:`health` once the shipper runs.)"""
+        self._endpoint = Endpoints(host, port)
+        self._endpoint.attach(self.health())
+        return self._endpoint.port

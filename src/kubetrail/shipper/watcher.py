@@ -14,6 +14,16 @@ The loop, per resource (one thread each)::
 - **410 Gone**: relist and compare with the known state (uid → resourceVersion):
   new objects become creates, changed ones updates, vanished ones deletes, all
   marked ``gap: true`` (observed after a gap, time approximate).
+- **A restart the server cannot replay** (410 before anything was replayed, or a
+  checkpoint newer than the cluster's resourceVersion: a rebuilt or restored
+  cluster): the silent listing knows nothing of what changed while the shipper was
+  down, so the relist is compared with what the store holds instead
+  (:mod:`kubetrail.shipper.stored`); objects at or below a still valid checkpoint
+  count as unchanged.
+- **Too large resourceVersion** (the server has not reached it: answered "Too large
+  resource version", or found newer than the server's current one when a watch is
+  reopened after an error, since a plain watch from such a version waits silently):
+  said at warning level, then relist and compare as after a 410.
 - **Drops and stalls**: a connection that ends or sends nothing (not even a
   bookmark) for ``stall_timeout`` seconds is reopened from the last
   resourceVersion, with exponential backoff and jitter on errors.
@@ -42,6 +52,7 @@ from kubetrail.events.timing import utcnow
 from kubetrail.shipper.config import ResourceSpec
 from kubetrail.shipper.kube import Kube, KubeError
 from kubetrail.shipper.metrics import Metrics
+from kubetrail.shipper.stored import StoredStateUnavailable, StoredVersion
 
 log = logging.getLogger("kubetrail.shipper")
 
@@ -52,7 +63,20 @@ _TYPE_KEYS = frozenset({"kind", "apiVersion"})
 
 
 class Gone(Exception):
-    """The watch's resourceVersion is too old (410): relist."""
+    """The watch cannot go on from its resourceVersion (410: too old): relist.
+    ``rv``: the position the watch had reached."""
+
+    def __init__(self, rv: str, message: str = "410 Gone") -> None:
+        super().__init__(message)
+        self.rv = rv
+
+
+class TooLarge(Gone):
+    """The server has not reached the watch's resourceVersion: another (rebuilt,
+    restored) cluster, or a server far behind. Relist."""
+
+
+StoredLookup = Callable[[ResourceSpec, "str | None"], Mapping[str, StoredVersion]]
 
 
 @dataclass(slots=True)
@@ -68,7 +92,7 @@ class Change:
 @dataclass(slots=True)
 class _Known:
     rv: str
-    digest: int
+    digest: int | None  # None: not known (read from the store), never equal
     namespace: str
     name: str
 
@@ -148,6 +172,8 @@ class Watcher:
         watch_timeout: int = 300,
         stall_timeout: float = 90.0,
         on_crd_change: Callable[[], None] | None = None,
+        stored: StoredLookup | None = None,
+        on_too_large: Callable[[], None] | None = None,
     ) -> None:
         self.resource = resource
         self.key = resource.key
@@ -161,6 +187,8 @@ class Watcher:
         self.watch_timeout = watch_timeout
         self.stall_timeout = stall_timeout
         self.on_crd_change = on_crd_change
+        self.stored = stored
+        self.on_too_large = on_too_large
         self.known: dict[str, _Known] = {}
         self.synced = threading.Event()  # set once the first list is through
         self._stop = threading.Event()
@@ -194,22 +222,64 @@ class Watcher:
     # -- the loop ------------------------------------------------------------------
 
     def _run(self, namespace: str | None) -> None:
+        resume = self.resume_rv or None  # the checkpoint, until the watch moves past it
+        mode = "resume" if resume else "initial"
         rv: str | None = None
-        mode = "resume" if self.resume_rv else "initial"
+        floor: str | None = None  # a relist after a failed resume: unchanged at or below
+        recheck = False  # reopening after an error: is the server still at or past rv?
         backoff = 0.5
+        waiting_for_store = False
         while not self._stop.is_set():
             try:
                 if rv is None:
-                    rv = self._list(namespace, mode)
-                    if mode == "resume" and self.resume_rv:
-                        rv = self.resume_rv
+                    if mode == "stored":
+                        self._adopt_stored(namespace)
+                        mode, waiting_for_store = "gap", False
+                    rv = self._list(namespace, mode, resume=resume, floor=floor)
+                    floor = None
+                    if mode == "resume" and resume:
+                        rv = resume
                     self.synced.set()
+                elif recheck:
+                    self._check_position(namespace, rv)
+                recheck = False
                 rv = self._watch(namespace, rv)
                 backoff = 0.5
-            except Gone:
+            except Gone as exc:
                 self.metrics.relists.labels(self.key).inc()
-                log.info("watch expired, relisting", extra={"resource": self.key})
-                rv, mode = None, "gap"
+                too_large = isinstance(exc, TooLarge)
+                if mode == "resume" and exc.rv == resume:
+                    # nothing replayed yet, and the listing was taken silently
+                    log.warning(
+                        "%s: cannot resume from the checkpoint %s (%s); comparing a new "
+                        "listing with what the store holds",
+                        self.key,
+                        resume,
+                        exc,
+                        extra={"resource": self.key},
+                    )
+                    mode, floor = "stored", None if too_large else resume
+                elif too_large:
+                    if self.on_too_large is not None:
+                        self.on_too_large()
+                    log.warning("%s: %s; relisting", self.key, exc, extra={"resource": self.key})
+                    mode = "gap"
+                else:
+                    log.info("watch expired, relisting", extra={"resource": self.key})
+                    mode = "gap"
+                rv, recheck = None, False
+            except StoredStateUnavailable as exc:
+                delay = backoff * (0.5 + random.random())
+                if not waiting_for_store:
+                    log.warning(
+                        "%s: cannot compare the relist with the store yet (%s); retrying",
+                        self.key,
+                        exc,
+                        extra={"resource": self.key},
+                    )
+                waiting_for_store = True
+                self._stop.wait(delay)
+                backoff = min(backoff * 2, 30.0)
             except Exception as exc:
                 if self._stop.is_set():
                     return
@@ -236,9 +306,45 @@ class Watcher:
                 backoff = min(backoff * 2, 30.0)
                 if rv is None and mode == "initial" and self.known:
                     mode = "gap"
+                recheck = rv is not None
 
-    def _list(self, namespace: str | None, mode: str) -> str:
-        """List everything (paginated); emit per ``mode``; return the list's resourceVersion."""
+    def _adopt_stored(self, namespace: str | None) -> None:
+        """Take what the store holds of this resource (in ``namespace``) as the known
+        state the next listing is compared with. Without a store to ask, nothing is
+        known: what is listed beyond the checkpoint reads as created."""
+        state = self.stored(self.resource, namespace) if self.stored is not None else {}
+        for uid in [u for u, k in self.known.items() if self._in_scope(k, namespace)]:
+            self.known.pop(uid, None)
+        for uid, version in state.items():
+            self.known[uid] = _Known(version.rv, None, version.namespace, version.name)
+
+    def _check_position(self, namespace: str | None, rv: str) -> None:
+        """Before a watch reopens after an error: a server behind ``rv`` (rebuilt at the
+        same address while the connection was down) would let a plain watch from it
+        wait without a word, not even a bookmark."""
+        try:
+            page = self.kube.get(self.resource.list_path(namespace), [("limit", 1)], timeout=30)
+        except KubeError as exc:
+            if exc.status == 504 and _says_too_large(str(exc)):
+                raise TooLarge(rv, f"the server answered: {exc}") from None
+            raise
+        meta = page.get("metadata") if isinstance(page, dict) else None
+        current = meta.get("resourceVersion") if isinstance(meta, dict) else None
+        if isinstance(current, str) and _newer(rv, current):
+            raise TooLarge(rv, f"resourceVersion {rv} is newer than the server's {current}")
+
+    def _list(
+        self,
+        namespace: str | None,
+        mode: str,
+        *,
+        resume: str | None = None,
+        floor: str | None = None,
+    ) -> str:
+        """List everything (paginated); emit per ``mode``; return the list's resourceVersion.
+        ``resume``: the checkpoint a ``resume`` listing is followed by a watch from (a
+        :class:`TooLarge` when the cluster has not reached it); ``floor``: in a ``gap``
+        listing, objects at or below this resourceVersion count as unchanged."""
         path = self.resource.list_path(namespace)
         seen: set[str] = set()
         cont = ""
@@ -259,6 +365,12 @@ class Watcher:
             page_meta = page_meta if isinstance(page_meta, dict) else {}
             items = page.get("items") if isinstance(page, dict) else None
             list_rv = str(page_meta.get("resourceVersion") or list_rv)
+            if mode == "resume" and resume and not cont and _newer(resume, list_rv):
+                raise TooLarge(
+                    resume,
+                    f"the checkpoint is newer than the cluster's resourceVersion {list_rv}: "
+                    "the cluster was rebuilt or restored",
+                )
             for item in items if isinstance(items, list) else []:
                 ident = _identity(item)
                 if ident is None:
@@ -268,7 +380,7 @@ class Watcher:
                 item.setdefault("apiVersion", self.resource.api_version)
                 if ident.uid:
                     seen.add(ident.uid)
-                    self._listed(item, ident, mode)
+                    self._listed(item, ident, mode, floor)
             cont = page_meta.get("continue") or ""
             if not isinstance(cont, str):
                 cont = ""
@@ -302,7 +414,9 @@ class Watcher:
     def _in_scope(known: _Known, namespace: str | None) -> bool:
         return namespace is None or known.namespace == namespace
 
-    def _listed(self, obj: dict[str, Any], ident: _Identity, mode: str) -> None:
+    def _listed(
+        self, obj: dict[str, Any], ident: _Identity, mode: str, floor: str | None = None
+    ) -> None:
         uid, rv = ident.uid, ident.rv
         digest = churn_digest(obj)
         before = self.known.get(uid)
@@ -310,6 +424,8 @@ class Watcher:
         if mode == "initial":
             self._emit("ADDED", obj, rv=rv, snapshot=True)
         elif mode == "gap":
+            if floor is not None and _at_or_below(rv, floor):
+                return  # not written since the checkpoint: stored, or churn not stored
             if before is None:
                 self._emit("ADDED", obj, rv=rv, gap=True)
             elif before.rv != rv and not (self.suppress and before.digest == digest):
@@ -324,39 +440,50 @@ class Watcher:
         if rv:
             query.append(("resourceVersion", rv))
         received = self.metrics.received.labels(self.key)
-        for line in self.kube.stream_lines(
+        lines = self.kube.stream_lines(
             self.resource.list_path(namespace), query, read_timeout=self.stall_timeout
-        ):
-            if self._stop.is_set():
-                return rv
-            try:
-                event = orjson.loads(line)
-                kind = event["type"]
-                obj = event["object"]
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                log.warning("undecodable watch line from %s skipped", self.key)
-                continue
-            if kind == "ERROR":
-                status = obj if isinstance(obj, dict) else {}
-                code = status.get("code")
-                code = code if isinstance(code, int) else 0
-                if code == 410 or status.get("reason") in ("Expired", "Gone"):
-                    raise Gone()
-                raise KubeError(f"watch error: {status.get('message')}", status=code)
-            ident = _identity(obj)
-            if ident is None or not isinstance(kind, str):
-                self._malformed("a watch event", obj)
-                continue
-            new_rv = ident.rv or rv
-            if kind == "BOOKMARK":
+        )
+        try:
+            for line in lines:
+                if self._stop.is_set():
+                    return rv
+                try:
+                    event = orjson.loads(line)
+                    kind = event["type"]
+                    obj = event["object"]
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    log.warning("undecodable watch line from %s skipped", self.key)
+                    continue
+                if kind == "ERROR":
+                    status = obj if isinstance(obj, dict) else {}
+                    code = status.get("code")
+                    code = code if isinstance(code, int) else 0
+                    message = status.get("message")
+                    if code == 410 or status.get("reason") in ("Expired", "Gone"):
+                        raise Gone(rv)
+                    if code == 504 and _says_too_large(message):
+                        raise TooLarge(rv, f"the server answered: {message}")
+                    raise KubeError(f"watch error: {message}", status=code)
+                ident = _identity(obj)
+                if ident is None or not isinstance(kind, str):
+                    self._malformed("a watch event", obj)
+                    continue
+                new_rv = ident.rv or rv
+                if kind == "BOOKMARK":
+                    rv = new_rv
+                    self.emit(Change(self.key, rv, None))
+                    continue
+                received.inc()
+                obj.setdefault("kind", self.resource.kind)
+                obj.setdefault("apiVersion", self.resource.api_version)
+                self._event(kind, obj, ident)
                 rv = new_rv
-                self.emit(Change(self.key, rv, None))
-                continue
-            received.inc()
-            obj.setdefault("kind", self.resource.kind)
-            obj.setdefault("apiVersion", self.resource.api_version)
-            self._event(kind, obj, ident)
-            rv = new_rv
+        except KubeError as exc:
+            if exc.status == 504 and _says_too_large(str(exc)):
+                raise TooLarge(rv, f"the server answered: {exc}") from None
+            raise
+        finally:
+            lines.close()  # now, not when collected: see Kube.stream_lines
         return rv
 
     def _malformed(self, what: str, value: Any) -> None:
@@ -421,3 +548,20 @@ class Watcher:
         if gap:
             doc["gap"] = True
         self.emit(Change(self.key, rv, cast(dict[str, Any], doc)))
+
+
+def _says_too_large(message: Any) -> bool:
+    """The API server's words for a resourceVersion it has not reached (status 504,
+    reason Timeout, cause ResourceVersionTooLarge)."""
+    return isinstance(message, str) and "too large resource version" in message.lower()
+
+
+def _newer(rv: str, than: str) -> bool:
+    """``rv`` is a later revision than ``than``. resourceVersions are opaque to clients,
+    but every etcd-backed server's are its revision numbers; anything else compares as
+    not newer."""
+    return rv.isdigit() and than.isdigit() and int(rv) > int(than)
+
+
+def _at_or_below(rv: str, than: str) -> bool:
+    return rv.isdigit() and than.isdigit() and int(rv) <= int(than)

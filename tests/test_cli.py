@@ -278,3 +278,103 @@ def test_an_old_store_on_a_read_only_file_system_is_one_line(read_only_store) ->
     assert err.startswith(f"kubetrail: error: store {directory / 'k.db'} has schema v6 ")
     assert "open it once where it can be written to upgrade it" in err
     assert len(err.splitlines()) == 1
+
+
+# -- directories, stores that do not exist, what demo wrote, help texts -----------------------
+
+
+def test_ingest_of_a_directory_reads_its_recordings_in_name_order(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    (recordings / "sub").mkdir(parents=True)
+    (recordings / "b.jsonl").write_bytes(
+        watch_line("MODIFIED", pod(rv="2"), "2026-11-25T03:02:00Z") + b"bad line in b\n"
+    )
+    (recordings / "a.json").write_bytes(
+        watch_line("ADDED", pod(rv="1"), "2026-11-25T03:01:00Z") + b"bad line in a\n"
+    )
+    (recordings / "notes.txt").write_text("not a recording\n")
+    (recordings / "sub" / "c.jsonl").write_bytes(watch_line("MODIFIED", pod(rv="3")))
+    db = tmp_path / "d.db"
+    r = run("ingest", "-q", "--workers", "1", "--store", f"sqlite:///{db}", str(recordings))
+    err = r.stderr.decode()
+    assert r.returncode == 1, err  # the two bad lines
+    rejected = [line for line in err.splitlines() if line.startswith("rejected ")]
+    assert [line.split(":")[0] for line in rejected] == [
+        f"rejected {recordings / 'a.json'}",
+        f"rejected {recordings / 'b.jsonl'}",
+    ]
+    assert err.splitlines()[-1] == "kubetrail: read 4, stored 2, duplicates 0, rejected 2"
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = run("ingest", "--store", f"sqlite:///{db}", str(empty))
+    assert r.returncode == 2
+    assert r.stderr.decode().strip() == (
+        f"kubetrail: error: directory {empty} holds no recordings (files ending in .jsonl, "
+        ".json, .ndjson, .log)"
+    )
+
+
+@pytest.mark.parametrize("command", ["export", "api", "mcp"])
+def test_a_read_only_command_never_creates_a_store(tmp_path: Path, command: str) -> None:
+    from tests.support.servers import free_port
+
+    port = ["--port", str(free_port())] if command == "api" else []
+    r = run(command, "--store", "sqlite:///./typo.db", *port, cwd=tmp_path, stdin=b"")
+    err = r.stderr.decode().strip()
+    assert r.returncode == 2, err
+    assert err == (
+        "kubetrail: error: SQLite store typo.db does not exist: check the path (--store or "
+        "$KUBETRAIL_STORE); kubetrail ingest, demo or ship create a store"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_says_where_it_wrote_the_events(tmp_path: Path) -> None:
+    r = run(
+        "demo", "--no-serve", "--store", f"sqlite:///{tmp_path / 'd.db'}",
+        "--write-events", "incident.jsonl", cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr.decode()
+    written = len((tmp_path / "incident.jsonl").read_bytes().splitlines())
+    assert r.stdout.decode().splitlines()[0] == (
+        f"kubetrail demo: wrote {written} watch events to incident.jsonl "
+        "(`kubetrail ingest incident.jsonl` loads them)"
+    )
+    r = run("demo", "--no-serve", "--write-events", "no/such/dir/x.jsonl", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.decode().strip() == (
+        "kubetrail: error: cannot write --write-events no/such/dir/x.jsonl: "
+        "No such file or directory"
+    )
+
+
+def _help(*args: str) -> str:
+    import argparse
+
+    from kubetrail.cli import build_parser
+
+    parser = build_parser()
+    if args:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[args[0]]
+    return " ".join(parser.format_help().split())
+
+
+def test_help_texts_name_what_each_option_is_and_its_default() -> None:
+    from kubetrail.config import DEFAULT_STORE_URL
+    from kubetrail.store.opensearch import DEFAULT_PREFIX
+
+    top = _help()
+    assert f"default {DEFAULT_STORE_URL}" in top and "opensearch+http(s)://" in top
+    assert "FILE a recording to read; '-' reads standard input; a directory:" in _help("ingest")
+    for command, default in (("api", "info"), ("ship", "info"), ("mcp", "warning")):
+        assert (
+            f"--log-level {{debug,info,warning,error}} the least severe lines logged to "
+            f"standard error (default {default})" in _help(command)
+        ), command
+    assert f"else {DEFAULT_PREFIX})" in _help("setup")
+    assert (
+        f"--store STORE store URL (default: the config's 'store', else $KUBETRAIL_STORE, "
+        f"else {DEFAULT_STORE_URL})" in _help("ship")
+    )

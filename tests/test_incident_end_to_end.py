@@ -9,6 +9,7 @@ real socket.
 from __future__ import annotations
 
 import base64
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kubetrail.cli.demo import _try_next
 from kubetrail.config import Settings
 from kubetrail.demo.incident import DEMO_SECRET_CANARY
 from kubetrail.store.sqlite import SQLiteStore
@@ -123,7 +125,7 @@ def test_image_pull_failure_in_payments(api: httpx.Client) -> None:
 def test_pending_pvc_and_its_events(api: httpx.Client) -> None:
     pending = events(api, signal="pvc.phase:Pending")
     assert {(d["namespace"], d["resourceName"]) for d in pending} == {("data", "postgres-data")}
-    history = api.get("/api/v1/events/data/persistentvolumeclaims/postgres-data")
+    history = api.get("/api/v1/events/data/persistentvolumeclaims/postgres-data?full=true")
     assert history.status_code == 200
     body = history.json()
     assert body["history"][-1]["objectChanges"]["spec"]["storageClassName"] == "fast-ssd"
@@ -138,8 +140,14 @@ def test_worker_3_not_ready(api: httpx.Client) -> None:
     assert all(d["namespace"] == "" for d in unknown)
     node = api.get("/api/v1/events/_/nodes/worker-3").json()
     assert "NodeNotReady" in {e["reason"] for e in node["relatedEvents"]}
-    paths = {p for v in node["history"] for p in v["changedPaths"]}
-    assert any(p.startswith("status.conditions[Ready]") for p in paths)
+    changes = {c["path"]: c for v in node["history"] for c in v.get("changes", [])}
+    assert changes["status.conditions[Ready].status"] == {
+        "path": "status.conditions[Ready].status",
+        "before": "True",
+        "after": "Unknown",
+    }
+    # the kubelet's status posts that only move heartbeat times are counted, not listed
+    assert node["heartbeatOnlyVersions"] > 0
     # its pods were deleted and recreated elsewhere
     deleted = events(api, verb="delete", resourceType="pods")
     assert any(d["objectChanges"]["spec"].get("nodeName") == "worker-3" for d in deleted)
@@ -166,9 +174,40 @@ def test_the_rotated_secret_never_reaches_the_store_or_the_api(
     assert plain in raw and encoded in raw  # the input really holds it, both ways
     stored = stored_bytes(db)
     assert plain not in stored and encoded not in stored
-    secret = api.get("/api/v1/events/payments/secrets/payment-db-credentials")
-    assert secret.status_code == 200
-    assert DEMO_SECRET_CANARY not in secret.text and encoded.decode() not in secret.text
-    versions = secret.json()["history"]
-    assert any("data.password" in v["changedPaths"] for v in versions)  # the rotation still shows
+    path = "/api/v1/events/payments/secrets/payment-db-credentials"
+    for secret in (api.get(path), api.get(path, params={"full": "true"})):
+        assert secret.status_code == 200
+        assert DEMO_SECRET_CANARY not in secret.text and encoded.decode() not in secret.text
+    full = api.get(path, params={"full": "true"}).json()["history"]
+    assert any("data.password" in v["changedPaths"] for v in full)  # the rotation still shows
+    # the change view shows the rotation as one redacted marker replaced by another
+    rotation = [
+        c
+        for v in api.get(path).json()["history"]
+        for c in v.get("changes", [])
+        if c["path"] == "data.password"
+    ]
+    assert len(rotation) == 1
+    assert rotation[0]["before"].startswith("[REDACTED hmac-sha256:")
+    assert rotation[0]["after"].startswith("[REDACTED hmac-sha256:")
+    assert rotation[0]["before"] != rotation[0]["after"]
     assert not events(api, q=DEMO_SECRET_CANARY)
+    for fields in ("objectChanges.data", "objectChanges.metadata.annotations"):
+        sparse = api.get("/api/v1/events", params={**WIDE, "kind": "Secret", "fields": fields})
+        assert DEMO_SECRET_CANARY not in sparse.text and encoded.decode() not in sparse.text
+
+
+def test_the_demos_printed_curls_answer_briefly(api: httpx.Client) -> None:
+    """Every curl `kubetrail demo` prints answers 200 with a page a terminal can show."""
+    printed = _try_next("127.0.0.1", 8080, "sqlite:///./kubetrail-demo.db")
+    urls = re.findall(r"curl -s '(http://[^']+)'", printed)
+    assert len(urls) >= 8
+    for url in urls:
+        # the incident ends "now" and the store here was ingested from it: look at all of it
+        path = httpx.URL(url.removeprefix("http://127.0.0.1:8080"))
+        if path.query:  # a search: over the whole incident, as printed otherwise
+            path = path.copy_merge_params(WIDE)
+        resp = api.get(path)
+        assert resp.status_code == 200, (path, resp.text)
+        assert resp.json(), path
+        assert len(resp.content) < 10_000, (path, len(resp.content))

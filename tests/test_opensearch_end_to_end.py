@@ -131,6 +131,15 @@ REQUESTS = [
     ("/api/v1/events/shop/pods/no-such-pod", {}),
     ("/api/v1/events", {"start": "yesterday"}),
     ("/api/v1/events", {**RANGE, "cursor": "not-a-cursor"}),
+    # sparse fieldsets, the history's two views, the summary
+    ("/api/v1/events", {**RANGE, "signal": "pod.*", "fields": "timestamp,verb,signals,message"}),
+    ("/api/v1/events", {**RANGE, "kind": "Node", "fields": "namespace,objectChanges.metadata"}),
+    ("/api/v1/events", {**RANGE, "kind": "Event", "fields": "reason,involvedObject.namespace"}),
+    ("/api/v1/events", {**RANGE, "fields": "verbb"}),
+    ("/api/v1/events/_/nodes/worker-3", {"full": "true"}),
+    ("/api/v1/events/shop/deployments/checkout", {}),
+    ("/api/v1/summary", {**RANGE, "namespace": "shop", "newest": "10"}),
+    ("/api/v1/summary", {**RANGE, "by": "namespace,signal", "top": "5"}),
 ]
 
 

@@ -84,6 +84,11 @@ class Settings:
     api_token: str | None = None
     api_token_file: str | None = None
     max_request_bytes: int = 1024 * 1024
+    #: ``POST /api/v1/audit`` (the API server's webhook batches): taken only when the store
+    #: may be written (``kubetrail api --accept-audit``, ``kubetrail ship --api-port``), up to
+    #: ``max_audit_bytes`` a request
+    accept_audit: bool = False
+    max_audit_bytes: int = 64 * 1024 * 1024
     api_url: str = DEFAULT_API_URL
     shipper_config_path: str | None = None
     #: Host names the servers answer besides IPs, localhost and cluster names (hosts.py).

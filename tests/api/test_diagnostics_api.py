@@ -24,7 +24,7 @@ def api(sqlite_incident: Store) -> Iterator[httpx.Client]:
         yield c
 
 
-def test_lists_the_six_checks(api: httpx.Client) -> None:
+def test_lists_the_seven_checks(api: httpx.Client) -> None:
     body = api.get("/api/v1/diagnostics").json()
     assert [c["name"] for c in body["checks"]] == [
         "check_node_health",
@@ -33,6 +33,7 @@ def test_lists_the_six_checks(api: httpx.Client) -> None:
         "analyze_recent_changes",
         "investigate_pod_startup",
         "check_resource_limits",
+        "check_workload_rollouts",
     ]
     startup = next(c for c in body["checks"] if c["name"] == "investigate_pod_startup")
     assert startup["required"] == ["pod_name", "namespace"]

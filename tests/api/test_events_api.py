@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import httpx
 import pytest
 
@@ -75,16 +77,154 @@ def test_pagination_with_cursor_and_link_headers(client: httpx.Client):
     assert len(seen) == len(set(seen)) == 12
 
 
-def test_object_history(client: httpx.Client):
+def test_object_history_is_what_changed_by_default(client: httpx.Client):
     r = client.get("/api/v1/events/shop/pods/checkout-7d9f8b6c5-x2k4p")
     assert r.status_code == 200
     body = r.json()
+    assert body["view"] == "changes" and body["kind"] == "Pod"
+    first, crash, restart = body["history"]
     assert [v["resourceVersion"] for v in body["history"]] == ["100", "110", "120"]
-    assert "status.containerStatuses[app].state.waiting" in body["history"][1]["changedPaths"]
-    assert [e["reason"] for e in body["relatedEvents"]] == ["BackOff"]
+    assert first["first"] is True and "changes" not in first and first["snapshot"] is True
+    assert "objectChanges" not in crash and crash["fieldManager"] == "kubelet"
+    changes = {c["path"]: c for c in crash["changes"]}
+    assert changes["status.containerStatuses[app].restartCount"] == {
+        "path": "status.containerStatuses[app].restartCount",
+        "before": 0,
+        "after": 1,
+    }
+    waiting = changes["status.containerStatuses[app].state.waiting"]
+    assert "before" not in waiting and waiting["after"]["reason"] == "CrashLoopBackOff"
+    assert "after" not in changes["status.containerStatuses[app].state.running"]
+    assert restart["changes"] == [
+        {"path": "status.containerStatuses[app].restartCount", "before": 1, "after": 2}
+    ]
+    assert body["relatedEvents"] == [
+        {
+            "lastSeen": "2026-11-25T03:10:01Z",
+            "type": "Warning",
+            "reason": "BackOff",
+            "count": 5,
+            "message": "Back-off restarting failed container app in pod checkout-7d9f8b6c5-x2k4p_shop",
+        }
+    ]
     node = client.get("/api/v1/events/_/nodes/worker-3").json()
     assert node["history"][0]["signals"] == ["node.condition:Ready=Unknown"]
     assert [e["reason"] for e in node["relatedEvents"]] == ["NodeNotReady"]
+
+
+def test_object_history_full_has_the_whole_versions(client: httpx.Client):
+    path = "/api/v1/events/shop/pods/checkout-7d9f8b6c5-x2k4p"
+    body = client.get(path, params={"full": "true"}).json()
+    assert [v["resourceVersion"] for v in body["history"]] == ["100", "110", "120"]
+    assert "status.containerStatuses[app].state.waiting" in body["history"][1]["changedPaths"]
+    assert body["history"][1]["objectChanges"]["kind"] == "Pod"
+    assert [e["reason"] for e in body["relatedEvents"]] == ["BackOff"]
+    assert "objectChanges" in body["relatedEvents"][0]
+    assert len(client.get(path).content) < len(client.get(path, params={"full": "true"}).content)
+    r = client.get(path, params={"full": "perhaps"})
+    assert r.status_code == 400 and "full" in r.text
+
+
+def test_fields_returns_sparse_documents(client: httpx.Client):
+    get = lambda **p: client.get("/api/v1/events", params={**WINDOW, **p})  # noqa: E731
+    docs = get(fields="timestamp,verb,resourceName,signals,message", kind="Pod").json()
+    assert docs and all(
+        set(d) == {"timestamp", "verb", "resourceName", "signals", "message"} for d in docs
+    )
+    full = get(kind="Pod").json()
+    assert [d["resourceName"] for d in docs] == [d["resourceName"] for d in full]
+    # repeated, dotted (a key holding dots is written out), into lists, into involvedObject
+    nodes = client.get(
+        "/api/v1/events",
+        params=[
+            *WINDOW.items(),
+            ("kind", "Node"),
+            ("fields", "namespace"),
+            ("fields", "objectChanges.metadata.labels.kubernetes.io/hostname"),
+        ],
+    ).json()
+    assert [n["objectChanges"]["metadata"]["labels"] for n in nodes] == [
+        {"kubernetes.io/hostname": d["resourceName"]} for d in get(kind="Node").json()
+    ]
+    assert all(set(n) == {"namespace", "objectChanges"} and n["namespace"] == "" for n in nodes)
+    pods = get(fields="objectChanges.spec.containers.image", name="cart-1").json()
+    images = [
+        c["image"] for c in get(name="cart-1").json()[0]["objectChanges"]["spec"]["containers"]
+    ]
+    assert pods[0] == {"objectChanges": {"spec": {"containers": [{"image": i} for i in images]}}}
+    events = get(fields="reason,involvedObject.name", kind="Event").json()
+    assert {(e["reason"], e["involvedObject"]["name"]) for e in events} >= {
+        ("BackOff", "checkout-7d9f8b6c5-x2k4p")
+    }
+    # a path that leads nowhere leaves nothing, not nulls
+    assert get(fields="objectChanges.spec.nothing", kind="Node").json() == [{} for _ in nodes]
+
+
+def test_fields_pages_like_whole_documents(client: httpx.Client):
+    seen = []
+    params = {**WINDOW, "limit": 5, "fields": "id"}
+    while True:
+        r = client.get("/api/v1/events", params=params)
+        seen += [d["id"] for d in r.json()]
+        if "X-Next-Cursor" not in r.headers:
+            break
+        assert "fields=id" in r.headers["Link"]
+        params["cursor"] = r.headers["X-Next-Cursor"]
+    assert seen == [d["id"] for d in client.get("/api/v1/events", params=WINDOW).json()]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ("timestamp,verbb", "unknown field 'verbb'"),
+        ("verb.name", "verb holds no fields"),
+        ("involvedObject.colour", "unknown field 'involvedObject.colour'"),
+        ("objectChanges..spec", "has an empty part"),
+        ("objectChanges.spec.*", "holds '*'"),
+        ("objectChanges. spec", "holds ' '"),
+        (",".join(f"objectChanges.a{i}" for i in range(51)), "at most 50"),
+    ],
+)
+def test_bad_fields_are_400_naming_them(client: httpx.Client, fields: str, message: str):
+    r = client.get("/api/v1/events", params={**WINDOW, "fields": fields})
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]
+    assert "Traceback" not in r.text
+
+
+def test_summary_counts_and_newest_changes(client: httpx.Client):
+    r = client.get("/api/v1/summary", params={**WINDOW, "namespace": "shop", "newest": 2})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    every = client.get("/api/v1/events", params=WINDOW).json()
+    shop = [d for d in every if d["namespace"] == "shop"]
+    assert body["total"] == len(shop)
+    assert body["counts"]["kind"] == {"Pod": 5, "Event": 2, "ConfigMap": 1}
+    assert sum(body["counts"]["verb"].values()) == len(shop)
+    assert body["counts"]["signal"]["pod.waiting:CrashLoopBackOff"] == 2
+    changes = [d for d in shop if not d["snapshot"]][::-1][:2]
+    assert [d["timestamp"] for d in body["newest"]] == [d["timestamp"] for d in changes]
+    assert all(set(d.get("objectChanges", {})) <= {"message", "note"} for d in body["newest"])
+    by_ns = client.get("/api/v1/summary", params={**WINDOW, "by": "namespace", "top": 2}).json()
+    per_ns = Counter(d["namespace"] or "_" for d in every)
+    assert by_ns["counts"] == {"namespace": dict(per_ns.most_common(2))}
+    assert by_ns["moreValues"] == ["namespace"] and by_ns["newest"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"by": "colour"}, "cannot count by colour"),
+        ({"top": "0"}, "top must be between 1 and 100"),
+        ({"newest": "101"}, "newest must be between 0 and 100"),
+        ({"verb": "patch"}, "invalid verb"),
+        ({"start": "yesterday"}, "invalid start"),
+    ],
+)
+def test_bad_summary_parameters_are_400(client: httpx.Client, params, message):
+    r = client.get("/api/v1/summary", params=params)
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]
 
 
 def test_unknown_object_is_404_json(client: httpx.Client):
@@ -159,10 +299,12 @@ def test_openapi_describes_every_parameter(client: httpx.Client):
         "name",
         "kind",
         "signal",
+        "user",
         "q",
         "snapshot",
         "limit",
         "cursor",
+        "fields",
     }
     assert all(p.get("description") for p in op["parameters"])
     history = spec["paths"]["/api/v1/events/{namespace}/{resourceType}/{name}"]["get"]

@@ -132,7 +132,12 @@ def test_an_allowed_host_from_settings_is_served(store) -> None:
 def test_openapi_documents_error_answers_and_time_formats(client: httpx.Client) -> None:
     doc = client.get("/openapi.json").json()
     paths = doc["paths"]
-    for path in ("/api/v1/events", "/api/v1/changes", "/api/v1/diagnostics/{check}"):
+    for path in (
+        "/api/v1/events",
+        "/api/v1/summary",
+        "/api/v1/changes",
+        "/api/v1/diagnostics/{check}",
+    ):
         responses = paths[path]["get"]["responses"]
         assert {"400", "503"} <= set(responses), path
         schema = responses["400"]["content"]["application/json"]["schema"]
@@ -142,10 +147,10 @@ def test_openapi_documents_error_answers_and_time_formats(client: httpx.Client) 
     times = {
         (path, p["name"]): p["schema"]
         for path, item in paths.items()
-        for p in item["get"].get("parameters", [])
+        for p in item.get("get", {}).get("parameters", [])
         if p["name"] in ("start", "end", "start_time", "end_time")
     }
-    assert len(times) == 8, sorted(times)
+    assert len(times) == 10, sorted(times)
     for where, schema in times.items():
         variants = schema.get("anyOf", [schema])
         assert (

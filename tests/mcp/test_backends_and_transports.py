@@ -49,6 +49,7 @@ SURVEY = (
     "check_volume_issues",
     "analyze_recent_changes",
     "check_resource_limits",
+    "check_workload_rollouts",
 )
 
 
@@ -111,6 +112,18 @@ def test_events_only_api_checks_run_locally_and_say_so(
         assert "fast-ssd" in report["conclusion"]
         changes = mcp.read("audit://changes/24h")
         assert any("computed locally" in n for n in changes["notes"])
+        # a resource's counts too: this API has no /api/v1/summary either
+        shop = mcp.read("audit://events/shop")
+        assert any("computed locally" in n for n in shop["notes"])
+        assert shop["total"] > len(shop["newestChanges"]) > 0
+        assert shop["counts"]["kind"]["Pod"] > 0
+        # search_events cannot count here: it says so instead of fetching everything
+        page = mcp.tool("search_events", namespace="shop", limit=5, **WIDE).structured_content
+        assert page["total"] == "at least 5"
+        # the next page: from the cursor, or (no cursors) from the last time shown
+        last = page["events"][-1]["timestamp"]
+        more = page["paging"]["more"]
+        assert "cursor=" in more or f'start_time="{last}"' in more
         # the same parameter errors as with the full API
         assert "30m, 2h" in mcp.error("check_pod_issues", time_window="soon")
         assert "Traceback" not in mcp.stderr
@@ -119,14 +132,15 @@ def test_events_only_api_checks_run_locally_and_say_so(
 
 def test_store_mode_needs_no_api(incident_db: Path, work: Path) -> None:
     with McpSession("--store", f"sqlite:///{incident_db}", cwd=work) as mcp:
-        assert len(mcp.list_tools()) == 8
+        assert len(mcp.list_tools()) == 9
         report = mcp.report("check_volume_issues", **WIDE)
         assert any("fast-ssd" in f["message"] for f in report["findings"])
         report = mcp.report("check_pod_issues", namespace="payments", **WIDE)
         assert {f["issue"] for f in report["findings"]} & {"ImagePullBackOff", "ErrImagePull"}
         node = mcp.read("audit://node-events/worker-3")
         assert node["relatedEvents"]
-        assert mcp.read("audit://events/_/nodes")["events"]
+        nodes = mcp.read("audit://events/_/nodes")
+        assert nodes["newestChanges"] and nodes["total"] >= len(nodes["newestChanges"])
         assert "no audit events" in mcp.error(
             "check_node_health", start_time="2001-01-01T00:00:00Z", end_time="2001-01-02T00:00:00Z"
         )
@@ -237,7 +251,7 @@ def test_streamable_http_needs_the_bearer_token(http_server: str) -> None:
             return tools, result.structured_content
 
     tools, report = anyio.run(session)
-    assert "check_volume_issues" in tools and len(tools) == 8
+    assert "check_volume_issues" in tools and len(tools) == 9
     assert any(f["object"]["name"] == "postgres-data" for f in report["findings"])
     assert_no_secret(report)
 
@@ -289,10 +303,52 @@ def test_a_foreign_host_or_origin_is_refused_on_every_address(
 
 
 def test_http_refuses_to_start_without_a_token(work: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "KUBETRAIL_API_TOKEN"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KUBETRAIL_API_TOKEN", "KUBETRAIL_API_TOKEN_FILE")
+    }
     r = kubetrail("mcp", "--http", "--port", str(free_port()), cwd=work, env=env)
     assert r.returncode == 2
     assert r.stderr.decode().strip() == (
-        "kubetrail: error: --http needs a bearer token: set KUBETRAIL_API_TOKEN "
-        "(or --no-auth on 127.0.0.1 for local testing)"
+        "kubetrail: error: --http needs a bearer token: set KUBETRAIL_API_TOKEN or "
+        "KUBETRAIL_API_TOKEN_FILE (or --no-auth on 127.0.0.1 for local testing)"
     )
+    missing = work / "no-such-token"
+    r = kubetrail(
+        "mcp", "--http", "--port", str(free_port()), cwd=work,
+        env={**env, "KUBETRAIL_API_TOKEN_FILE": str(missing)},
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.decode().strip() == (
+        f"kubetrail: error: KUBETRAIL_API_TOKEN_FILE {missing}: No such file or directory"
+    )
+
+
+def test_http_takes_the_token_from_a_file(incident_db: Path, work: Path) -> None:
+    """deploy/components/mcp-http mounts the api-token of a Secret as a file."""
+    token_file = work / "mcp-token"
+    token_file.write_text("from-a-file\n")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "KUBETRAIL_API_TOKEN"}
+    env["KUBETRAIL_API_TOKEN_FILE"] = str(token_file)
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "kubetrail", "mcp", "--http", "--port", str(port),
+            "--store", f"sqlite:///{incident_db}",
+        ],
+        cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", proc)
+        assert httpx.post(f"{url}/mcp", json=PING, headers=MCP_HEADERS).status_code == 401
+        r = httpx.post(
+            f"{url}/mcp",
+            json=PING,
+            headers={**MCP_HEADERS, "Authorization": "Bearer from-a-file"},
+        )
+        assert r.status_code not in (401, 403), r.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -71,6 +71,7 @@ def test_inspector_lists_the_tools(api_url: str) -> None:
         "analyze_recent_changes",
         "investigate_pod_startup",
         "check_resource_limits",
+        "check_workload_rollouts",
         "search_events",
         "get_object_history",
     }

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from mcp.shared.exceptions import MCPError
 
 from tests.support.mcp_processes import CHECK_TOOLS, TOOLS, WIDE, McpSession
+
+#: what one resource may hold at most: about a third of the 25,000 tokens a client such as
+#: Claude Code accepts from one read (JSON runs 3-4 characters a token)
+RESOURCE_CHARS = 30_000
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +61,19 @@ def test_lists_exactly_the_original_names(mcp_api: McpSession) -> None:
     assert {t.name for t in tools} == TOOLS
     assert {t.uri_template for t in mcp_api.list_resource_templates()} == TEMPLATES
     assert {p.name for p in mcp_api.list_prompts()} == PROMPTS
-    assert mcp_api.list_resources() == []  # everything is a template
+    # the concrete resources worth reading now: the incident's namespaces and nodes
+    listed = {str(r.uri): r for r in mcp_api.list_resources()}
+    assert {
+        "audit://changes/1h",
+        "audit://changes/24h",
+        "audit://changes/7d",
+        "audit://events/shop",
+        "audit://events/data",
+        "audit://events/payments",
+        "audit://events/_",
+        "audit://node-events/worker-3",
+    } <= set(listed)
+    assert "events of namespace shop in the last 24 h" in listed["audit://events/shop"].description
 
 
 def test_tools_are_read_only_with_described_inputs_and_output_schemas(
@@ -168,10 +185,23 @@ def test_check_resource_limits_finds_the_oom_kill_and_says_what_it_cannot_see(
 def test_text_summary_is_short_and_says_how_to_narrow(mcp_api: McpSession) -> None:
     result = mcp_api.tool("check_pod_issues", limit=2, **WIDE)
     text = result.content[0].text
+    report = result.structured_content
     assert text.startswith("check_pod_issues:")
-    assert "more findings not listed here" in text and "namespace=" in text
-    assert len(result.structured_content["findings"]) == 2
-    assert result.structured_content["truncated"] is True
+    assert len(report["findings"]) == 2 and report["truncated"] is True
+    total = report["totalFindings"]
+    assert f"{total} total, showing 2." in text
+    page = report["paging"]
+    assert page["total"] == total and page["showing"] == 2
+    # the exact calls: the same range, a higher limit; or one namespace
+    rng = report["range"]
+    same = f'start_time="{rng["start"]}", end_time="{rng["end"]}"'
+    assert page["more"] == f"check_pod_issues(limit={total}, {same})"
+    assert page["narrow"].startswith('check_pod_issues(namespace="')
+    assert f"More: {page['more']}" in text and f"Narrow: {page['narrow']}" in text
+    more = mcp_api.report(
+        "check_pod_issues", limit=total, start_time=rng["start"], end_time=rng["end"]
+    )
+    assert len(more["findings"]) == total and more["paging"] == {"total": total, "showing": total}
 
 
 # -- search and history ------------------------------------------------------------------
@@ -213,9 +243,14 @@ def test_get_object_history_shows_what_changed(mcp_api: McpSession) -> None:
     assert not result.is_error
     h = result.structured_content
     assert h["kind"] == "Deployment" and h["totalVersions"] >= 2
-    paths = {p for v in h["versions"] for p in v.get("changedPaths", [])}
-    assert "spec.template.spec.containers[checkout].image" in paths
+    changes = [c for v in h["versions"] for c in v.get("changes", [])]
+    image = "registry.example.com/shop/checkout"
+    rollout = f"spec.template.spec.containers[checkout].image: {image}:1.4.2 → {image}:1.5.0"
+    assert rollout in changes
     assert "managedFields" not in h["latest"]["metadata"]
+    text = result.content[0].text
+    assert "by helm:" in text and rollout in text
+    assert f"{h['totalVersions']} total, showing {len(h['versions'])}." in text
 
     # a kind and '' are accepted for a cluster-scoped object
     node = mcp_api.tool("get_object_history", namespace="", resource_type="Node", name="worker-3")
@@ -228,12 +263,16 @@ def test_get_object_history_shows_what_changed(mcp_api: McpSession) -> None:
 
 def test_resource_templates_read(mcp_api: McpSession) -> None:
     ns = mcp_api.read("audit://events/shop")
-    assert ns["namespace"] == "shop" and ns["events"]
-    assert all(e["namespace"] == "shop" for e in ns["events"])
+    assert ns["namespace"] == "shop" and ns["newestChanges"]
+    assert all(e["namespace"] == "shop" for e in ns["newestChanges"])
+    assert not any(e.get("snapshot") for e in ns["newestChanges"])
+    stamps = [e["timestamp"] for e in ns["newestChanges"]]
+    assert stamps == sorted(stamps, reverse=True)
+    assert sum(ns["counts"]["verb"].values()) == ns["total"]
 
-    pods = mcp_api.read("audit://events/data/persistentvolumeclaims")
-    assert {e["resourceName"] for e in pods["events"]} >= {"postgres-data"}
-    assert all(e["resourceType"] == "persistentvolumeclaims" for e in pods["events"])
+    pvcs = mcp_api.read("audit://events/data/persistentvolumeclaims")
+    assert "postgres-data" in pvcs["counts"]["resourceName"]
+    assert all(e["resourceType"] == "persistentvolumeclaims" for e in pvcs["newestChanges"])
 
     for window in ("1h", "24h", "7d"):
         changes = mcp_api.read(f"audit://changes/{window}")
@@ -247,6 +286,95 @@ def test_resource_templates_read(mcp_api: McpSession) -> None:
     node = mcp_api.read("audit://node-events/worker-3")
     assert node["name"] == "worker-3" and node["kind"] == "Node"
     assert any("node.condition:Ready=Unknown" in v.get("signals", []) for v in node["versions"])
+
+
+def test_resources_are_summaries_well_under_a_clients_budget(mcp_api: McpSession) -> None:
+    """Claude Code caps what one read puts in the model's context at 25,000 tokens: every
+    resource the server lists stays far under it (before this summary, audit://events/shop
+    was 140,427 characters), says how many it left out and the call that shows them."""
+    for resource in mcp_api.list_resources():
+        uri = str(resource.uri)
+        text = mcp_api._call(mcp_api.client.read_resource, uri).contents[0].text
+        assert len(text) < RESOURCE_CHARS, (uri, len(text))
+        body = orjson.loads(text)
+        page = body["paging"]
+        assert {"total", "showing"} <= set(page), uri
+        if uri.startswith("audit://events/"):
+            assert page["showing"] == len(body["newestChanges"])
+            assert body["leftOut"] == body["total"] - page["showing"]
+            if body["leftOut"]:
+                assert page["more"].startswith("search_events(namespace=")
+    shop = mcp_api.read("audit://events/shop")
+    assert shop["total"] > 600 and shop["leftOut"] > 500
+    more = shop["paging"]["more"]
+    assert more.startswith('search_events(namespace="shop", start_time="') and "limit=50" in more
+    assert shop["paging"]["narrow"].startswith('search_events(namespace="shop"')
+    assert "signal=" in shop["paging"]["narrow"]  # the commonest state, not an Event type
+
+
+def test_search_events_says_how_many_and_pages_with_the_exact_call(mcp_api: McpSession) -> None:
+    first = mcp_api.tool("search_events", namespace="shop", limit=5, **WIDE)
+    out = first.structured_content
+    shop = mcp_api.tool("search_events", namespace="shop", limit=200, **WIDE).structured_content
+    assert out["total"] == shop["total"] > 200
+    assert f"{out['total']} total, showing 5." in first.content[0].text
+    more = out["paging"]["more"]
+    assert more.startswith('search_events(namespace="shop", start_time="')
+    assert f'cursor="{out["nextCursor"]}"' in more
+    rng = out["range"]
+    nxt = mcp_api.tool(
+        "search_events",
+        namespace="shop",
+        start_time=rng["start"],
+        end_time=rng["end"],
+        limit=5,
+        cursor=out["nextCursor"],
+    ).structured_content
+    assert nxt["events"][0]["timestamp"] >= out["events"][-1]["timestamp"]
+    assert out["paging"]["narrow"].startswith('search_events(namespace="shop", kind="')
+    # objects are large: a result is cut to its budget, and the next page starts after it
+    big = mcp_api.tool("search_events", include_objects=True, limit=200, **WIDE)
+    assert len(big.content[0].text) + len(orjson.dumps(big.structured_content)) < 50_000
+    cut = big.structured_content
+    assert cut["count"] < 200 and cut["nextCursor"] and "cursor=" in cut["paging"]["more"]
+    after = mcp_api.tool(
+        "search_events",
+        include_objects=True,
+        limit=200,
+        start_time=cut["range"]["start"],
+        end_time=cut["range"]["end"],
+        cursor=cut["nextCursor"],
+    ).structured_content
+    assert after["events"][0]["timestamp"] >= cut["events"][-1]["timestamp"]
+    # everything on one page: counted without asking the store again
+    whole = mcp_api.tool("search_events", name="checkout", kind="Deployment", **WIDE)
+    count = whole.structured_content["count"]
+    assert whole.structured_content["paging"] == {"total": count, "showing": count}
+    assert f"{count} total, showing {count}." in whole.content[0].text
+
+
+def test_get_object_history_pages_by_time(mcp_api: McpSession) -> None:
+    pod = mcp_api.tool(
+        "search_events", namespace="shop", signal="pod.waiting:CrashLoopBackOff", limit=1, **WIDE
+    ).structured_content["events"][0]["resourceName"]
+    h = mcp_api.tool(
+        "get_object_history", namespace="shop", resource_type="pods", name=pod
+    ).structured_content
+    assert h["omittedVersions"] > 0  # a crash loop: more versions than are listed
+    page = h["paging"]
+    assert page["total"] == h["totalVersions"] and page["showing"] == len(h["versions"])
+    oldest = h["versions"][0]["timestamp"]
+    assert page["more"] == (
+        f'get_object_history(namespace="shop", resource_type="pods", name="{pod}", '
+        f'end_time="{oldest}")'
+    )
+    older = mcp_api.tool(
+        "get_object_history", namespace="shop", resource_type="pods", name=pod, end_time=oldest
+    ).structured_content
+    assert older["versions"][-1]["timestamp"] <= oldest < h["versions"][-1]["timestamp"]
+    assert "end_time" in mcp_api.error(
+        "get_object_history", namespace="shop", resource_type="pods", name=pod, end_time="soon"
+    )
 
 
 def test_resource_errors_say_what_is_accepted(mcp_api: McpSession) -> None:

@@ -5,7 +5,8 @@ re-read when the file changes) every request except ``/health`` needs
 ``Authorization: Bearer <token>``, compared in constant time; a missing or wrong
 token is a 401 JSON error. Without a token the API is open, as the original tool
 was: put it behind a NetworkPolicy (deploy/ does). Request bodies are refused
-above ``max_request_bytes`` (the API is read-only; nothing needs a body). The
+above ``max_request_bytes`` (only the audit webhook takes one, up to
+``max_audit_bytes``). The
 token's source and the comparison are :mod:`kubetrail.auth`, shared with the
 MCP server's HTTP transport.
 """
@@ -21,6 +22,8 @@ from kubetrail.auth import TokenSource, bearer_token_matches
 from kubetrail.config import Settings
 
 OPEN_PATHS = frozenset({"/health"})
+#: the audit webhook (:mod:`kubetrail.api.routes.audit`), whose bodies may be larger
+AUDIT_PATH = "/api/v1/audit"
 
 
 def bearer_guard(
@@ -32,10 +35,14 @@ def bearer_guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_request_bytes:
-            return error_response(
-                413, f"request body larger than {settings.max_request_bytes} bytes"
-            )
+        # the audit webhook's batches are larger; its route also caps what it reads
+        limit = (
+            settings.max_audit_bytes
+            if request.url.path == AUDIT_PATH
+            else settings.max_request_bytes
+        )
+        if length and length.isdigit() and int(length) > limit:
+            return error_response(413, f"request body larger than {limit} bytes")
         # whether this caller may see more than "ok" (the open /health hides details from
         # callers without the token: paths, counts and time ranges tell an attacker a lot)
         request.state.authorized = True

@@ -15,7 +15,9 @@ TIME_PARAMETER: dict[str, Any] = {"format": "date-time"}
 _MEANINGS = {
     400: "Bad input: the message names the parameter and what it accepts.",
     401: "Missing or wrong bearer token (only when the API has one).",
+    403: "This API does not take it (the audit webhook needs --accept-audit).",
     404: "Nothing of that name is stored.",
+    413: "The request body is larger than the API takes.",
     503: "The store cannot answer.",
 }
 

@@ -52,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubetrail",
         description="What happened in this Kubernetes cluster, and why.",
-        epilog=f"Store URLs: sqlite:///path.db (default {DEFAULT_STORE_URL}, or $KUBETRAIL_STORE).",
+        epilog=f"Store URLs (--store, or $KUBETRAIL_STORE; default {DEFAULT_STORE_URL}): "
+        "sqlite:///relative/path.db or sqlite:////absolute/path.db for the embedded store; "
+        "opensearch+http(s)://[user:pass@]host:port[,host:port...] for OpenSearch "
+        "(prepare it once with kubetrail setup).",
     )
     parser.add_argument("--version", action="version", version=f"kubetrail {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")

@@ -7,15 +7,18 @@ it too, after loading its incident.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from kubetrail.cli.common import (
-    LOG_LEVELS,
     SubParsers,
     add_allowed_host_option,
+    add_log_level_option,
     add_store_option,
+    add_tls_options,
     check_port_free,
     configure_logging,
     open_store_from,
+    tls_options,
     with_allowed_hosts,
 )
 from kubetrail.config import Settings
@@ -30,28 +33,54 @@ def register(sub: SubParsers) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     add_allowed_host_option(p)
-    p.add_argument("--log-level", default="info", choices=LOG_LEVELS)
+    add_log_level_option(p, default="info")
+    p.add_argument(
+        "--accept-audit",
+        action="store_true",
+        help="take the API server's audit webhook (POST /api/v1/audit) and join who made "
+        "each change to the stored versions; the store is then opened for writing",
+    )
+    add_tls_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_allowed_hosts(settings, args)
+    if args.accept_audit:
+        settings = dataclasses.replace(settings, accept_audit=True)
     check_port_free(args.host, args.port)
-    store = open_store_from(args.store or settings.store_url, settings, read_only=True)
+    tls = tls_options(args)
+    store = open_store_from(
+        args.store or settings.store_url, settings, read_only=not args.accept_audit
+    )
     try:
-        serve(store, settings, host=args.host, port=args.port, log_level=args.log_level)
+        serve(store, settings, host=args.host, port=args.port, log_level=args.log_level, tls=tls)
     finally:
         store.close()
     return 0
 
 
 def serve(
-    store: Store, settings: Settings, *, host: str, port: int, log_level: str = "info"
+    store: Store,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    tls: tuple[str | None, str | None] = (None, None),
 ) -> None:
-    """The REST API over ``store`` on ``host:port``, until interrupted."""
+    """The REST API over ``store`` on ``host:port``, until interrupted; HTTPS with ``tls``
+    (:func:`~kubetrail.cli.common.tls_options`)."""
     import uvicorn
 
     from kubetrail.api.app import create_app
 
     configure_logging(log_level)
-    uvicorn.run(create_app(store, settings), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(store, settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        ssl_certfile=tls[0],
+        ssl_keyfile=tls[1],
+    )

@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import socket
+import ssl
 import sys
 from collections.abc import Iterable
 from dataclasses import replace
@@ -45,6 +47,45 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", help=f"store URL (default $KUBETRAIL_STORE or {DEFAULT_STORE_URL})"
     )
+
+
+def add_log_level_option(parser: argparse.ArgumentParser, *, default: str) -> None:
+    """``--log-level``: the least severe log lines written to standard error."""
+    parser.add_argument(
+        "--log-level",
+        default=default,
+        choices=LOG_LEVELS,
+        help=f"the least severe lines logged to standard error (default {default})",
+    )
+
+
+def add_tls_options(parser: argparse.ArgumentParser, *, what: str = "the REST API") -> None:
+    """``--tls-cert``/``--tls-key``: serve HTTPS. The API server's audit webhook sends its
+    bearer token over TLS only (client-go drops credentials for a plain-HTTP server)."""
+    parser.add_argument(
+        "--tls-cert", metavar="FILE", help=f"serve {what} over HTTPS with this certificate (PEM)"
+    )
+    parser.add_argument("--tls-key", metavar="FILE", help="... and this private key (PEM)")
+
+
+def tls_options(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """uvicorn's ``ssl_certfile`` and ``ssl_keyfile`` from ``--tls-cert``/``--tls-key``
+    (both or neither; a readable certificate and its key), or ``(None, None)``."""
+    cert, key = getattr(args, "tls_cert", None), getattr(args, "tls_key", None)
+    if not cert and not key:
+        return None, None
+    if not cert or not key:
+        raise CommandError("--tls-cert and --tls-key go together")
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            raise CommandError(f"{flag} {path}: no such readable file")
+    try:  # what uvicorn would fail on later, with a traceback
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError) as exc:
+        raise CommandError(
+            f"--tls-cert {cert} / --tls-key {key}: not a PEM certificate and its key ({exc})"
+        ) from None
+    return cert, key
 
 
 def add_allowed_host_option(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,8 @@ No cluster needed: the incident (a bad rollout, CrashLoopBackOff, OOMKilled, an
 image pull failure, a pending PVC, a NotReady node, config and secret changes) is
 generated relative to now, loaded through the same ingest path as recorded watch
 events, and served by the REST API, with a page of commands to try next.
+``--play-into KUBECONFIG`` plays it into a real API server instead
+(:mod:`kubetrail.cli.demo_play`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import errno
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -24,6 +27,7 @@ from kubetrail.cli.common import (
     open_store_from,
     with_allowed_hosts,
 )
+from kubetrail.cli.demo_play import add_play_options, play_into
 from kubetrail.cli.ingest import CappedRejections
 from kubetrail.config import Settings
 
@@ -48,10 +52,13 @@ def register(sub: SubParsers) -> None:
     )
     add_allowed_host_option(p)
     p.add_argument("--no-serve", action="store_true", help="load the incident, do not serve")
+    add_play_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.play_into is not None or args.prefix is not None:
+        return play_into(args)
     settings = with_allowed_hosts(settings, args)
     from kubetrail.demo import generate_incident
     from kubetrail.events.timing import utcnow
@@ -65,9 +72,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         _remove_sqlite_files(Path(url.removeprefix("sqlite:///")))
     events = generate_incident(anchor=utcnow())
     if args.write_events:
-        with open(args.write_events, "wb") as fh:
-            for event in events:
-                fh.write(orjson.dumps(event) + b"\n")
+        _write_events(args.write_events, events)
     store = open_store_from(url, settings)
     try:
         records = (
@@ -85,6 +90,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _write_events(path: str, events: list[dict[str, Any]]) -> None:
+    try:
+        with open(path, "wb") as fh:
+            for event in events:
+                fh.write(orjson.dumps(event) + b"\n")
+    except OSError as exc:
+        raise CommandError(f"cannot write --write-events {path}: {exc.strerror or exc}") from None
+    print(
+        f"kubetrail demo: wrote {len(events)} watch events to {path} "
+        f"(`kubetrail ingest {path}` loads them)"
+    )
+
+
 def _remove_sqlite_files(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         candidate = path.with_name(path.name + suffix)
@@ -100,22 +118,36 @@ def _remove_sqlite_files(path: Path) -> None:
                 raise CommandError(f"cannot write SQLite store {path}: {reason}") from None
 
 
+CRASH_FIELDS = "timestamp,namespace,resourceName,signals"
+OOM_FIELDS = (
+    "timestamp,resourceName,objectChanges.spec.containers.resources.limits,"
+    "objectChanges.status.containerStatuses.lastState.terminated.reason"
+)
+EVENT_FIELDS = "timestamp,reason,involvedObject.name,objectChanges.message"
+CHANGE_FIELDS = "timestamp,verb,kind,namespace,resourceName,fieldManager"
+
+
 def _try_next(host: str, port: int, url: str) -> str:
     base = f"http://{host}:{port}"
     mcp = {
         "mcpServers": {"k8s-audit": {"command": "k8s-audit-server", "env": {"AUDIT_API_URL": base}}}
     }
     return f"""
-The API is starting on {base} (Ctrl-C stops it). Try:
+The API is starting on {base} (Ctrl-C stops it). Try these (add
+| python3 -m json.tool to indent the answers):
 
-  curl -s '{base}/health'
-  curl -s '{base}/api/v1/events?namespace=shop&resourceType=pods&limit=5'
-  curl -s '{base}/api/v1/events?signal=pod.waiting:CrashLoopBackOff'
-  curl -s '{base}/api/v1/events?signal=pod.lastTerminated:OOMKilled'
-  curl -s '{base}/api/v1/events?resourceType=events&q=FailedScheduling'
-  curl -s '{base}/api/v1/events?snapshot=false&resourceType=configmaps&resourceType=secrets'
+What happened in namespace shop: counts by kind, verb and signal, the newest changes
+  curl -s '{base}/api/v1/summary?namespace=shop&newest=5'
+Events, with only the fields you name (fields=; without it, whole documents)
+  curl -s '{base}/api/v1/events?signal=pod.waiting:CrashLoopBackOff&limit=10&fields={CRASH_FIELDS}'
+  curl -s '{base}/api/v1/events?signal=pod.lastTerminated:OOMKilled&limit=3&fields={OOM_FIELDS}'
+  curl -s '{base}/api/v1/events?resourceType=events&q=FailedScheduling&fields={EVENT_FIELDS}'
+  curl -s '{base}/api/v1/events?snapshot=false&kind=ConfigMap&kind=Secret&fields={CHANGE_FIELDS}'
+One object's history: what changed in each version, by whom, and its Events (full=true: whole)
+  curl -s '{base}/api/v1/events/shop/deployments/checkout'
   curl -s '{base}/api/v1/events/_/nodes/worker-3'
   curl -s '{base}/api/v1/events/data/persistentvolumeclaims/postgres-data'
+  curl -s '{base}/api/v1/events/payments/secrets/payment-db-credentials'
   open {base}/docs   (the OpenAPI explorer)
 
 Claude Desktop: add this to claude_desktop_config.json (macOS: ~/Library/Application

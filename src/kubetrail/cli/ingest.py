@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from kubetrail.cli.common import CommandError, SubParsers, add_store_option, open_store_from
 from kubetrail.config import Settings
+from kubetrail.ingest.inputs import RECORDING_SUFFIXES, InputError, expand_inputs
 from kubetrail.store import parse_store_url
 
 if TYPE_CHECKING:
@@ -31,7 +32,13 @@ def register(sub: SubParsers) -> None:
         "JSON lines, kubetrail documents, kubectl get -o json lists) into a store. "
         "'-' reads standard input. Exit code 1 when some lines were rejected.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="a recording to read; '-' reads standard input; a directory: the files in it "
+        f"ending in {', '.join(RECORDING_SUFFIXES)}, in name order",
+    )
     add_store_option(p)
     p.add_argument(
         "--batch-size",
@@ -45,8 +52,9 @@ def register(sub: SubParsers) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="processes reading and normalising in parallel (default: one per CPU; "
-        "1 = all in this process). Used with the embedded store",
+        help="processes reading and normalising in parallel (default: one per CPU for "
+        "files; 1 for a pipe, read line by line so a slow producer's events are stored "
+        "as they come; 1 = all in this process)",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
@@ -56,20 +64,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from kubetrail.ingest.parallel import WorkerDied, default_workers
-    from kubetrail.ingest.pipeline import ingest_files
+    from kubetrail.ingest.pipeline import ingest_files, is_regular_file
 
     if args.batch_size < 1:
         raise CommandError("--batch-size must be at least 1")
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise CommandError("--workers must be between 1 and 64")
-    workers = args.workers or default_workers()
     url = args.store or settings.store_url
     parse_store_url(url)  # a wrong URL is the first thing to say, before any file check
-    missing = [f for f in args.files if f != "-" and not Path(f).is_file()]
-    if missing:
-        raise CommandError(f"no such file: {missing[0]}")
+    try:
+        files = expand_inputs(args.files)  # a directory: the recordings in it, by name
+    except InputError as exc:
+        raise CommandError(str(exc)) from None
+    # The workers take input in 1 MB segments: a live producer on a pipe would wait
+    # for megabytes before its first event is stored.
+    workers = args.workers or (default_workers() if all(map(is_regular_file, files)) else 1)
     store = open_store_from(url, settings, bulk=True)
-    total = sum(Path(f).stat().st_size for f in args.files if f != "-")
+    total = sum(Path(f).stat().st_size for f in files if f != "-")
     show_bar = not args.quiet and sys.stderr.isatty()
     with tqdm(
         total=total or None,
@@ -82,7 +93,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         report = CappedRejections(lambda line: tqdm.write(line, file=sys.stderr))
         try:
             stats = ingest_files(
-                args.files,
+                files,
                 store,
                 policy=settings.redaction_policy(),
                 batch_size=args.batch_size,

@@ -3,7 +3,8 @@
 By default the server answers from the REST API (``--api-url``, ``$AUDIT_API_URL``)
 and speaks MCP over stdio, as Claude Desktop expects; ``--store`` opens a store
 directly instead. ``--http`` serves the streamable HTTP transport, which needs a
-bearer token (``$KUBETRAIL_API_TOKEN``) unless ``--no-auth`` on a loopback address.
+bearer token (``$KUBETRAIL_API_TOKEN``, or the file ``$KUBETRAIL_API_TOKEN_FILE``, read at
+start) unless ``--no-auth`` on a loopback address.
 On stdio, standard output is the protocol: logging goes to standard error only.
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 
+from kubetrail.auth import TokenSource
 from kubetrail.cli.common import (
-    LOG_LEVELS,
     CommandError,
     SubParsers,
     add_allowed_host_option,
+    add_log_level_option,
     check_port_free,
     configure_logging,
     open_store_from,
@@ -51,7 +53,7 @@ def register(sub: SubParsers) -> None:
         help="--http without a bearer token (refused unless --host is a loopback address)",
     )
     add_allowed_host_option(p)
-    p.add_argument("--log-level", default="warning", choices=LOG_LEVELS)
+    add_log_level_option(p, default="warning")
     p.set_defaults(handler=run)
 
 
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from kubetrail.mcp import RestBackend, StoreBackend, build_server
     from kubetrail.mcp.transport import is_loopback, run_http, run_stdio
 
-    token = settings.api_token
+    # $KUBETRAIL_API_TOKEN_FILE (a mounted Secret) is read once, here: restart after rotating
+    token = TokenSource(token=settings.api_token, path=settings.api_token_file).current()
     if args.http:
         check_port_free(args.host, args.port)
         if args.no_auth and not is_loopback(args.host):
@@ -70,8 +73,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
         if not token and not args.no_auth:
             raise CommandError(
-                "--http needs a bearer token: set KUBETRAIL_API_TOKEN "
-                "(or --no-auth on 127.0.0.1 for local testing)"
+                "--http needs a bearer token: set KUBETRAIL_API_TOKEN or "
+                "KUBETRAIL_API_TOKEN_FILE (or --no-auth on 127.0.0.1 for local testing)"
             )
     # httpx logs one line per request to the REST API at info
     configure_logging(args.log_level, quiet=() if args.log_level == "debug" else ("httpx",))

@@ -11,10 +11,15 @@ anything is written, so a bad ``--prefix`` or URL fails before the cluster chang
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
 
 from kubetrail.cli.common import CommandError, SubParsers
 from kubetrail.config import Settings
 from kubetrail.store import StoreURL, parse_store_url
+
+if TYPE_CHECKING:
+    from kubetrail.store.opensearch.templates import TemplateParams
 
 
 def register(sub: SubParsers) -> None:
@@ -37,7 +42,11 @@ def register(sub: SubParsers) -> None:
     )
     # default: DEFAULT_PREFIX, looked up when the command runs (it lives with the
     # OpenSearch client, too heavy an import for building the parser)
-    p.add_argument("--prefix", help="index prefix and write alias name")
+    p.add_argument(
+        "--prefix",
+        help="index prefix and write alias name: indices <prefix>-000001, ... (default "
+        "$KUBETRAIL_OPENSEARCH_PREFIX, else kubetrail-events)",
+    )
     retention = p.add_mutually_exclusive_group()
     retention.add_argument(
         "--retention",
@@ -137,12 +146,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except SetupError as exc:
         raise CommandError(str(exc)) from None
     except OSConnectionError as exc:
-        raise CommandError(describe_error(exc, url)) from None
+        if not args.dry_run:
+            raise CommandError(describe_error(exc, url)) from None
+        _dry_run_on_a_fresh_cluster(params, unreachable=describe_error(exc, url))
     finally:
         client.close()
     if saved_objects is not None:
         _import_dashboards(args, saved_objects, prefix=prefix, store_url=url, api_key=api_key)
     return 0
+
+
+def _dry_run_on_a_fresh_cluster(params: TemplateParams, *, unreachable: str) -> None:
+    """``--dry-run`` without a reachable cluster: the requests for a fresh one."""
+    from kubetrail.store.opensearch.fresh import FRESH_VERSION, fresh_cluster_client
+    from kubetrail.store.opensearch.setup import setup
+
+    print(
+        f"kubetrail: warning: {unreachable}; showing what setup would send to a fresh "
+        f"OpenSearch {FRESH_VERSION} cluster with the ISM plugin",
+        file=sys.stderr,
+    )
+    client = fresh_cluster_client()
+    try:
+        setup(client, params, dry_run=True, report=print)
+    finally:
+        client.close()
 
 
 def _retention(args: argparse.Namespace, settings: Settings) -> str:

@@ -1,6 +1,6 @@
 """kubetrail's MCP server (``kubetrail mcp``, alias ``k8s-audit-server``).
 
-Claude Desktop (or any MCP client) gets the six diagnostics, ``search_events``
+Claude Desktop (or any MCP client) gets the seven diagnostics, ``search_events``
 and ``get_object_history`` as read-only tools, the original toolkit's
 ``audit://`` resources and four investigation prompts. The server answers from
 the REST API (``AUDIT_API_URL``, default ``http://localhost:8080``; see

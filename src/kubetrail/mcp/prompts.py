@@ -19,7 +19,7 @@ from pydantic import Field
 
 from kubetrail.diagnostics import InvalidParams, parse_window
 
-FOCUS_AREAS = ("all", "nodes", "pods", "volumes", "changes", "resources")
+FOCUS_AREAS = ("all", "nodes", "pods", "rollouts", "volumes", "changes", "resources")
 
 
 def _window(time_window: str) -> str:
@@ -70,6 +70,10 @@ def diagnose_cluster_health(time_window: str = "24h", focus_area: str = "all") -
         "memory/disk/PID pressure, network unavailable, cordoned nodes, kubelet failures.",
         "pods": f'Call `check_pod_issues` with time_window="{tw}": CrashLoopBackOff, '
         "ImagePullBackOff, OOMKilled, probe failures, evictions, FailedScheduling.",
+        "rollouts": f'Call `check_workload_rollouts` with time_window="{tw}": Deployments '
+        "not progressing (ProgressDeadlineExceeded) or unavailable, stuck StatefulSet and "
+        "DaemonSet rollouts, failed Jobs, CronJobs whose runs fail or are missed; each with the "
+        "change that started it and the pods it left failing.",
         "volumes": f'Call `check_volume_issues` with time_window="{tw}": Pending or Lost PVCs, '
         "provisioning failures (missing StorageClass), mount and attach failures.",
         "resources": f'Call `check_resource_limits` with time_window="{tw}": OOM kills, '
@@ -78,7 +82,7 @@ def diagnose_cluster_health(time_window: str = "24h", focus_area: str = "all") -
         "configs, secrets, network policies and RBAC changed in the window, and by whom.",
     }
     chosen = list(steps) if focus == "all" else [focus]
-    if focus != "changes":
+    if "changes" not in chosen:
         chosen.append("changes")  # problems are explained by what changed before them
     body = "\n".join(f"{i}. {steps[area]}" for i, area in enumerate(chosen, 1))
     n = len(chosen)
@@ -110,7 +114,9 @@ Analyse the rollout of deployment `{deployment_name}` in namespace `{namespace}`
 name="{deployment_name}". Find the rollout: which version changed \
 `spec.template.spec.containers[...].image` (or other template fields), when, and by whom \
 (fieldManager: helm, kubectl, argocd...). Note conditions such as Progressing=False \
-(ProgressDeadlineExceeded).
+(ProgressDeadlineExceeded). Call `check_workload_rollouts` with namespace="{namespace}", \
+time_window="{tw}": whether the rollout failed or is stuck, the change that started it and the \
+pods it left failing (a migration Job failing alongside it shows there too).
 2. Call `analyze_recent_changes` with namespace="{namespace}", time_window="{tw}" for the \
 ConfigMaps, Secrets and other objects changed together with it.
 3. Call `search_events` with namespace="{namespace}", kind="ReplicaSet", time_window="{tw}" \
@@ -198,14 +204,14 @@ def add_prompts(server: MCPServer) -> None:
     @server.prompt(
         name="diagnose_cluster_health",
         title="Diagnose cluster health",
-        description="A comprehensive health check of nodes, pods, volumes, resources and "
-        "recent changes, correlated.",
+        description="A comprehensive health check of nodes, pods, rollouts and jobs, volumes, "
+        "resources and recent changes, correlated.",
     )
     def _diagnose_cluster_health(
         time_window: TimeWindowArg = "24h",
         focus_area: Annotated[
             str,
-            Field(description="all, nodes, pods, volumes, changes or resources."),
+            Field(description="all, nodes, pods, rollouts, volumes, changes or resources."),
         ] = "all",
     ) -> str:
         return _render(diagnose_cluster_health, time_window, focus_area)

@@ -1,4 +1,4 @@
-"""The tools: the six diagnostics, ``search_events`` and ``get_object_history``.
+"""The tools: the seven diagnostics, ``search_events`` and ``get_object_history``.
 
 All read-only. Each tool parses its arguments, asks the backend, and returns
 structured content (the report as the REST API serves it, or a compact view of
@@ -13,10 +13,12 @@ such an error, not a clean bill of health.
 # No ``from __future__ import annotations``: the tool signatures are built at
 # runtime (descriptions name each check's default window) and the SDK reads them.
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
+import orjson
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
@@ -24,13 +26,20 @@ from pydantic import Field
 
 from kubetrail.diagnostics import CHECKS, InvalidParams, TimeRange
 from kubetrail.events.resources import plural_for_kind
-from kubetrail.events.timing import format_rfc3339
-from kubetrail.mcp import views
+from kubetrail.events.timing import (
+    InvalidTime,
+    format_rfc3339,
+    parse_query_time,
+    parse_rfc3339,
+    to_micros,
+)
+from kubetrail.mcp import paging, views
 from kubetrail.mcp.backends.base import Backend, BackendError, accepted_forms
 from kubetrail.mcp.schemas import (
     DEFAULT_EVENTS,
     DEFAULT_FINDINGS,
     MAX_EVENTS,
+    MAX_FINDINGS,
     EndTime,
     EventsOut,
     HistoryOut,
@@ -41,7 +50,11 @@ from kubetrail.mcp.schemas import (
     window_param,
 )
 from kubetrail.queries.events import VERBS
+from kubetrail.store.base import Cursor
 
+#: characters of events one search_events result carries at most: a client reads a result
+#: whole into the model's context (Claude Code caps it at 25,000 tokens by default)
+EVENTS_BUDGET = 40_000
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
@@ -70,11 +83,13 @@ def add_tools(server: MCPServer, backend: Backend) -> None:
         name="search_events",
         title="Search events",
         description="Search the recorded changes (event documents, oldest first): full-text "
-        "query plus filters on namespace, resource type, kind, name, signal and verb over a "
-        "time range. Signals are labels computed from each object, e.g. "
-        "pod.waiting:CrashLoopBackOff, pod.lastTerminated:OOMKilled, "
-        "node.condition:Ready=Unknown, pvc.phase:Pending, event.reason:FailedScheduling; a "
-        "trailing * matches a prefix (pod.*). Kubernetes Events are kind=Event.",
+        "query plus filters on namespace, resource type, kind, name, signal, verb and user "
+        "(who made the change, from the API server's audit log) over a time range. Signals "
+        "are labels computed from each object, e.g. pod.waiting:CrashLoopBackOff, "
+        "pod.lastTerminated:OOMKilled, node.condition:Ready=Unknown, pvc.phase:Pending, "
+        "event.reason:FailedScheduling; a "
+        "trailing * matches a prefix (pod.*). Kubernetes Events are kind=Event. The answer "
+        "says how many match in all, how many it shows, and the exact call for the next page.",
         annotations=READ_ONLY,
     )
     server.add_tool(
@@ -131,10 +146,50 @@ def _report_result(backend: Backend, name: str, args: dict[str, Any]) -> CallToo
     report = _guard(lambda: backend.run_check(name, args))
     _ensure_data(backend, report)
     report = views.cap_report(report)
+    report["paging"] = report_paging(name, args, report)
     return CallToolResult(
         content=[TextContent(type="text", text=views.report_text(report))],
         structured_content=report,
     )
+
+
+def report_paging(name: str, args: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """N total, showing M, and the calls that show the others: a higher limit, one
+    namespace (the one with the most findings), or the first half of the range."""
+    findings = report.get("findings") or []
+    total = int(report.get("totalFindings") or len(findings))
+    rng = report.get("range") or {}
+    # the range as resolved, so a second call sees the same window
+    same = {
+        **{k: v for k, v in args.items() if k not in ("time_window", "start_time", "end_time")},
+        "start_time": rng.get("start"),
+        "end_time": rng.get("end"),
+    }
+    if total <= len(findings):
+        return paging.paging(total, len(findings))
+    limit = int(args.get("limit") or DEFAULT_FINDINGS)
+    more = None
+    if limit < MAX_FINDINGS:
+        more = paging.call(name, {**same, "limit": min(MAX_FINDINGS, max(total, limit))})
+    if not args.get("namespace"):
+        spaces = Counter(
+            (f.get("object") or {}).get("namespace") for f in findings if f.get("object")
+        )
+        spaces.pop(None, None)
+        spaces.pop("", None)
+        if spaces:
+            narrow = paging.call(name, {**same, "namespace": spaces.most_common(1)[0][0]})
+            return paging.paging(total, len(findings), more=more, narrow=narrow)
+    return paging.paging(total, len(findings), more=more, narrow=_first_half(name, same, rng))
+
+
+def _first_half(tool: str, args: dict[str, Any], rng: dict[str, Any]) -> str | None:
+    try:
+        start, end = parse_rfc3339(rng["start"]), parse_rfc3339(rng["end"])
+    except (KeyError, TypeError, InvalidTime):
+        return None
+    middle = format_rfc3339(start + (end - start) / 2)
+    return paging.call(tool, {**args, "end_time": middle})
 
 
 def _ensure_data(backend: Backend, report: dict[str, Any]) -> None:
@@ -250,6 +305,14 @@ def _search_tool(backend: Backend) -> Callable[..., Any]:
             ),
         ] = None,
         verb: Annotated[str | None, Field(description="create, update or delete.")] = None,
+        user: Annotated[
+            str | None,
+            Field(
+                description="Who made the change, as the API server's audit log names them, "
+                "e.g. alice@example.com or system:serviceaccount:argocd:argocd-application-"
+                "controller (events without an audit record say system:k8s-watcher)."
+            ),
+        ] = None,
         snapshot: Annotated[
             bool | None,
             Field(
@@ -271,7 +334,8 @@ def _search_tool(backend: Backend) -> Callable[..., Any]:
             bool,
             Field(
                 description="Also return each event's full (redacted) object. Large: use with "
-                "a small limit."
+                "a small limit (a result is cut at about 40,000 characters; its paging says "
+                "where the next page starts)."
             ),
         ] = False,
     ) -> Annotated[CallToolResult, EventsOut]:
@@ -289,6 +353,7 @@ def _search_tool(backend: Backend) -> Callable[..., Any]:
             "name": name,
             "signal": signal,
             "verb": verb,
+            "user": user,
             "q": query,
             "snapshot": None if snapshot is None else str(snapshot).lower(),
             "limit": limit,
@@ -301,12 +366,33 @@ def _search_tool(backend: Backend) -> Callable[..., Any]:
             if not anything:
                 raise ToolError(_no_data(rng.to_dict(), None))
         events = [views.compact_event(d, include_object=include_objects) for d in docs]
+        fit = _within_budget(events)
+        if fit < len(events):  # the next page starts after the last event shown
+            events, next_cursor = events[:fit], _cursor_after(docs[fit - 1])
+        given = {
+            "query": query,
+            "namespace": namespace,
+            "resource_type": resource_type,
+            "kind": kind,
+            "name": name,
+            "signal": signal,
+            "verb": verb,
+            "user": user,
+            "snapshot": snapshot,
+            "start_time": params["start"],  # the range as resolved: the next page's too
+            "end_time": params["end"],
+            "limit": limit,
+            "include_objects": include_objects or None,
+        }
+        page = _events_paging(backend, params, given, events, next_cursor, cursor)
         out = {
             "range": rng.to_dict(),
             "count": len(events),
+            "total": page["total"],
             "events": events,
             "nextCursor": next_cursor,
             "truncated": next_cursor is not None,
+            "paging": page,
         }
         header = f"{len(events)} events {rng.to_dict()['start']} → {rng.to_dict()['end']}" + (
             "" if events else " (nothing matched these filters; data exists in the range)"
@@ -315,14 +401,92 @@ def _search_tool(backend: Backend) -> Callable[..., Any]:
             content=[
                 TextContent(
                     type="text",
-                    text=views.events_text(events, header=header, more=bool(next_cursor))
-                    + (f"\nnext_cursor: {next_cursor}" if next_cursor else ""),
+                    text=views.events_text(
+                        events, header=header, more=bool(next_cursor), page=page
+                    ),
                 )
             ],
             structured_content=out,
         )
 
     return _with_window(search_events, SEARCH_WINDOW)
+
+
+def _within_budget(events: list[dict[str, Any]]) -> int:
+    """How many of ``events`` fit in :data:`EVENTS_BUDGET` characters (at least one)."""
+    used = 0
+    for i, event in enumerate(events):
+        used += len(orjson.dumps(event))
+        if used > EVENTS_BUDGET and i > 0:
+            return i
+    return len(events)
+
+
+def _cursor_after(doc: dict[str, Any]) -> str | None:
+    """The API's cursor for the position after ``doc`` (its time and id), if it has them."""
+    try:
+        return Cursor(ts=to_micros(parse_rfc3339(doc["timestamp"])), id=str(doc["id"])).encode()
+    except (KeyError, TypeError, InvalidTime):
+        return None
+
+
+#: search_events arguments a narrowing can add, with the API key they count by
+_NARROWING = (("kind", "kind"), ("signal", "signal"), ("name", "resourceName"))
+
+
+def _events_paging(
+    backend: Backend,
+    params: dict[str, Any],
+    given: dict[str, Any],
+    events: list[dict[str, Any]],
+    next_cursor: str | None,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """N total (counted in the store when there is more than this page), showing M, the
+    call for the next page, and one that narrows by the most frequent kind or signal."""
+    showing = len(events)
+    full_page = showing >= int(given.get("limit") or 0)
+    if next_cursor is None and cursor is None and not full_page:
+        return paging.paging(showing, showing)
+    if next_cursor:
+        more: str | None = paging.call("search_events", {**given, "cursor": next_cursor})
+    elif full_page and events:  # an API without cursors: go on from the last time shown
+        more = paging.call("search_events", {**given, "start_time": events[-1].get("timestamp")})
+    else:
+        more = None
+    arg, key = next(((a, k) for a, k in _NARROWING if not given.get(a)), ("", ""))
+    try:
+        counted = backend.count_events(params, by=key or "verb")
+    except BackendError:
+        counted = None
+    if counted is None:
+        total: int | str = f"at least {showing}" if more else "unknown"
+        return paging.paging(total, showing, more=more)
+    total, counts = counted
+    narrow = None
+    top = next(iter(counts.items()), None) if arg else None
+    if top is not None and top[1] < total:
+        narrow = paging.call("search_events", {**given, arg: top[0]}) + f" ({top[1]} events)"
+    return paging.paging(total, showing, more=more, narrow=narrow)
+
+
+def history_paging(
+    given: dict[str, Any], raw: dict[str, Any], history: dict[str, Any]
+) -> dict[str, Any]:
+    """N versions, showing M; the newer ones the API did not send (``start_time``), or
+    the older ones not listed (``end_time``)."""
+    docs = raw.get("history") or []
+    total: int | str = f"more than {len(docs)}" if raw.get("truncated") else len(docs)
+    versions = history.get("versions") or []
+    showing = len(versions)
+    tool = "get_object_history"
+    if raw.get("truncated") and docs:
+        more = paging.call(tool, {**given, "start_time": docs[-1].get("timestamp")})
+        return paging.paging(total, showing, more=more)
+    if history.get("omittedVersions") and versions:
+        more = paging.call(tool, {**given, "end_time": versions[0].get("timestamp")})
+        return paging.paging(total, showing, more=more)
+    return paging.paging(total, showing)
 
 
 def _history_tool(backend: Backend) -> Callable[..., Any]:
@@ -342,6 +506,14 @@ def _history_tool(backend: Backend) -> Callable[..., Any]:
             ),
         ],
         name: Annotated[str, Field(description="The object's name.")],
+        start_time: Annotated[
+            str | None,
+            Field(description="Only versions at or after this RFC3339 time. Default: all stored."),
+        ] = None,
+        end_time: Annotated[
+            str | None,
+            Field(description="Only versions at or before this RFC3339 time. Default: all stored."),
+        ] = None,
     ) -> Annotated[CallToolResult, HistoryOut]:
         rtype = plural_resource_type(resource_type)
         if not rtype or not name.strip():
@@ -350,8 +522,23 @@ def _history_tool(backend: Backend) -> Callable[..., Any]:
                 "namespace '_' for cluster-scoped objects"
             )
         ns = namespace.strip() or "_"
-        raw = _guard(lambda: backend.object_history(ns, rtype, name.strip()))
+        start, end = start_time or None, end_time or None
+        for arg, value in (("start_time", start), ("end_time", end)):
+            if value is not None:
+                try:
+                    parse_query_time(value)
+                except InvalidTime as exc:
+                    raise ToolError(f"invalid {arg}: {exc}") from None
+        raw = _guard(lambda: backend.object_history(ns, rtype, name.strip(), start=start, end=end))
         history = views.compact_history(raw)
+        given = {
+            "namespace": ns,
+            "resource_type": rtype,
+            "name": name.strip(),
+            "start_time": start,
+            "end_time": end,
+        }
+        history["paging"] = history_paging(given, raw, history)
         return CallToolResult(
             content=[TextContent(type="text", text=views.history_text(history))],
             structured_content=history,

@@ -11,15 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubetrail.events.diff import ABSENT, Change, render
+from kubetrail.mcp.paging import paging_text
+from kubetrail.queries.history_view import heartbeat_only, related_event, version_changes
+
 #: findings listed in a tool's text summary (the structured report has up to ``limit``)
 TEXT_FINDINGS = 10
 #: related Kubernetes Events kept per finding
 RELATED_PER_FINDING = 5
 #: versions kept by get_object_history (the newest)
-HISTORY_VERSIONS = 40
-CHANGED_PATHS_PER_VERSION = 25
+HISTORY_VERSIONS = 25
+CHANGED_PATHS_PER_VERSION = 15
+#: characters of a value shown before and after a change
+VALUE_CHARS = 120
 RELATED_EVENTS = 40
 NARROW = "narrow with namespace= or a shorter time_window"
+#: what a history's text lists: the newest versions, changes per version, Events
+TEXT_VERSIONS = 15
+TEXT_CHANGES = 6
+TEXT_RELATED = 15
 
 _EVENT_FIELDS = (
     "timestamp",
@@ -31,6 +41,7 @@ _EVENT_FIELDS = (
     "signals",
     "fieldManager",
     "user",
+    "userSource",
     "snapshot",
     "message",
 )
@@ -62,75 +73,52 @@ def without_managed_fields(obj: Any) -> Any:
 
 
 def compact_related(doc: dict[str, Any]) -> dict[str, Any]:
-    obj = doc.get("objectChanges") or {}
-    return {
-        "reason": doc.get("reason") or obj.get("reason"),
-        "type": doc.get("eventType") or obj.get("type"),
-        "message": obj.get("message") or obj.get("note") or doc.get("message"),
-        "count": doc.get("count") or obj.get("count") or 1,
-        "lastSeen": doc.get("timestamp"),
-    }
+    return related_event(doc)
 
 
 def compact_history(raw: dict[str, Any]) -> dict[str, Any]:
-    """An object's history: the newest versions with changed paths, the latest object,
-    the Kubernetes Events about it."""
-    versions = list(raw.get("history") or [])
+    """An object's history (the API's ``full=true`` form): the newest versions with what
+    changed (``path: before → after``), the latest object, the Kubernetes Events about it."""
+    docs = list(raw.get("history") or [])
+    versions = version_changes(
+        docs, changes_per_version=CHANGED_PATHS_PER_VERSION, value_chars=VALUE_CHARS
+    )
     # a node posts its status every few seconds: versions that only moved heartbeat
     # times say nothing and would push the real transitions out of the window
-    meaningful = [d for d in versions if not _heartbeat_only(d)]
+    meaningful = [v for v in versions if not heartbeat_only(v)]
     heartbeats = len(versions) - len(meaningful)
     omitted = max(0, len(meaningful) - HISTORY_VERSIONS)
-    shown = meaningful[omitted:]
     compact_versions = []
-    for doc in shown:
-        v = {
-            k: doc[k]
-            for k in (
-                "timestamp",
-                "verb",
-                "resourceVersion",
-                "fieldManager",
-                "user",
-                "snapshot",
-                "signals",
-            )
-            if doc.get(k) not in (None, "", [])
-        }
-        paths = list(doc.get("changedPaths") or [])
-        if paths:
-            v["changedPaths"] = paths[:CHANGED_PATHS_PER_VERSION]
-            if len(paths) > CHANGED_PATHS_PER_VERSION:
-                v["moreChangedPaths"] = len(paths) - CHANGED_PATHS_PER_VERSION
-        compact_versions.append(v)
-    related = [compact_related(d) for d in raw.get("relatedEvents") or []]
+    for v in meaningful[omitted:]:
+        out = {k: val for k, val in v.items() if k not in ("changes", "uid")}
+        if v.get("changes"):
+            out["changes"] = [render_change(c) for c in v["changes"]]
+        compact_versions.append(out)
+    related = [related_event(d) for d in raw.get("relatedEvents") or []]
     related.sort(key=lambda e: e.get("lastSeen") or "", reverse=True)
-    latest = versions[-1] if versions else {}
+    latest = docs[-1] if docs else {}
     return {
         "namespace": raw.get("namespace"),
         "resourceType": raw.get("resourceType"),
         "name": raw.get("name"),
         "kind": latest.get("kind"),
         "versions": compact_versions,
-        "totalVersions": len(versions),
+        "totalVersions": len(docs),
         "omittedVersions": omitted,
         "heartbeatOnlyVersions": heartbeats,
         "latest": without_managed_fields(latest.get("objectChanges")),
         "relatedEvents": related[:RELATED_EVENTS],
         "omittedRelatedEvents": max(0, len(related) - RELATED_EVENTS),
         "truncated": bool(raw.get("truncated")) or omitted > 0,
+        "moreStored": bool(raw.get("truncated")),
     }
 
 
-_HEARTBEAT_SUFFIXES = (".lastHeartbeatTime", ".lastProbeTime", ".lastUpdateTime")
-
-
-def _heartbeat_only(doc: dict[str, Any]) -> bool:
-    paths = doc.get("changedPaths") or []
-    return (
-        doc.get("verb") == "update"
-        and bool(paths)
-        and all(p.endswith(_HEARTBEAT_SUFFIXES) for p in paths)
+def render_change(change: dict[str, Any]) -> str:
+    """A change of the history view (``{"path", "before", "after"}``) as one line."""
+    return render(
+        Change(change["path"], change.get("before", ABSENT), change.get("after", ABSENT)),
+        max_chars=VALUE_CHARS,
     )
 
 
@@ -183,12 +171,17 @@ def report_text(report: dict[str, Any], *, title: str | None = None) -> str:
         if evidence:
             line += f" [{evidence}]"
         lines.append(line)
-    more = total - min(len(findings), TEXT_FINDINGS)
-    if more > 0:
-        listed = min(len(findings), TEXT_FINDINGS)
+    listed = min(len(findings), TEXT_FINDINGS)
+    if report.get("paging"):
+        if listed < len(findings):
+            lines.append(
+                f"(the first {listed} here; the structured result has all {len(findings)})"
+            )
+        lines.append(paging_text(report["paging"]))
+    elif total > listed:
         in_report = len(findings) - listed
         detail = f" ({in_report} of them in the structured report)" if in_report else ""
-        lines.append(f"{more} more findings not listed here{detail}; {NARROW}.")
+        lines.append(f"{total - listed} more findings not listed here{detail}; {NARROW}.")
     if report.get("conclusion"):
         lines.append(f"Conclusion: {report['conclusion']}")
     for note in report.get("notes") or []:
@@ -198,7 +191,14 @@ def report_text(report: dict[str, Any], *, title: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def events_text(events: list[dict[str, Any]], *, header: str, more: bool) -> str:
+def events_text(
+    events: list[dict[str, Any]],
+    *,
+    header: str,
+    more: bool,
+    page: dict[str, Any] | None = None,
+) -> str:
+    """A line per event (the first 50), then the paging statement (``page``)."""
     lines = [header]
     for e in events[:50]:
         ns = e.get("namespace")
@@ -212,7 +212,9 @@ def events_text(events: list[dict[str, Any]], *, header: str, more: bool) -> str
         )
     if len(events) > 50:
         lines.append(f"... {len(events) - 50} more in the structured result")
-    if more:
+    if page:
+        lines.append(paging_text(page))
+    elif more:
         lines.append("More events match: pass next_cursor as cursor, or narrow the filters.")
     return "\n".join(lines)
 
@@ -230,25 +232,30 @@ def history_text(h: dict[str, Any]) -> str:
             f"({h['heartbeatOnlyVersions']} versions that only refreshed heartbeat times are "
             "not listed)"
         )
-    if h.get("omittedVersions"):
-        lines.append(f"(the {h['omittedVersions']} oldest versions are not shown)")
-    for v in h.get("versions") or []:
-        changed = v.get("changedPaths") or []
-        paths = ", ".join(changed[:8])
-        if len(changed) > 8 or v.get("moreChangedPaths"):
-            paths += f" (+{len(changed) - 8 + v.get('moreChangedPaths', 0)} more)"
+    versions = h.get("versions") or []
+    if len(versions) > TEXT_VERSIONS:
+        lines.append(
+            f"(the newest {TEXT_VERSIONS} here; the structured result has {len(versions)})"
+        )
+    for v in versions[-TEXT_VERSIONS:]:
         signals = ",".join(v.get("signals") or [])
-        who = v.get("fieldManager") or v.get("user") or ""
+        who = " and ".join(dict.fromkeys(w for w in (v.get("user"), v.get("fieldManager")) if w))
         line = f"- {v.get('timestamp')} {v.get('verb')}{' (snapshot)' if v.get('snapshot') else ''}"
         line += f" by {who}" if who else ""
-        line += f": {paths}" if paths else ""
         line += f" [{signals}]" if signals else ""
-        lines.append(line)
+        changes = v.get("changes") or []
+        more = len(changes) - TEXT_CHANGES + int(v.get("moreChanges") or 0)
+        lines.append(line + (":" if changes else ""))
+        lines.extend(f"    {c}" for c in changes[:TEXT_CHANGES])
+        if more > 0:
+            lines.append(f"    (+{more} more changes)")
     if h.get("relatedEvents"):
         lines.append("Kubernetes Events (newest first):")
-        for e in h["relatedEvents"][:15]:
+        for e in h["relatedEvents"][:TEXT_RELATED]:
             lines.append(
                 f"- {e.get('lastSeen')} {e.get('type')} {e.get('reason')} x{e.get('count')}: "
                 f"{e.get('message')}"
             )
+    if h.get("paging"):
+        lines.append(paging_text(h["paging"]))
     return "\n".join(lines)

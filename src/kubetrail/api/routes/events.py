@@ -21,6 +21,7 @@ from kubetrail.api.responses import TIME_PARAMETER, JSONResponse, error_response
 from kubetrail.api.streaming import JSONArray, ReservedJSONResponse
 from kubetrail.queries.events import EventParams, event_query, limit_value, time_range
 from kubetrail.queries.history import ObjectKey, object_history
+from kubetrail.queries.history_view import change_view
 from kubetrail.store.base import Cursor, EventQuery, RawSearch, Store
 
 router = APIRouter(prefix="/api/v1", responses=error_responses(400, 401, 503))
@@ -69,6 +70,14 @@ async def list_events(
             + _MULTI
         ),
     ] = [],  # noqa: B006
+    user: Annotated[
+        list[str],
+        Query(
+            description="Who made the change: the user the API server's audit log names "
+            "(e.g. alice@example.com, system:serviceaccount:argocd:argocd-application-"
+            "controller), or system:k8s-watcher where no audit event was joined." + _MULTI
+        ),
+    ] = [],  # noqa: B006
     q: Annotated[
         str | None,
         Query(
@@ -83,6 +92,15 @@ async def list_events(
         int | None, Query(description="Page size; default 1000, max configurable.")
     ] = None,
     cursor: Annotated[str | None, Query(description="X-Next-Cursor of the previous page.")] = None,
+    fields: Annotated[
+        list[str],
+        Query(
+            description="Only these parts of each document, comma-separated (or repeated): "
+            "document fields, and dotted paths inside objectChanges and involvedObject, e.g. "
+            "timestamp,verb,resourceName,signals,message or "
+            "objectChanges.spec.template.spec.containers.image. Default: whole documents."
+        ),
+    ] = [],  # noqa: B006
 ) -> Response:
     query = event_query(
         EventParams(
@@ -94,10 +112,12 @@ async def list_events(
             name=tuple(name),
             kind=tuple(kind),
             signal=tuple(signal),
+            user=tuple(user),
             q=q,
             snapshot=snapshot,
             limit=limit,
             cursor=cursor,
+            fields=tuple(fields),
         ),
         default_limit=settings.default_limit,
         max_limit=settings.max_query_limit,
@@ -131,7 +151,7 @@ def _read_page(store: Store, query: EventQuery) -> tuple[JSONArray, Cursor | Non
 @router.get(
     "/events/{namespace}/{resourceType}/{name}",
     responses=error_responses(404),
-    summary="One object's history and the Kubernetes Events about it",
+    summary="One object's history (what changed; full=true: whole versions) and its Events",
 )
 def object_events(
     store: StoreDep,
@@ -148,6 +168,14 @@ def object_events(
         Query(description=f"Optional upper bound; {_TIME}.", json_schema_extra=TIME_PARAMETER),
     ] = None,
     limit: Annotated[int | None, Query(description="Most versions returned.")] = None,
+    full: Annotated[
+        bool,
+        Query(
+            description="true: every version's whole document (objectChanges) with its "
+            "changedPaths. Default: what changed, each version's changed paths with their "
+            "values before and after, who changed it, and the related Events in one line each."
+        ),
+    ] = False,
 ) -> JSONResponse:
     start_dt, end_dt = time_range(start, end, default_window=None)
     history = object_history(
@@ -163,4 +191,4 @@ def object_events(
             f"nothing stored about {resourceType} {namespace}/{name}",
             {"hint": "cluster-scoped objects use _ as namespace: /api/v1/events/_/nodes/worker-1"},
         )
-    return JSONResponse(history.to_dict())
+    return JSONResponse(history.to_dict() if full else change_view(history.to_dict()))

@@ -61,8 +61,30 @@ class Backend(Protocol):
         """``GET /api/v1/events`` with these parameters: (documents, next cursor)."""
         ...
 
-    def object_history(self, namespace: str, resource_type: str, name: str) -> dict[str, Any]:
-        """``GET /api/v1/events/{ns|_}/{resourceType}/{name}``; :class:`NotFound` if none."""
+    def object_history(
+        self,
+        namespace: str,
+        resource_type: str,
+        name: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> dict[str, Any]:
+        """``GET /api/v1/events/{ns|_}/{resourceType}/{name}?full=true`` (whole versions,
+        between the RFC3339 times ``start`` and ``end`` when given); :class:`NotFound` if none."""
+        ...
+
+    def summarize(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``GET /api/v1/summary`` with these parameters (the filters of ``/api/v1/events``,
+        ``by``, ``top``, ``newest``): total, counts by key, the newest changes."""
+        ...
+
+    def count_events(
+        self, params: Mapping[str, Any], *, by: str = "verb", top: int = 3
+    ) -> tuple[int, dict[str, int]] | None:
+        """How many events ``GET /api/v1/events`` with these filters matches in all, and
+        the ``top`` most frequent values of ``by`` among them; ``None`` when the source
+        cannot count (an events-only API: counting would mean fetching every event)."""
         ...
 
     def health(self) -> dict[str, Any]: ...

@@ -4,9 +4,10 @@ By default the MCP server talks to a kubetrail REST API (``AUDIT_API_URL``, as
 the original toolkit did), so a laptop running Claude Desktop needs no store
 credentials. Checks go to ``/api/v1/diagnostics/{check}`` (their arguments
 validated here first, so the messages are the same whatever the API is),
-searches to ``/api/v1/events``, histories to ``/api/v1/events/{ns}/{type}/{name}``.
+searches to ``/api/v1/events``, histories to ``/api/v1/events/{ns}/{type}/{name}``
+(``full=true``), summaries to ``/api/v1/summary``.
 An API without ``/api/v1/diagnostics`` (an events-only audit API) gets its
-checks evaluated here instead: :mod:`~kubetrail.mcp.backends.fallback`.
+checks (and summaries) evaluated here instead: :mod:`~kubetrail.mcp.backends.fallback`.
 
 A failure says what to do: the API is down (with the URL and the port-forward
 that usually fixes it), a parameter is wrong (which one, and the accepted
@@ -65,6 +66,7 @@ class RestBackend:
             base_url=self.location, headers=headers, timeout=timeout, transport=transport
         )
         self._events_only: bool | None = None  # learnt on the first 404 of /diagnostics
+        self._summary_missing = False  # learnt on the first 404 of /summary
 
     # -- HTTP ------------------------------------------------------------------------
 
@@ -179,16 +181,60 @@ class RestBackend:
             )
         return body, resp.headers.get("X-Next-Cursor") or None
 
-    def object_history(self, namespace: str, resource_type: str, name: str) -> dict[str, Any]:
+    def object_history(
+        self,
+        namespace: str,
+        resource_type: str,
+        name: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> dict[str, Any]:
         ns = namespace or "_"
         # each part is one path segment, whatever it holds ("/", "?", "..", controls)
         segments = "/".join(quote(part, safe="") for part in (ns, resource_type, name))
-        resp = self._get(f"/api/v1/events/{segments}")
+        # the whole versions (the view is made here); an older API ignores full
+        params = {"full": "true", "start": start, "end": end}
+        resp = self._get(f"/api/v1/events/{segments}", params)
         if resp.status_code == 404:
             raise NotFound(not_stored(ns, resource_type, name))
         if resp.status_code != 200:
             raise self._fail(resp)
         return self._json(resp)
+
+    def summarize(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        if not self._summary_missing:
+            resp = self._get("/api/v1/summary", params)
+            if resp.status_code == 200:
+                return self._json(resp)
+            if resp.status_code != 404:
+                raise self._fail(resp)
+            self._summary_missing = True  # the route has no 404 of its own: it is missing
+            log.warning(
+                "%s has no /api/v1/summary: summarising locally from its events", self.location
+            )
+        from kubetrail.mcp.backends.fallback import local_summary  # only for old APIs
+
+        return local_summary(self, params, policy=self.policy)
+
+    def count_events(
+        self, params: Mapping[str, Any], *, by: str = "verb", top: int = 3
+    ) -> tuple[int, dict[str, int]] | None:
+        if self._summary_missing:
+            return None  # counting by fetching every event would cost more than the answer
+        filters = {k: v for k, v in params.items() if k not in ("limit", "cursor", "fields")}
+        resp = self._get("/api/v1/summary", {**filters, "by": by, "top": top})
+        if resp.status_code == 404:
+            self._summary_missing = True
+            return None
+        if resp.status_code != 200:
+            raise self._fail(resp)
+        body = self._json(resp)
+        total = body.get("total") if isinstance(body, dict) else None
+        if not isinstance(total, int):
+            return None
+        counts = (body.get("counts") or {}).get(by) or {}
+        return total, {str(k): int(v) for k, v in counts.items()}
 
     def health(self) -> dict[str, Any]:
         resp = self._get("/health")

@@ -3,7 +3,8 @@
 The MCP server opens the store itself and asks it what the REST API would:
 the diagnostics, :func:`~kubetrail.queries.events.event_query` for
 ``search_events`` (the API's own validation of its parameters) and
-:func:`~kubetrail.queries.history.object_history`, so it answers what the
+:func:`~kubetrail.queries.history.object_history` and
+:func:`~kubetrail.queries.summary.summarize`, so it answers what the
 API would, with the API's validation and messages, without an API in between.
 """
 
@@ -24,6 +25,8 @@ from kubetrail.mcp.backends.base import (
     tool_check_params,
 )
 from kubetrail.queries import EventParams, InvalidParameter, ObjectKey, event_query, object_history
+from kubetrail.queries.events import time_range
+from kubetrail.queries.summary import SummaryOptions, summarize
 from kubetrail.store.base import Store, StoreError
 
 
@@ -70,16 +73,53 @@ class StoreBackend:
         docs: list[dict[str, Any]] = [dict(d) for d in page.items]
         return docs, page.next.encode() if page.next else None
 
-    def object_history(self, namespace: str, resource_type: str, name: str) -> dict[str, Any]:
+    def object_history(
+        self,
+        namespace: str,
+        resource_type: str,
+        name: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> dict[str, Any]:
         try:
+            start_dt, end_dt = time_range(start, end, default_window=None)
             history = object_history(
-                self.store, ObjectKey.from_path(namespace, resource_type, name)
+                self.store,
+                ObjectKey.from_path(namespace, resource_type, name),
+                start=start_dt,
+                end=end_dt,
+                limit=self.settings.default_limit,
             )
+        except InvalidParameter as exc:
+            raise InvalidArguments(accepted_forms(str(exc))) from None
         except StoreError as exc:
             raise self._unavailable(exc) from None
         if history is None:
             raise NotFound(not_stored(namespace, resource_type, name))
         return history.to_dict()
+
+    def summarize(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            query = event_query(
+                EventParams.from_mapping(params),
+                default_limit=self.settings.default_limit,
+                max_limit=self.settings.max_query_limit,
+            )
+            options = SummaryOptions.from_mapping(params)
+        except InvalidParameter as exc:
+            raise InvalidArguments(accepted_forms(str(exc))) from None
+        try:
+            return summarize(self.store, query.filter, options).to_dict()
+        except StoreError as exc:
+            raise self._unavailable(exc) from None
+
+    def count_events(
+        self, params: Mapping[str, Any], *, by: str = "verb", top: int = 3
+    ) -> tuple[int, dict[str, int]] | None:
+        filters = {k: v for k, v in params.items() if k not in ("limit", "cursor", "fields")}
+        summary = self.summarize({**filters, "by": by, "top": top})
+        return int(summary["total"]), dict(summary["counts"].get(by) or {})
 
     def health(self) -> dict[str, Any]:
         h = self.store.health()

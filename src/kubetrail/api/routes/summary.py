@@ -1,0 +1,101 @@
+"""``GET /api/v1/summary``: how many events match, counted by a few keys, and the newest.
+
+The filters are those of ``GET /api/v1/events`` (same names, same validation);
+``by`` names the keys to count by (default kind, verb, signal), ``top`` how many
+values each lists, ``newest`` how many of the newest changes to add (a sparse
+fieldset, no objects). One aggregation per key in the store
+(:mod:`kubetrail.queries.summary`); the MCP resources are built on it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from kubetrail.api.deps import SettingsDep, StoreDep
+from kubetrail.api.responses import TIME_PARAMETER, JSONResponse, error_responses
+from kubetrail.queries.events import EventParams, event_query
+from kubetrail.queries.summary import DEFAULT_BY, MAX_NEWEST, MAX_TOP, summarize, summary_options
+from kubetrail.store.base import GROUP_KEYS
+
+router = APIRouter(prefix="/api/v1", responses=error_responses(400, 401, 503))
+
+_TIME = "RFC3339 time, e.g. 2024-01-01T12:00:00Z"
+_MULTI = " Repeat the parameter to match any of several values."
+
+
+@router.get(
+    "/summary",
+    summary="How many events match, counted by kind, verb, signal…, and the newest changes",
+)
+def event_summary(
+    store: StoreDep,
+    settings: SettingsDep,
+    start: Annotated[
+        str | None,
+        Query(
+            description=f"Inclusive lower bound; {_TIME}. Default: end - 24h.",
+            json_schema_extra=TIME_PARAMETER,
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(
+            description=f"Inclusive upper bound; {_TIME}. Default: now.",
+            json_schema_extra=TIME_PARAMETER,
+        ),
+    ] = None,
+    namespace: Annotated[
+        list[str], Query(description="Namespace; `_` selects cluster-scoped objects." + _MULTI)
+    ] = [],  # noqa: B006 - FastAPI copies defaults
+    resourceType: Annotated[
+        list[str], Query(description="Plural resource type, e.g. pods." + _MULTI)
+    ] = [],  # noqa: B006
+    verb: Annotated[list[str], Query(description="create, update or delete." + _MULTI)] = [],  # noqa: B006
+    name: Annotated[list[str], Query(description="Object name (resourceName)." + _MULTI)] = [],  # noqa: B006
+    kind: Annotated[list[str], Query(description="Object kind, e.g. Pod." + _MULTI)] = [],  # noqa: B006
+    signal: Annotated[
+        list[str], Query(description="Signal; a trailing * matches a prefix." + _MULTI)
+    ] = [],  # noqa: B006
+    q: Annotated[str | None, Query(description="Full-text search: every word must occur.")] = None,
+    snapshot: Annotated[
+        bool | None,
+        Query(description="true: only listings (state when watching began); false: only changes."),
+    ] = None,
+    by: Annotated[
+        list[str],
+        Query(
+            description=f"Keys to count by, comma-separated or repeated; one of "
+            f"{', '.join(GROUP_KEYS)}. Default: {','.join(DEFAULT_BY)}."
+        ),
+    ] = [],  # noqa: B006
+    top: Annotated[
+        int | None, Query(description=f"Values listed per key, most events first (1-{MAX_TOP}).")
+    ] = None,
+    newest: Annotated[
+        int | None,
+        Query(
+            description=f"Also list the newest N changes (0-{MAX_NEWEST}), without their objects; "
+            "listings are left out unless snapshot=true. Default 0."
+        ),
+    ] = None,
+) -> JSONResponse:
+    query = event_query(
+        EventParams(
+            start=start,
+            end=end,
+            namespace=tuple(namespace),
+            resource_type=tuple(resourceType),
+            verb=tuple(verb),
+            name=tuple(name),
+            kind=tuple(kind),
+            signal=tuple(signal),
+            q=q,
+            snapshot=snapshot,
+        ),
+        default_limit=settings.default_limit,
+        max_limit=settings.max_query_limit,
+    )
+    options = summary_options(by, top, newest)
+    return JSONResponse(summarize(store, query.filter, options).to_dict())

@@ -28,6 +28,8 @@ from tests.support.manifests import (
 COMPOSE = REPO / "compose.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 DOCKERIGNORE = DEPLOY / "Dockerfile.dockerignore"
+ROOT_DOCKERIGNORE = REPO / ".dockerignore"
+LOCK = DEPLOY / "requirements.lock"
 
 
 def compose() -> dict:
@@ -158,8 +160,11 @@ def test_dockerfile_is_multi_stage_with_pinned_bases() -> None:
         exact_tag = re.fullmatch(
             r"python:(\d+\.\d+)\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", image
         )
-        assert digest or exact_tag, f"FROM {image}: pin a digest or an exact patch tag"
-        assert exact_tag and exact_tag.group(1) == minor, f"FROM {image}: Python {minor} expected"
+        assert digest and exact_tag, f"FROM {image}: pin an exact patch tag and its digest"
+        assert exact_tag.group(1) == minor, f"FROM {image}: Python {minor} expected"
+    assert len(set(froms[0].split()[:1]) | {f.split()[0] for f in froms}) == 1, (
+        "build and runtime stages on the same base image"
+    )
 
 
 def test_dockerfile_runs_as_the_unprivileged_user_of_the_manifests() -> None:
@@ -179,7 +184,11 @@ def test_dockerfile_runs_as_the_unprivileged_user_of_the_manifests() -> None:
 def test_dockerfile_installs_the_wheel_and_runs_kubetrail() -> None:
     steps = instructions()
     runs = " ".join(rest for kw, rest in steps if kw == "RUN")
-    assert "pip wheel" in runs and "pip install /wheels/kubetrail-" in runs
+    assert "pip wheel" in runs and "pip install --no-deps /wheels/kubetrail-" in runs
+    # the dependencies come from the lock, each file checked against its hash
+    assert "pip install --require-hashes --only-binary :all: -r requirements.lock" in runs
+    assert ("COPY", "deploy/requirements.lock ./") in steps
+    assert "pip check" in runs
     assert any(kw == "COPY" and rest.startswith("--from=build") for kw, rest in steps)
     assert ("ENTRYPOINT", '["kubetrail"]') in steps
 
@@ -264,3 +273,47 @@ def test_wheel_builds_from_the_docker_build_context(tmp_path: Path) -> None:
     for folder in ("index_templates", "saved_objects"):  # jinja2 resources, read at run time
         prefix = f"kubetrail/store/opensearch/{folder}/"
         assert any(n.startswith(prefix) and n.endswith(".j2") for n in names), folder
+
+
+def _locked() -> dict[str, tuple[str, list[str]]]:
+    """deploy/requirements.lock: name -> (version, hashes)."""
+    text = re.sub(r"\\\n", " ", LOCK.read_text())
+    found = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        spec, *options = line.split()
+        name, _, version = spec.partition("==")
+        found[re.sub(r"[-_.]+", "-", name).lower()] = (
+            version,
+            [o.removeprefix("--hash=") for o in options if o.startswith("--hash=")],
+        )
+    return found
+
+
+def test_the_lock_pins_every_dependency_within_its_range_with_hashes() -> None:
+    """Reproducible builds: every runtime dependency of pyproject.toml is in the lock, at a
+    version its range allows, every entry exact (==) with sha256 hashes."""
+    from packaging.requirements import Requirement
+
+    locked = _locked()
+    assert locked, "deploy/requirements.lock is empty"
+    for name, (version, hashes) in locked.items():
+        assert version and re.fullmatch(r"[\w.!+]+", version), (name, version)
+        assert hashes and all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), name
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for raw in project["dependencies"]:
+        req = Requirement(raw)
+        key = re.sub(r"[-_.]+", "-", req.name).lower()
+        assert key in locked, f"{req.name} is not in deploy/requirements.lock: regenerate it"
+        assert req.specifier.contains(locked[key][0], prereleases=True), (raw, locked[key][0])
+    assert "kubetrail" not in locked, "the lock holds the dependencies; the wheel is built"
+
+
+def test_both_dockerignore_files_agree() -> None:
+    """BuildKit reads deploy/Dockerfile.dockerignore, the classic builder only the root
+    .dockerignore: the same context either way, the lock in it, the tests out of it."""
+    assert ROOT_DOCKERIGNORE.read_text() == DOCKERIGNORE.read_text()
+    files = {p.relative_to(REPO).as_posix() for p in _context_files()}
+    assert "deploy/requirements.lock" in files
+    assert not {f for f in files if f.startswith(("tests/", "bench/", ".git/", "deploy/base/"))}

@@ -179,20 +179,101 @@ def test_references_resolve(variant: str) -> None:
             if "configMap" in volume:
                 assert volume["configMap"]["name"] in configmaps, c.where
             if "secret" in volume:
-                assert volume["secret"]["secretName"] == "kubetrail-opensearch", c.where
+                secret = volume["secret"]
+                keys = {(secret["secretName"], i["key"]) for i in secret["items"]}
+                files = {("kubetrail-opensearch", "ca.crt"), ("kubetrail-secrets", "api-token")}
+                assert keys <= files, (c.where, keys)
         for env in c.spec.get("env") or []:
             ref = (env.get("valueFrom") or {}).get("secretKeyRef")
             if not ref:
                 continue
-            assert (ref["name"], ref["key"]) in {
-                ("kubetrail-opensearch", "url"),
-                ("kubetrail-opensearch", "user"),
-                ("kubetrail-opensearch", "password"),
-                ("kubetrail-opensearch", "api-key"),
-                ("kubetrail-secrets", "redaction-key"),
-                ("kubetrail-secrets", "api-token"),
-            }, (c.where, ref)
-            # only the store URL is required (and the MCP server's token: it refuses to
-            # start without one)
+            key = (ref["name"], ref["key"])
+            assert key in SECRET_KEYS_REQUIRED or key in SECRET_KEYS_OPTIONAL, (c.where, ref)
             required = not ref.get("optional", False)
-            assert required == (ref["key"] == "url" or c.args[:1] == ["mcp"]), (c.where, ref)
+            assert required == (key in SECRET_KEYS_REQUIRED), (c.where, ref)
+
+
+#: the Secrets the user creates (deploy/README.md): these keys are required...
+SECRET_KEYS_REQUIRED = {
+    ("kubetrail-opensearch", "url"),
+    ("kubetrail-secrets", "redaction-key"),  # the built-in key is public
+    ("kubetrail-secrets", "api-token"),  # mounted as a file (KUBETRAIL_API_TOKEN_FILE)
+}
+#: ... and these optional (an OpenSearch without the security plugin needs no credentials)
+SECRET_KEYS_OPTIONAL = {
+    (secret, key)
+    for secret in (
+        "kubetrail-opensearch",
+        "kubetrail-opensearch-shipper",
+        "kubetrail-opensearch-api",
+    )
+    for key in ("user", "password", "api-key")
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_everything_is_labelled_part_of_kubetrail(variant: str) -> None:
+    """deploy/README.md's uninstall and "delete only the workloads" select this label."""
+    for obj in render(variant):
+        labels = obj["metadata"].get("labels") or {}
+        assert labels.get("app.kubernetes.io/part-of") == "kubetrail", (
+            f"{obj['kind']}/{obj['metadata']['name']}"
+        )
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_statefulsets_are_governed_by_a_headless_service(variant: str) -> None:
+    docs = render(variant)
+    for sts in find(docs, "StatefulSet"):
+        svc = one(docs, "Service", sts["spec"]["serviceName"])
+        assert svc["spec"].get("clusterIP") == "None", f"{svc['metadata']['name']} is not headless"
+        labels = sts["spec"]["template"]["metadata"]["labels"]
+        assert svc["spec"]["selector"].items() <= labels.items()
+
+
+def _selects(policy: dict, labels: dict[str, str]) -> bool:
+    selector = policy["spec"]["podSelector"]
+    if (selector.get("matchLabels") or {}).items() - labels.items():
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        assert expr["operator"] == "In", f"unhandled selector {expr}"
+        if labels.get(expr["key"]) not in expr["values"]:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_listening_pod_is_behind_a_network_policy(variant: str) -> None:
+    """Every pod with a container port has an ingress NetworkPolicy, and its rules name
+    those ports: nothing listens open to the whole cluster."""
+    docs = render(variant)
+    policies = find(docs, "NetworkPolicy")
+    for c in containers(docs):
+        ports = {p["containerPort"] for p in c.spec.get("ports") or []}
+        if not ports:
+            continue
+        labels = pod_template(c.owner)["metadata"]["labels"]
+        covering = [p for p in policies if _selects(p, labels)]
+        assert covering, f"{c.where} listens on {sorted(ports)} without a NetworkPolicy"
+        allowed = {
+            port["port"]
+            for p in covering
+            for rule in p["spec"]["ingress"]
+            for port in rule["ports"]
+        }
+        assert ports <= allowed, (c.where, ports, allowed)
+
+
+def test_demo_opensearch_and_dashboards_are_not_open_to_the_namespace() -> None:
+    """Without the security plugin, whoever reaches OpenSearch (or Dashboards' console)
+    may delete everything: only the pods that need them get in."""
+    docs = render("opensearch-demo+mcp-http")
+    for name in ("opensearch", "opensearch-dashboards"):
+        policy = one(docs, "NetworkPolicy", name)
+        sources = [src for rule in policy["spec"]["ingress"] for src in rule["from"]]
+        assert sources and {"podSelector": {}} not in sources, name
+        assert all("namespaceSelector" not in src for src in sources), name
+    reaching_opensearch = one(docs, "NetworkPolicy", "opensearch")["spec"]["ingress"][0]["from"]
+    mcp = one(docs, "Deployment", "kubetrail-mcp")["spec"]["template"]["metadata"]["labels"]
+    for src in reaching_opensearch:
+        assert not _selects({"spec": src}, mcp), "the MCP server asks the API, not OpenSearch"

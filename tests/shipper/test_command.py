@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -168,11 +169,25 @@ def test_json_logs_are_json(cluster: Cluster, tmp_path: Path) -> None:
         text=True,
         env={**os.environ, "CONFIG_PATH": ""},
     )
-    time.sleep(3)
+    assert proc.stderr is not None
+    lines: list[str] = []
+    seen_pods = threading.Event()
+
+    def read() -> None:  # until the shipper has logged about pods, however loaded the machine
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if '"resource": "pods"' in line or '"resource":"pods"' in line:
+                seen_pods.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    seen_pods.wait(timeout=60)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    proc.wait(timeout=30)
+    reader.join(timeout=10)
     assert proc.returncode == 0
-    entries = [json.loads(line) for line in err.strip().splitlines()]
+    entries = [json.loads(line) for line in lines if line.strip()]
     assert entries and all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
     assert any(e.get("resource") == "pods" for e in entries)
 

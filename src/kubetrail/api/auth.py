@@ -9,6 +9,12 @@ above ``max_request_bytes`` (only the audit webhook takes one, up to
 ``max_audit_bytes``). The
 token's source and the comparison are :mod:`kubetrail.auth`, shared with the
 MCP server's HTTP transport.
+
+A front end mounted beside the API that checks the same token its own way (the web UI,
+:mod:`kubetrail.ui`, takes it from a login form's cookie as well as from the header)
+names its path prefixes in ``app.state.own_auth_prefixes``: those paths pass this guard
+and their routes check the token themselves. Every other path stays bearer-only (a
+cookie is never accepted here: a browser sends it along with any request to this host).
 """
 
 from __future__ import annotations
@@ -49,7 +55,11 @@ def bearer_guard(
         if tokens.enabled:
             given = request.headers.get("authorization", "")
             request.state.authorized = bearer_token_matches(given, tokens.current() or "")
-        if not request.state.authorized and request.url.path not in OPEN_PATHS:
+        if (
+            not request.state.authorized
+            and request.url.path not in OPEN_PATHS
+            and not _guarded_elsewhere(request)
+        ):
             response = error_response(
                 401,
                 "missing or invalid bearer token",
@@ -60,3 +70,10 @@ def bearer_guard(
         return await call_next(request)
 
     return guard
+
+
+def _guarded_elsewhere(request: Request) -> bool:
+    """Whether the path is under a prefix whose routes check the token themselves."""
+    path = request.url.path
+    prefixes: tuple[str, ...] = getattr(request.app.state, "own_auth_prefixes", ())
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes)

@@ -1,4 +1,4 @@
-"""``kubetrail api``: serve the REST API over a store.
+"""``kubetrail api``: serve the REST API and the web UI over a store.
 
 :func:`serve` runs uvicorn in the foreground until Ctrl-C; ``kubetrail demo`` uses
 it too, after loading its incident.
@@ -27,7 +27,9 @@ from kubetrail.store import Store
 
 def register(sub: SubParsers) -> None:
     p = sub.add_parser(
-        "api", help="serve the REST API", description="Serve the REST API over a store."
+        "api",
+        help="serve the REST API and the web UI",
+        description="Serve the REST API (/api/v1) and the read-only web UI (/ui/) over a store.",
     )
     add_store_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -69,15 +71,18 @@ def serve(
     log_level: str = "info",
     tls: tuple[str | None, str | None] = (None, None),
 ) -> None:
-    """The REST API over ``store`` on ``host:port``, until interrupted; HTTPS with ``tls``
-    (:func:`~kubetrail.cli.common.tls_options`)."""
+    """The REST API and the web UI (``/ui/``) over ``store`` on ``host:port``, until
+    interrupted; HTTPS with ``tls`` (:func:`~kubetrail.cli.common.tls_options`)."""
     import uvicorn
 
     from kubetrail.api.app import create_app
+    from kubetrail.ui import install
 
     configure_logging(log_level)
+    app = create_app(store, settings)
+    install(app)  # the UI is the API's sibling: mounted here, not imported by the API
     uvicorn.run(
-        create_app(store, settings),
+        app,
         host=host,
         port=port,
         log_level=log_level,

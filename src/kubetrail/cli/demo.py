@@ -133,6 +133,8 @@ def _try_next(host: str, port: int, url: str) -> str:
         "mcpServers": {"k8s-audit": {"command": "k8s-audit-server", "env": {"AUDIT_API_URL": base}}}
     }
     return f"""
+The web UI: {base}/ui/   (the incident at a glance; open it in a browser)
+
 The API is starting on {base} (Ctrl-C stops it). Try these (add
 | python3 -m json.tool to indent the answers):
 

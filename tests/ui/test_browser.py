@@ -1,0 +1,158 @@
+"""The web UI in a real browser: Debian's chromium, driven headless by Playwright.
+
+``kubetrail demo`` serves the built-in incident (anchored at now) on a loopback port;
+the test opens each page, checks what it shows, clicks from the overview to the
+checkout Deployment's page, and fails on any console error or failed request (a
+Content-Security-Policy violation is a console error: the CSP holds). Screenshots of each
+page are saved under the test's ``tmp_path``.
+
+Needs ``/usr/bin/chromium`` (``apt-get install chromium``; ``.ci/run`` installs it) and
+``playwright`` from PyPI (the ``test`` extra); never ``playwright install``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("KUBETRAIL_TEST_CHROMIUM", "/usr/bin/chromium")
+PORTS = range(18600, 18700)
+
+pytestmark = pytest.mark.e2e
+
+if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+    pytest.skip(
+        f"no chromium at {CHROMIUM}: install it with `apt-get install chromium` "
+        "(Debian; .ci/run does) or set KUBETRAIL_TEST_CHROMIUM to a Chromium binary",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'"
+)
+
+
+def _free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 18600-18699")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``kubetrail demo`` on a free port in 18600-18699: its base URL."""
+    work = tmp_path_factory.mktemp("demo")
+    port = _free_port()
+    log = (work / "demo.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubetrail", "demo", "--port", str(port),
+         "--store", f"sqlite:///{work / 'demo.db'}"],
+        cwd=work, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"kubetrail demo did not start: {(work / 'demo.log').read_text()}"
+                )
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    printed = (work / "demo.log").read_text()
+    # the UI's URL comes before the curl lines
+    assert f"{base}/ui/" in printed and printed.index(f"{base}/ui/") < printed.index("curl")
+
+
+@pytest.fixture
+def page(demo: str) -> Iterator[tuple[object, list[str]]]:
+    problems: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        p = context.new_page()
+        p.on(
+            "console",
+            lambda m: (
+                problems.append(f"console {m.type}: {m.text}")
+                if m.type in ("error", "warning")
+                else None
+            ),
+        )
+        p.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        p.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
+        p.on(
+            "response",
+            lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None,
+        )
+        yield p, problems
+        browser.close()
+
+
+def test_the_pages_in_chromium(demo: str, page: tuple, tmp_path: Path) -> None:
+    p, problems = page
+    p.goto(f"{demo}/ui/")
+    findings = p.locator("#h-findings").locator("xpath=..").inner_text()
+    for expected in (
+        "ProgressDeadlineExceeded",
+        "shop/checkout",
+        "OOMKilled",
+        "v2.3.O",
+        "postgres-data",
+        "worker-3",
+    ):
+        assert expected in findings, expected
+    assert p.locator("svg.histogram rect.warnings").count() == 24
+    # the stylesheet applied (the CSP allows the package's own files)
+    assert p.locator("header.nav").evaluate("e => getComputedStyle(e).position") == "sticky"
+    p.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+
+    # from the overview to the checkout Deployment's page: its diff shows the image change
+    p.locator("#h-findings").locator("xpath=..").get_by_role(
+        "link", name="Deployment shop/checkout"
+    ).first.click()
+    p.wait_for_url("**/ui/objects/shop/deployments/checkout")
+    diff = p.locator("table.diff", has_text="containers[checkout].image").first
+    assert "checkout:1.4.2" in diff.inner_text() and "checkout:1.5.0" in diff.inner_text()
+    p.screenshot(path=str(tmp_path / "object.png"), full_page=True)
+
+    # "/" focuses the search box (the package's script runs under the CSP)
+    p.keyboard.press("/")
+    assert p.evaluate("document.activeElement.name") == "q"
+    p.keyboard.type("v2.3.O")
+    p.keyboard.press("Enter")
+    p.wait_for_url("**/ui/search?**")
+    hits = p.locator("table.hits").inner_text()
+    assert "payment-api" in hits
+    p.screenshot(path=str(tmp_path / "search.png"), full_page=True)
+
+    p.goto(f"{demo}/ui/objects/_/nodes/worker-3")
+    assert "NodeNotReady" in p.locator("main").inner_text()
+    p.screenshot(path=str(tmp_path / "node.png"), full_page=True)
+
+    assert problems == []
+    assert sorted(f.name for f in tmp_path.glob("*.png")) == [
+        "node.png", "object.png", "overview.png", "search.png"
+    ]  # fmt: skip

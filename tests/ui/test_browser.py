@@ -24,7 +24,9 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("KUBETRAIL_TEST_CHROMIUM", "/usr/bin/chromium")
-PORTS = range(18600, 18700)
+#: where the demo listens: KUBETRAIL_TEST_PORTS=18700-18799 moves it off the default
+_LOW, _HIGH = os.environ.get("KUBETRAIL_TEST_PORTS", "18600-18699").split("-")
+PORTS = range(int(_LOW), int(_HIGH) + 1)
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +49,12 @@ def _free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 18600-18699")
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``kubetrail demo`` on a free port in 18600-18699: its base URL."""
+    """``kubetrail demo`` on a free port of :data:`PORTS`: its base URL."""
     work = tmp_path_factory.mktemp("demo")
     port = _free_port()
     log = (work / "demo.log").open("wb")
@@ -156,3 +158,42 @@ def test_the_pages_in_chromium(demo: str, page: tuple, tmp_path: Path) -> None:
     assert sorted(f.name for f in tmp_path.glob("*.png")) == [
         "node.png", "object.png", "overview.png", "search.png"
     ]  # fmt: skip
+
+
+def test_the_timeline_in_chromium(demo: str, page: tuple, tmp_path: Path) -> None:
+    """The shop namespace's lanes, the checkout Deployment's with its ReplicaSets and
+    crash-looping Pods under it; a lane's label and a mark open the object's page."""
+    p, problems = page
+    p.goto(f"{demo}/ui/")
+    p.get_by_role("navigation", name="pages").get_by_role("link", name="Timeline").click()
+    p.wait_for_url("**/ui/timeline?**")
+    p.goto(p.url + "&namespace=shop")
+    lanes = p.locator("li.lane")
+    names = [lanes.nth(i).get_attribute("data-lane") for i in range(lanes.count())]
+    checkout = names.index("deployments/checkout")
+    under = [n for n in names[checkout + 1 : checkout + 12] if n and "checkout-" in n]
+    assert under[0].startswith("replicasets/checkout-")
+    assert any(n.startswith("pods/checkout-") for n in under)
+    assert p.locator("li.lane.depth-2").count() > 0
+    # the crash loop is red: a signal mark whose hover title names it
+    crash = p.locator("rect.mark-signal", has=p.locator("title", has_text="CrashLoopBackOff"))
+    assert crash.count() > 0
+    assert p.locator("rect.mark").count() <= len(names) * 100
+    # the stylesheet draws the marks (fill from a class, no inline style)
+    fill = crash.first.evaluate("e => getComputedStyle(e).fill")
+    assert fill not in ("", "none", "rgb(0, 0, 0)"), fill
+    p.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
+
+    # a mark of one version opens the object's page at that version
+    one = p.locator("li.lane[data-lane='deployments/checkout'] svg a[href*='#rv-']").first
+    href = one.get_attribute("href")
+    one.locator("rect").click()
+    p.wait_for_url(f"**{href}")
+    assert p.locator(".entry:target").count() == 1
+    p.go_back()
+
+    p.locator("li.lane[data-lane='deployments/checkout'] a.lane-label").click()
+    p.wait_for_url("**/ui/objects/shop/deployments/checkout")
+    assert "checkout:1.5.0" in p.locator("main").inner_text()
+    assert problems == []
+    assert (tmp_path / "timeline.png").stat().st_size > 10_000

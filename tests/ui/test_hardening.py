@@ -19,6 +19,8 @@ PAGES = [
     "/ui/objects/shop/deployments/checkout",
     "/ui/objects/_/nodes/worker-3",
     "/ui/search?q=v2.3.O",
+    "/ui/timeline?namespace=shop",
+    "/ui/timeline?kind=Bad!",
     "/ui/search",
     "/ui/nope",
     "/ui/static/ui.css",

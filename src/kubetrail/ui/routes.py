@@ -1,5 +1,5 @@
-"""The pages, thin: read the URL, build the page's content (overview, objects, search),
-render it. Every route is read-only (``GET``), but the login form's ``POST``.
+"""The pages, thin: read the URL, build the page's content (overview, timeline, objects,
+search), render it. Every route is read-only (``GET``), but the login form's ``POST``.
 
 A parameter a page cannot use, an object nothing is stored about, a store that cannot
 answer: each is an HTML page with a one-line message and a 4xx (or 503), never a 500
@@ -20,7 +20,7 @@ from kubetrail.auth import TokenSource
 from kubetrail.diagnostics import InvalidParams
 from kubetrail.queries import InvalidParameter
 from kubetrail.store.base import InvalidQuery, Store, StoreError, StoreUnavailable
-from kubetrail.ui import objects, overview, search
+from kubetrail.ui import objects, overview, search, timeline
 from kubetrail.ui.links import UI_PATH
 from kubetrail.ui.params import PageError, time_range
 from kubetrail.ui.render import page
@@ -95,6 +95,24 @@ def overview_page(request: Request, store: StoreDep) -> HTMLResponse:
         nav="overview",
         rng=rng,
         namespace=namespace or "",
+        view=content,
+    )
+
+
+@guarded.get("/timeline", include_in_schema=False)
+def timeline_page(request: Request, store: StoreDep) -> HTMLResponse:
+    rng = time_range(request.query_params)
+    with page_errors():
+        content = timeline.timeline(store, rng.range, request.query_params)
+    form = timeline.filters(request.query_params)
+    return page(
+        "timeline.html.j2",
+        title="Timeline",
+        nav="timeline",
+        rng=rng,
+        form=form,
+        query={**form, **rng.query()},
+        moves=timeline.navigation(rng.range),
         view=content,
     )
 

@@ -1,0 +1,497 @@
+"""The timeline page: one swimlane per object over the page's range, each lane's
+versions and Warning Events counted per time bucket by the store, drawn as marks.
+
+Lanes are grouped by namespace, then by owner (``metadata.ownerReferences`` of each
+object's newest stored version: Deployment → ReplicaSet → Pods, CronJob → Job → Pods),
+the owner first and its children indented under it. Kubernetes Events are not lanes:
+a Warning Event is a mark on the lane of the object it is about (``involvedObject``).
+
+The browser never gets raw events. The store counts them (:class:`AggregateQuery`):
+
+- one aggregation picks the lanes: the objects with a version matching the filters in
+  the range, most recently changed first, at most :data:`LANE_CAP` of them (the page
+  says how many were left out, and which filter narrows them);
+- one reads the newest version of each lane (its owner references);
+- per time bucket (:func:`bucket_step`: 60-100 across the range), three count the
+  lanes' versions by verb, their signals, and the Warning Events about them.
+
+So a page costs ``2 + 3 * buckets`` aggregations whatever the number of events, and a
+lane has at most one mark per bucket: its most severe kind (:data:`SEVERITY`), its
+``<title>`` the counts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from kubetrail.diagnostics import TimeRange
+from kubetrail.events.resources import plural_for_kind
+from kubetrail.events.timing import format_rfc3339
+from kubetrail.queries import EventParams, InvalidParameter, event_query
+from kubetrail.store.base import AggregateQuery, Bucket, EventFilter, Store
+from kubetrail.ui.links import object_url
+from kubetrail.ui.params import MAX_WINDOW, PageError
+
+#: the most lanes a page draws (the most recently changed objects)
+LANE_CAP = 200
+#: the most objects read to choose the lanes from
+LANE_SCAN = 5000
+#: bucket widths, seconds: the smallest giving at most MAX_BUCKETS across the range
+STEPS = (
+    5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400
+)  # fmt: skip
+MAX_BUCKETS = 100
+#: the narrowest range zooming in reaches
+MIN_WINDOW = timedelta(minutes=5)
+WIDTH = 1000  # the lanes' SVG viewBox width
+MARK_GAP = 0.15  # of a bucket's width, between marks
+#: filters of the URL (the API's names); ``name`` matches a substring of the object's name
+FILTERS = ("namespace", "kind", "resourceType", "name", "signal", "q")
+#: mark kinds, least severe first: a bucket's mark is its most severe kind
+SEVERITY = ("listed", "changed", "created", "deleted", "warning", "signal")
+_VERB_KIND = {"create": "created", "update": "changed", "patch": "changed", "delete": "deleted"}
+#: core Events: marks on the lane of the object they are about, never lanes
+EVENT_TYPES = frozenset({"events"})
+_NAMESPACE = re.compile(r"^(_|[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)$")
+_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
+_RESOURCE_TYPE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+#: a document id: ``uid:resourceVersion``, ``:delete`` for a deletion
+_DOC_ID = re.compile(r"^[^:]+:([0-9]+)(:delete)?$")
+
+LaneKey = tuple[str, str, str]  # (namespace, resourceType, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    x: float
+    width: float
+    kind: str  # one of SEVERITY
+    title: str  # the bucket's time and counts, shown on hover
+    url: str  # the object's page, at the version when the mark is one version
+
+
+@dataclass(slots=True)
+class Lane:
+    namespace: str
+    resource_type: str
+    name: str
+    kind: str
+    url: str
+    depth: int = 0  # 0: no owner among the lanes; 1: owned by the lane above...
+    owner: str = ""  # "ReplicaSet checkout-abc" when its owner is not a lane
+    marks: list[Mark] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    namespace: str  # "" for cluster-scoped objects
+    lanes: list[Lane]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    groups: list[Group]
+    lanes: int
+    left_out: int  # objects that matched but got no lane (LANE_CAP)
+    scan_truncated: bool  # more than LANE_SCAN objects matched: left_out is a lower bound
+    buckets: int
+    step: str  # a bucket's width, e.g. "5m"
+    width: int
+    marks: int
+    queries: int  # aggregations asked of the store
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def filters(params: Mapping[str, str]) -> dict[str, str]:
+    """The page's filters, stripped (absent ones ``""``)."""
+    return {k: (params.get(k) or "").strip() for k in FILTERS}
+
+
+def lane_filter(rng: TimeRange, values: Mapping[str, str]) -> EventFilter:
+    """The documents whose objects get a lane; :class:`PageError` (400) for a bad filter."""
+    for key, pattern, example in (
+        ("namespace", _NAMESPACE, "shop, or _ for cluster-scoped objects"),
+        ("kind", _KIND, "Deployment"),
+        ("resourceType", _RESOURCE_TYPE, "deployments"),
+    ):
+        if values[key] and not pattern.match(values[key]):
+            raise PageError(400, f"{key} {values[key]!r} is not valid: e.g. {example}")
+    if len(values["name"]) > 253:
+        raise PageError(400, "name must be at most 253 characters")
+    if len(values["signal"]) > 256 or len(values["q"]) > 1024:
+        raise PageError(400, "signal or q is too long")
+    try:
+        query = event_query(
+            EventParams.from_mapping(
+                {
+                    "namespace": values["namespace"],
+                    "kind": values["kind"],
+                    "resourceType": values["resourceType"],
+                    "signal": values["signal"],
+                    "q": values["q"],
+                    "start": format_rfc3339(rng.start),
+                    "end": format_rfc3339(rng.end),
+                }
+            ),
+            default_limit=1,
+            max_limit=1,
+        )
+    except InvalidParameter as exc:
+        raise PageError(400, str(exc)) from None
+    return query.filter
+
+
+def bucket_step(rng: TimeRange) -> timedelta:
+    """The narrowest of :data:`STEPS` that covers ``rng`` in at most :data:`MAX_BUCKETS`."""
+    seconds = (rng.end - rng.start).total_seconds()
+    for step in STEPS:
+        if seconds / step <= MAX_BUCKETS:
+            return timedelta(seconds=step)
+    return timedelta(seconds=math.ceil(seconds / MAX_BUCKETS))
+
+
+def buckets_of(rng: TimeRange) -> list[TimeRange]:
+    """``rng`` cut into buckets of :func:`bucket_step` from its start (the last one
+    shorter); each ends a microsecond before the next (a filter's end is inclusive)."""
+    step = bucket_step(rng)
+    n = max(1, math.ceil((rng.end - rng.start) / step))
+    out = []
+    for i in range(n):
+        start = rng.start + step * i
+        end = rng.end if i == n - 1 else start + step - timedelta(microseconds=1)
+        out.append(TimeRange(start=start, end=end))
+    return out
+
+
+def step_label(step: timedelta) -> str:
+    seconds = int(step.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def navigation(rng: TimeRange) -> dict[str, dict[str, str]]:
+    """The ranges of the zoom and pan links: zoom in (half the range) and out (twice)
+    around the centre, earlier and later by half the range."""
+    span = rng.end - rng.start
+    centre = rng.start + span / 2
+    half = max(span / 4, MIN_WINDOW / 2)
+    wide = min(span, MAX_WINDOW / 2)
+    shift = span / 2
+
+    def window(start: datetime, end: datetime) -> dict[str, str]:
+        return {"from": format_rfc3339(start), "to": format_rfc3339(end)}
+
+    return {
+        "earlier": window(rng.start - shift, rng.end - shift),
+        "zoom in": window(centre - half, centre + half),
+        "zoom out": window(centre - wide, centre + wide),
+        "later": window(rng.start + shift, rng.end + shift),
+    }
+
+
+# ---------------------------------------------------------------- the page
+
+
+def timeline(
+    store: Store,
+    rng: TimeRange,
+    params: Mapping[str, str],
+    *,
+    lane_cap: int | None = None,
+) -> Timeline:
+    """The timeline of the objects matching ``params`` (:data:`FILTERS`) in ``rng``."""
+    cap = LANE_CAP if lane_cap is None else lane_cap
+    values = filters(params)
+    flt = lane_filter(rng, values)
+    found = store.aggregate(
+        AggregateQuery(
+            filter=flt,
+            group_by=("namespace", "resourceType", "resourceName", "kind"),
+            order="last",
+            limit=LANE_SCAN,
+            latest=False,
+        )
+    )
+    needle = values["name"]
+    candidates = [
+        b.key
+        for b in found.buckets
+        if b.key["resourceType"] not in EVENT_TYPES and needle in b.key["resourceName"]
+    ]
+    chosen = candidates[:cap]
+    lanes = {
+        (k["namespace"], k["resourceType"], k["resourceName"]): Lane(
+            namespace=k["namespace"],
+            resource_type=k["resourceType"],
+            name=k["resourceName"],
+            kind=k["kind"],
+            url=object_url(k["namespace"], k["resourceType"], k["resourceName"]),
+        )
+        for k in chosen
+    }
+    queries = 1
+    owners: dict[LaneKey, LaneKey] = {}
+    owner_names: dict[LaneKey, str] = {}
+    buckets = buckets_of(rng)
+    if lanes:
+        owners, owner_names = owner_refs(store, rng, lanes)
+        queries += 1
+        queries += add_marks(store, rng, buckets, lanes)
+    groups = arrange(lanes, owners, owner_names)
+    return Timeline(
+        groups=groups,
+        lanes=len(lanes),
+        left_out=len(candidates) - len(chosen),
+        scan_truncated=found.truncated,
+        buckets=len(buckets),
+        step=step_label(bucket_step(rng)),
+        width=WIDTH,
+        marks=sum(len(lane.marks) for lane in lanes.values()),
+        queries=queries,
+    )
+
+
+def lanes_filter(lanes: Mapping[LaneKey, Lane], start: datetime, end: datetime) -> EventFilter:
+    """The lanes' documents in a time range: a superset (any of their namespaces, types and
+    names), cut down to the lanes by the caller."""
+    return EventFilter(
+        start=start,
+        end=end,
+        namespace=tuple(sorted({k[0] for k in lanes})),
+        resource_type=tuple(sorted({k[1] for k in lanes})),
+        name=tuple(sorted({k[2] for k in lanes})),
+    )
+
+
+def owner_refs(
+    store: Store, rng: TimeRange, lanes: Mapping[LaneKey, Lane]
+) -> tuple[dict[LaneKey, LaneKey], dict[LaneKey, str]]:
+    """Each lane's owner (its controller, else its first owner reference), from its
+    newest version in the range: ``(lane → owner's key, lane → "Kind name")``."""
+    result = store.aggregate(
+        AggregateQuery(
+            filter=lanes_filter(lanes, rng.start, rng.end),
+            group_by=("namespace", "resourceType", "resourceName"),
+            order="last",
+            limit=LANE_SCAN,
+            latest=True,
+        )
+    )
+    owners: dict[LaneKey, LaneKey] = {}
+    names: dict[LaneKey, str] = {}
+    for b in result.buckets:
+        key = (b.key["namespace"], b.key["resourceType"], b.key["resourceName"])
+        if key not in lanes or b.latest is None:
+            continue
+        ref = owner_ref(b.latest.get("objectChanges") or {})
+        if ref is None:
+            continue
+        kind, name = ref
+        owners[key] = (key[0], plural_for_kind(kind), name)
+        names[key] = f"{kind} {name}"
+    return owners, names
+
+
+def owner_ref(obj: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(kind, name)`` of an object's controller (else its first owner), or ``None``."""
+    metadata = obj.get("metadata")
+    refs = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
+    if not isinstance(refs, list):
+        return None
+    refs = [r for r in refs if isinstance(r, Mapping) and r.get("kind") and r.get("name")]
+    if not refs:
+        return None
+    ref = next((r for r in refs if r.get("controller")), refs[0])
+    return str(ref["kind"]), str(ref["name"])
+
+
+def arrange(
+    lanes: Mapping[LaneKey, Lane],
+    owners: Mapping[LaneKey, LaneKey],
+    owner_names: Mapping[LaneKey, str],
+) -> list[Group]:
+    """The lanes by namespace (cluster-scoped first), each owner followed by the lanes
+    it owns, indented; roots and siblings by name."""
+    children: dict[LaneKey, list[LaneKey]] = {}
+    roots: list[LaneKey] = []
+    for key in lanes:
+        owner = owners.get(key)
+        if owner is not None and owner in lanes and owner != key:
+            children.setdefault(owner, []).append(key)
+        else:
+            roots.append(key)
+            if key in owner_names:
+                lanes[key].owner = owner_names[key]
+    order = lambda k: (k[2], k[1])  # noqa: E731
+    by_namespace: dict[str, list[Lane]] = {}
+    placed: set[LaneKey] = set()
+
+    def place(key: LaneKey, depth: int) -> None:
+        if key in placed:
+            return
+        placed.add(key)
+        lane = lanes[key]
+        lane.depth = depth
+        by_namespace.setdefault(key[0], []).append(lane)
+        for child in sorted(children.get(key, ()), key=order):
+            place(child, depth + 1)
+
+    for key in sorted(roots, key=order):
+        place(key, 0)
+    for key in sorted(set(lanes) - placed, key=order):  # owners in a cycle
+        place(key, 0)
+    return [Group(namespace=ns, lanes=by_namespace[ns]) for ns in sorted(by_namespace)]
+
+
+# ---------------------------------------------------------------- the marks
+
+
+@dataclass(slots=True)
+class _Counts:
+    verbs: dict[str, int] = field(default_factory=dict)  # mark kind → versions
+    signals: dict[str, int] = field(default_factory=dict)  # signal → versions
+    warnings: int = 0
+    latest_id: str = ""
+
+    @property
+    def versions(self) -> int:
+        return sum(self.verbs.values())
+
+    @property
+    def kind(self) -> str:
+        kinds = [*self.verbs, *(["signal"] if self.signals else [])]
+        kinds += ["warning"] if self.warnings else []
+        return max(kinds, key=SEVERITY.index)
+
+
+def add_marks(
+    store: Store, rng: TimeRange, buckets: list[TimeRange], lanes: Mapping[LaneKey, Lane]
+) -> int:
+    """Count each lane's versions, signals and Warning Events per bucket (three
+    aggregations a bucket), and give each lane a mark per bucket with any; the number
+    of aggregations asked."""
+    names = tuple(sorted({k[2] for k in lanes}))
+    limit = max(100, 20 * len(lanes))
+    span = (rng.end - rng.start).total_seconds() or 1.0
+    queries = 0
+    for bucket in buckets:
+        counts: dict[LaneKey, _Counts] = {}
+        flt = lanes_filter(lanes, bucket.start, bucket.end)
+        versions = _aggregate(
+            store,
+            EventFilter(**{**_fields(flt), "snapshot": False}),
+            ("namespace", "resourceType", "resourceName", "verb"),
+            limit,
+            latest_id=True,
+        )
+        # "*": any signal; said, it lets a store read its signal index by (signal, time)
+        signals = _aggregate(
+            store,
+            EventFilter(**{**_fields(flt), "signal": ("*",)}),
+            ("namespace", "resourceType", "resourceName", "signal"),
+            limit,
+        )
+        warnings = _aggregate(
+            store,
+            EventFilter(
+                start=bucket.start,
+                end=bucket.end,
+                resource_type=tuple(sorted(EVENT_TYPES)),
+                event_type=("Warning",),
+                involved_name=names,
+            ),
+            ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name"),
+            limit,
+        )
+        queries += 3
+        for b in versions:
+            key = (b.key["namespace"], b.key["resourceType"], b.key["resourceName"])
+            if key in lanes:
+                c = counts.setdefault(key, _Counts())
+                kind = _VERB_KIND.get(b.key["verb"], "changed")
+                c.verbs[kind] = c.verbs.get(kind, 0) + b.count
+                c.latest_id = b.latest_id or ""
+        for b in signals:
+            key = (b.key["namespace"], b.key["resourceType"], b.key["resourceName"])
+            if key in lanes:
+                c = counts.setdefault(key, _Counts())
+                c.signals[b.key["signal"]] = c.signals.get(b.key["signal"], 0) + b.count
+        for b in warnings:
+            about = involved_lane(lanes, b.key)
+            if about is not None:
+                counts.setdefault(about, _Counts()).warnings += b.count
+        x = (bucket.start - rng.start).total_seconds() / span * WIDTH
+        end = min(bucket.start + bucket_step(rng), rng.end)
+        width = (end - bucket.start).total_seconds() / span * WIDTH
+        for key, c in counts.items():
+            lane = lanes[key]
+            lane.marks.append(
+                Mark(
+                    x=round(x, 2),
+                    width=round(max(width * (1 - MARK_GAP), 0.5), 2),
+                    kind=c.kind,
+                    title=mark_title(bucket, c),
+                    url=mark_url(lane, c),
+                )
+            )
+    return queries
+
+
+def _fields(flt: EventFilter) -> dict[str, Any]:
+    return {name: getattr(flt, name) for name in EventFilter.__dataclass_fields__}
+
+
+def _aggregate(
+    store: Store,
+    flt: EventFilter,
+    group_by: tuple[str, ...],
+    limit: int,
+    *,
+    latest_id: bool = False,
+) -> list[Bucket]:
+    query = AggregateQuery(
+        filter=flt, group_by=group_by, limit=limit, latest=False, latest_id=latest_id
+    )
+    return store.aggregate(query).buckets
+
+
+def involved_lane(lanes: Mapping[LaneKey, Lane], key: Mapping[str, str]) -> LaneKey | None:
+    """The lane of the object an Event is about (kind, namespace, name); a cluster-scoped
+    object's Events may carry a namespace (``default``), so it is matched without."""
+    kind, name = key["involvedObject.kind"], key["involvedObject.name"]
+    resource_type = plural_for_kind(kind)
+    for namespace in (key["involvedObject.namespace"], ""):
+        lane = lanes.get((namespace, resource_type, name))
+        if lane is not None and lane.kind == kind:
+            return (namespace, resource_type, name)
+    return None
+
+
+def mark_title(bucket: TimeRange, c: _Counts) -> str:
+    parts = []
+    if c.versions:
+        verbs = ", ".join(f"{n} {kind}" for kind, n in sorted(c.verbs.items()))
+        parts.append(f"{c.versions} version{'s' if c.versions != 1 else ''} ({verbs})")
+    if c.signals:
+        parts.append("signals: " + ", ".join(f"{s} ({n})" for s, n in sorted(c.signals.items())))
+    if c.warnings:
+        parts.append(f"{c.warnings} Warning Event{'s' if c.warnings != 1 else ''}")
+    when = f"{format_rfc3339(bucket.start)} to {format_rfc3339(bucket.end)}"
+    return f"{when}: " + "; ".join(parts)
+
+
+def mark_url(lane: Lane, c: _Counts) -> str:
+    """The object's page; at the version when the mark is one version and nothing else."""
+    match = _DOC_ID.match(c.latest_id)
+    if c.versions == 1 and not c.warnings and match:
+        return object_url(lane.namespace, lane.resource_type, lane.name, version=match.group(1))
+    return lane.url

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 
 from kubetrail.events.projection import project
@@ -13,6 +16,7 @@ from kubetrail.store.base import (
     EventQuery,
     InvalidQuery,
     Store,
+    aggregate_slice_by_slice,
 )
 from tests.support.dataset import at, documents
 
@@ -202,6 +206,67 @@ def test_aggregate_order_limit_and_truncation(loaded: Store):
     recent = loaded.aggregate(AggregateQuery(group_by=("namespace",), order="last"))
     assert recent.buckets[0].key["namespace"] == "shop"
     assert recent.buckets[0].last_seen == "2026-11-25T03:30:00Z"
+
+
+def _sliced(loaded: Store, **kw) -> AggregateQuery:
+    flt = kw.pop("filter", EventFilter())
+    every = kw.pop("every", timedelta(minutes=10))
+    return AggregateQuery(filter=replace(flt, start=at(0), end=at(30)), every=every, **kw)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"group_by": ("namespace",), "latest": False},
+        {"group_by": ("namespace", "verb"), "order": "last", "latest_id": True, "latest": False},
+        {"group_by": ("resourceName", "signal"), "filter": EventFilter(signal=("pod.*",))},
+        {"group_by": ("namespace",), "limit": 1, "latest": False},
+    ],
+    ids=["by-namespace", "order-last", "signals", "limit-per-slice"],
+)
+def test_aggregate_split_by_time_is_each_slice_aggregated(loaded: Store, kw: dict):
+    """``every``: one query answers what one aggregation per slice answers, each group
+    keyed by its slice's start."""
+    query = _sliced(loaded, **kw)
+    got = loaded.aggregate(query)
+    want = aggregate_slice_by_slice(loaded.aggregate, query)
+    assert [(b.key, b.count, b.first_seen, b.last_seen, b.latest_id) for b in got.buckets] == [
+        (b.key, b.count, b.first_seen, b.last_seen, b.latest_id) for b in want.buckets
+    ]
+    assert [b.latest for b in got.buckets] == [b.latest for b in want.buckets]
+    assert got.truncated == want.truncated
+    assert {b.key["time"] for b in got.buckets} <= {
+        "2026-11-25T03:00:00Z",
+        "2026-11-25T03:10:00Z",
+        "2026-11-25T03:20:00Z",
+        "2026-11-25T03:30:00Z",
+    }
+    if kw.get("limit") == 1:
+        assert got.truncated and len({b.key["time"] for b in got.buckets}) == len(got.buckets)
+    else:  # the slices add up to the whole range
+        whole = loaded.aggregate(replace(query, every=None, limit=1000, latest=False))
+        counts: dict[tuple, int] = {}
+        for b in got.buckets:
+            key = tuple(v for k, v in sorted(b.key.items()) if k != "time")
+            counts[key] = counts.get(key, 0) + b.count
+        assert counts == {
+            tuple(v for _, v in sorted(b.key.items())): b.count for b in whole.buckets
+        }
+
+
+def test_aggregate_split_by_time_refuses_what_it_cannot_slice(loaded: Store):
+    with pytest.raises(InvalidQuery, match="start and an end"):
+        loaded.aggregate(AggregateQuery(group_by=("namespace",), every=timedelta(minutes=1)))
+    with pytest.raises(InvalidQuery, match="positive"):
+        loaded.aggregate(_sliced(loaded, group_by=("namespace",), every=timedelta(0)))
+    with pytest.raises(InvalidQuery, match="time slices"):
+        loaded.aggregate(
+            AggregateQuery(
+                filter=EventFilter(start=at(0), end=at(30)),
+                group_by=("namespace",),
+                every=timedelta(milliseconds=1),
+            )
+        )
 
 
 def test_aggregate_rejects_unknown_keys(loaded: Store):

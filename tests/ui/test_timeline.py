@@ -113,8 +113,9 @@ def test_marks_are_at_most_one_per_lane_and_bucket(client: TestClient) -> None:
 
 
 def test_the_store_counts_the_marks(client: TestClient, sqlite_incident: Store) -> None:
-    """A page asks 2 + 3 * buckets aggregations, whatever the number of events, and
-    never reads raw events."""
+    """A page asks five aggregations (lanes, their owners, then versions, signals and
+    Warning Events split by time into the buckets), whatever the number of events or
+    buckets, and never reads raw events."""
     asked: list[AggregateQuery] = []
 
     class Counting:
@@ -129,7 +130,8 @@ def test_the_store_counts_the_marks(client: TestClient, sqlite_incident: Store) 
         start=datetime(2026, 11, 25, 6, tzinfo=UTC), end=datetime(2026, 11, 25, 12, tzinfo=UTC)
     )
     view = timeline.timeline(Counting(), rng, {"namespace": "shop"})  # type: ignore[arg-type]
-    assert view.buckets == 72 and view.queries == len(asked) == 2 + 3 * 72
+    assert view.buckets == 72 and view.queries == len(asked) == 5
+    assert [q.every for q in asked[2:]] == [timedelta(minutes=5)] * 3
     assert all(q.limit <= timeline.LANE_SCAN for q in asked)
     assert view.marks <= view.lanes * view.buckets
 

@@ -17,15 +17,15 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 
 from kubetrail.events.audit import AuditRecord
 from kubetrail.events.model import EventDocument
-from kubetrail.events.timing import MAX_MICROS, MIN_MICROS
+from kubetrail.events.timing import MAX_MICROS, MIN_MICROS, format_rfc3339
 
 #: Keys a search can filter on and an aggregation can group by. Dotted names
 #: are document paths; ``signal`` is one element of ``signals``.
@@ -153,6 +153,11 @@ class AggregateQuery:
     limit: int = 100
     latest: bool = True  # include the newest document of each bucket
     latest_id: bool = False  # the newest document's id only (``Bucket.latest_id``)
+    #: also split the groups by time: ``Bucket.key["time"]`` is the start (RFC3339) of
+    #: the ``every``-wide slice of ``[filter.start, filter.end]`` its events fall in;
+    #: ``order`` and ``limit`` apply within each slice (``truncated``: some slice had
+    #: more), the slices come oldest first. One query for a histogram of many slices.
+    every: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +334,49 @@ class IndexRetention(Protocol):
         indices whose events are all older than the retention (never the one being
         written to); ``days`` when the store has no retention of its own."""
         ...
+
+
+#: the most time slices one aggregation may be split into (``AggregateQuery.every``)
+MAX_SLICES = 10_000
+
+
+def time_slices(query: AggregateQuery) -> list[tuple[datetime, datetime]]:
+    """The ``every``-wide slices of the query's range, each ``(start, end)`` with its end
+    inclusive (a microsecond before the next slice's start), the last ending at
+    ``filter.end``; refused when the query cannot be sliced."""
+    every, start, end = query.every, query.filter.start, query.filter.end
+    if every is None:
+        return []
+    if start is None or end is None:
+        raise InvalidQuery("a time-sliced aggregation needs a start and an end")
+    if every <= timedelta(0):
+        raise InvalidQuery("every must be a positive duration")
+    if (end - start) / every > MAX_SLICES:
+        raise InvalidQuery(f"at most {MAX_SLICES} time slices; make every wider")
+    out = []
+    at = start
+    while at <= end:
+        nxt = at + every
+        out.append((at, min(end, nxt - timedelta(microseconds=1))))
+        at = nxt
+    return out
+
+
+def aggregate_slice_by_slice(
+    aggregate: Callable[[AggregateQuery], AggregateResult], query: AggregateQuery
+) -> AggregateResult:
+    """``AggregateQuery.every`` as one aggregation per slice, for a store that cannot
+    split by time in one query."""
+    buckets: list[Bucket] = []
+    truncated = False
+    for start, end in time_slices(query):
+        part = aggregate(
+            replace(query, every=None, filter=replace(query.filter, start=start, end=end))
+        )
+        truncated = truncated or part.truncated
+        label = format_rfc3339(start)
+        buckets.extend(replace(b, key={**b.key, "time": label}) for b in part.buckets)
+    return AggregateResult(buckets=buckets, truncated=truncated)
 
 
 def check_group_keys(keys: Sequence[str]) -> None:

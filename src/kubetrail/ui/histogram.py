@@ -1,8 +1,9 @@
 """Changes and Warning Events over a time range, counted per time bucket by the store,
 and drawn as an inline SVG's geometry (no JavaScript: the page renders the bars).
 
-One aggregation per bucket (grouped by ``eventType``: object versions have none, Events
-say ``Normal`` or ``Warning``), so the cost is the number of buckets, not of events;
+One aggregation split by time into the buckets (grouped by ``eventType``: object
+versions have none, Events say ``Normal`` or ``Warning``), so the cost does not grow with
+the number of buckets;
 listing snapshots are not changes and are left out.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from kubetrail.diagnostics import TimeRange
-from kubetrail.events.timing import format_rfc3339
+from kubetrail.events.timing import format_rfc3339, parse_rfc3339
 from kubetrail.store.base import AggregateQuery, EventFilter, Store
 
 BUCKETS = 24
@@ -45,23 +46,34 @@ class Histogram:
 def bucket_counts(
     store: Store, rng: TimeRange, *, buckets: int = BUCKETS
 ) -> list[tuple[TimeRange, int, int]]:
-    """``(bucket, object versions, Warning Events)`` for each of ``buckets`` equal buckets."""
+    """``(bucket, object versions, Warning Events)`` for each of ``buckets`` equal buckets:
+    one aggregation split by time (``AggregateQuery.every``)."""
     step = (rng.end - rng.start) / buckets
+    if step <= timedelta(0):
+        step = timedelta(seconds=1)
+    result = store.aggregate(
+        AggregateQuery(
+            filter=EventFilter(start=rng.start, end=rng.end, snapshot=False),
+            group_by=("eventType",),
+            latest=False,
+            limit=10,
+            every=step,
+        )
+    )
+    counts = [[0, 0] for _ in range(buckets)]
+    for b in result.buckets:
+        # an event at the range's very end falls in a slice of its own: the last bucket's
+        index = min(int((parse_rfc3339(b.key["time"]) - rng.start) / step), buckets - 1)
+        if b.key["eventType"] == "":
+            counts[index][0] += b.count
+        elif b.key["eventType"] == "Warning":
+            counts[index][1] += b.count
     out = []
-    for i in range(buckets):
+    for i, (changes, warnings) in enumerate(counts):
         start = rng.start + step * i
         # end is inclusive in a filter: stop a microsecond short of the next bucket
         end = rng.end if i == buckets - 1 else start + step - timedelta(microseconds=1)
-        result = store.aggregate(
-            AggregateQuery(
-                filter=EventFilter(start=start, end=end, snapshot=False),
-                group_by=("eventType",),
-                latest=False,
-                limit=10,
-            )
-        )
-        counts = {b.key["eventType"]: b.count for b in result.buckets}
-        out.append((TimeRange(start=start, end=end), counts.get("", 0), counts.get("Warning", 0)))
+        out.append((TimeRange(start=start, end=end), changes, warnings))
     return out
 
 

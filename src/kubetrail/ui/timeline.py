@@ -12,10 +12,11 @@ The browser never gets raw events. The store counts them (:class:`AggregateQuery
   the range, most recently changed first, at most :data:`LANE_CAP` of them (the page
   says how many were left out, and which filter narrows them);
 - one reads the newest version of each lane (its owner references);
-- per time bucket (:func:`bucket_step`: 60-100 across the range), three count the
-  lanes' versions by verb, their signals, and the Warning Events about them.
+- three count the lanes' versions by verb, their signals, and the Warning Events about
+  them, each split by time into the buckets (``AggregateQuery.every`` =
+  :func:`bucket_step`: 60-100 buckets across the range).
 
-So a page costs ``2 + 3 * buckets`` aggregations whatever the number of events, and a
+So a page costs five aggregations whatever the number of events or buckets, and a
 lane has at most one mark per bucket: its most severe kind (:data:`SEVERITY`), its
 ``<title>`` the counts.
 """
@@ -31,7 +32,7 @@ from typing import Any
 
 from kubetrail.diagnostics import TimeRange
 from kubetrail.events.resources import plural_for_kind
-from kubetrail.events.timing import format_rfc3339
+from kubetrail.events.timing import format_rfc3339, parse_rfc3339
 from kubetrail.queries import EventParams, InvalidParameter, event_query
 from kubetrail.store.base import AggregateQuery, Bucket, EventFilter, Store
 from kubetrail.ui.links import object_url
@@ -377,62 +378,70 @@ def add_marks(
     store: Store, rng: TimeRange, buckets: list[TimeRange], lanes: Mapping[LaneKey, Lane]
 ) -> int:
     """Count each lane's versions, signals and Warning Events per bucket (three
-    aggregations a bucket), and give each lane a mark per bucket with any; the number
-    of aggregations asked."""
+    aggregations split by time, ``every`` = the buckets' step), and give each lane a
+    mark per bucket with any; the number of aggregations asked."""
     names = tuple(sorted({k[2] for k in lanes}))
-    limit = max(100, 20 * len(lanes))
+    limit = max(100, 20 * len(lanes))  # groups per bucket
+    step = bucket_step(rng)
     span = (rng.end - rng.start).total_seconds() or 1.0
-    queries = 0
-    for bucket in buckets:
-        counts: dict[LaneKey, _Counts] = {}
-        flt = lanes_filter(lanes, bucket.start, bucket.end)
-        versions = _aggregate(
-            store,
-            EventFilter(**{**_fields(flt), "snapshot": False}),
-            ("namespace", "resourceType", "resourceName", "verb"),
-            limit,
-            latest_id=True,
-        )
-        # "*": any signal; said, it lets a store read its signal index by (signal, time)
-        signals = _aggregate(
-            store,
-            EventFilter(**{**_fields(flt), "signal": ("*",)}),
-            ("namespace", "resourceType", "resourceName", "signal"),
-            limit,
-        )
-        warnings = _aggregate(
-            store,
-            EventFilter(
-                start=bucket.start,
-                end=bucket.end,
-                resource_type=tuple(sorted(EVENT_TYPES)),
-                event_type=("Warning",),
-                involved_name=names,
-            ),
-            ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name"),
-            limit,
-        )
-        queries += 3
-        for b in versions:
-            key = (b.key["namespace"], b.key["resourceType"], b.key["resourceName"])
-            if key in lanes:
-                c = counts.setdefault(key, _Counts())
-                kind = _VERB_KIND.get(b.key["verb"], "changed")
-                c.verbs[kind] = c.verbs.get(kind, 0) + b.count
-                c.latest_id = b.latest_id or ""
-        for b in signals:
-            key = (b.key["namespace"], b.key["resourceType"], b.key["resourceName"])
-            if key in lanes:
-                c = counts.setdefault(key, _Counts())
-                c.signals[b.key["signal"]] = c.signals.get(b.key["signal"], 0) + b.count
-        for b in warnings:
-            about = involved_lane(lanes, b.key)
-            if about is not None:
-                counts.setdefault(about, _Counts()).warnings += b.count
+    flt = lanes_filter(lanes, rng.start, rng.end)
+    counts: list[dict[LaneKey, _Counts]] = [{} for _ in buckets]
+
+    def at(b: Bucket) -> dict[LaneKey, _Counts]:
+        # an event at the range's very end falls in a slice of its own: the last bucket's
+        index = int((parse_rfc3339(b.key["time"]) - rng.start) / step)
+        return counts[min(max(index, 0), len(buckets) - 1)]
+
+    versions = _aggregate(
+        store,
+        EventFilter(**{**_fields(flt), "snapshot": False}),
+        ("namespace", "resourceType", "resourceName", "verb"),
+        limit,
+        step,
+        latest_id=True,
+    )
+    # "*": any signal; said, it lets a store read its signal index by (signal, time)
+    signals = _aggregate(
+        store,
+        EventFilter(**{**_fields(flt), "signal": ("*",)}),
+        ("namespace", "resourceType", "resourceName", "signal"),
+        limit,
+        step,
+    )
+    warnings = _aggregate(
+        store,
+        EventFilter(
+            start=rng.start,
+            end=rng.end,
+            resource_type=tuple(sorted(EVENT_TYPES)),
+            event_type=("Warning",),
+            involved_name=names,
+        ),
+        ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name"),
+        limit,
+        step,
+    )
+    for b in versions:
+        key = (b.key["namespace"], b.key["resourceType"], b.key["resourceName"])
+        if key in lanes:
+            c = at(b).setdefault(key, _Counts())
+            kind = _VERB_KIND.get(b.key["verb"], "changed")
+            c.verbs[kind] = c.verbs.get(kind, 0) + b.count
+            c.latest_id = b.latest_id or ""
+    for b in signals:
+        key = (b.key["namespace"], b.key["resourceType"], b.key["resourceName"])
+        if key in lanes:
+            c = at(b).setdefault(key, _Counts())
+            c.signals[b.key["signal"]] = c.signals.get(b.key["signal"], 0) + b.count
+    for b in warnings:
+        about = involved_lane(lanes, b.key)
+        if about is not None:
+            at(b).setdefault(about, _Counts()).warnings += b.count
+    for bucket, found in zip(buckets, counts, strict=True):
         x = (bucket.start - rng.start).total_seconds() / span * WIDTH
-        end = min(bucket.start + bucket_step(rng), rng.end)
+        end = min(bucket.start + step, rng.end)
         width = (end - bucket.start).total_seconds() / span * WIDTH
-        for key, c in counts.items():
+        for key, c in found.items():
             lane = lanes[key]
             lane.marks.append(
                 Mark(
@@ -443,7 +452,7 @@ def add_marks(
                     url=mark_url(lane, c),
                 )
             )
-    return queries
+    return 3
 
 
 def _fields(flt: EventFilter) -> dict[str, Any]:
@@ -455,11 +464,17 @@ def _aggregate(
     flt: EventFilter,
     group_by: tuple[str, ...],
     limit: int,
+    every: timedelta,
     *,
     latest_id: bool = False,
 ) -> list[Bucket]:
     query = AggregateQuery(
-        filter=flt, group_by=group_by, limit=limit, latest=False, latest_id=latest_id
+        filter=flt,
+        group_by=group_by,
+        limit=limit,
+        latest=False,
+        latest_id=latest_id,
+        every=every,
     )
     return store.aggregate(query).buckets
 

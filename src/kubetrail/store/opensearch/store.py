@@ -64,6 +64,7 @@ from kubetrail.store.base import (
     StoreUnavailable,
     WriteError,
     WriteResult,
+    aggregate_slice_by_slice,
     check_group_keys,
 )
 from kubetrail.store.opensearch import DEFAULT_PREFIX, errors, index_pattern, queries
@@ -380,6 +381,10 @@ class OpenSearchStore:
         check_group_keys(query.group_by)
         if query.limit < 1:
             raise InvalidQuery("limit must be at least 1")
+        if query.every is not None:
+            # one request per slice; a date_histogram source in the composite
+            # aggregation would make it one request
+            return aggregate_slice_by_slice(self.aggregate, query)
         if query.limit >= _TOP_GROUPS_MAX:
             # more groups than one terms request should return (each is a bucket, and
             # search.max_buckets is 65535 by default): page through every group

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from kubetrail.events.timing import to_micros
@@ -156,8 +157,11 @@ def aggregate_statement(
             where.extend(_signal_time(query.filter, "s"))
             params.extend(_signal_time_params(query.filter))
     # signal rows have no NULLs; plain columns let SQLite group in index order
-    keys_sql = ", ".join(c if t == "s" else f"COALESCE({c}, '')" for c in cols)
+    key_exprs = [c if t == "s" else f"COALESCE({c}, '')" for c in cols]
+    keys_sql = ", ".join(key_exprs)
     order = "n DESC" if query.order == "count" else "last_ts DESC"
+    if query.every is not None and query.filter.start is not None:
+        return _sliced(query, t, source, where, params, key_exprs, order)
     sql = (
         f"SELECT {keys_sql}, COUNT(*) AS n, MIN({t}.ts), MAX({t}.ts) AS last_ts,"
         f" MAX(({t}.ts + {_TS_OFFSET}) || {t}.id)"
@@ -167,6 +171,37 @@ def aggregate_statement(
     )
     params.append(query.limit + 1)
     return sql, params
+
+
+def _sliced(
+    query: AggregateQuery,
+    t: str,
+    source: str,
+    where: list[str],
+    params: list[Any],
+    key_exprs: list[str],
+    order: str,
+) -> Statement:
+    """An aggregation split by time (``AggregateQuery.every``): per row the slice number,
+    the keys, count, first and last time and the newest ``(ts + offset) || id``; the
+    groups of each slice in the query's order, ``limit + 1`` of them at most
+    (``ROW_NUMBER``): one pass over the range instead of one query per slice."""
+    assert query.every is not None and query.filter.start is not None
+    origin = to_micros(query.filter.start)
+    width = max(1, query.every // timedelta(microseconds=1))
+    named = ", ".join(f"{e} AS k{i}" for i, e in enumerate(key_exprs))
+    keys = ", ".join(f"k{i}" for i in range(len(key_exprs)))
+    groups = (
+        f"SELECT ({t}.ts - ?) / ? AS slice, {named}, COUNT(*) AS n, MIN({t}.ts) AS first_ts,"
+        f" MAX({t}.ts) AS last_ts, MAX(({t}.ts + {_TS_OFFSET}) || {t}.id) AS newest"
+        f" FROM {source} {_where_sql(where)} GROUP BY slice, {keys}"
+    )
+    sql = (
+        f"SELECT slice, {keys}, n, first_ts, last_ts, newest FROM ("
+        f"SELECT *, ROW_NUMBER() OVER (PARTITION BY slice ORDER BY {order}, {keys}) AS rn"
+        f" FROM ({groups})) WHERE rn <= ? ORDER BY slice, rn"
+    )
+    return sql, [origin, width, *params, query.limit + 1]
 
 
 def _after(query: EventQuery, table: str, where: list[str], params: list[Any]) -> None:

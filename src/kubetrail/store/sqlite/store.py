@@ -56,6 +56,7 @@ from kubetrail.store.base import (
     WriteError,
     WriteResult,
     check_group_keys,
+    time_slices,
 )
 from kubetrail.store.sqlite import access, codec, schema
 from kubetrail.store.sqlite import audit as audit_rows
@@ -583,6 +584,8 @@ class SQLiteStore:
         if query.limit < 1:
             raise InvalidQuery("limit must be at least 1")
         query = dataclasses.replace(query, filter=self._exact_signals(query.filter))
+        if query.every is not None:
+            return self._aggregate_sliced(query)
         rows = self._read(*aggregate_statement(query, long_window=self._long_window))
         truncated = len(rows) > query.limit
         rows = rows[: query.limit]
@@ -600,6 +603,36 @@ class SQLiteStore:
                     count=r[nkeys],
                     first_seen=format_rfc3339(from_micros(r[nkeys + 1])),
                     last_seen=format_rfc3339(from_micros(r[nkeys + 2])),
+                    latest=latest_docs.get(latest_id) if query.latest else None,
+                    latest_id=latest_id,
+                )
+            )
+        return AggregateResult(buckets=buckets, truncated=truncated)
+
+    def _aggregate_sliced(self, query: AggregateQuery) -> AggregateResult:
+        time_slices(query)  # refuses a query that cannot be sliced
+        start, every = query.filter.start, query.every
+        assert start is not None and every is not None
+        rows = self._read(*aggregate_statement(query, long_window=self._long_window))
+        nkeys = len(query.group_by)
+        per_slice: dict[int, list[Any]] = {}
+        for r in rows:
+            per_slice.setdefault(r[0], []).append(r)
+        truncated = any(len(group) > query.limit for group in per_slice.values())
+        kept = [r for n in sorted(per_slice) for r in per_slice[n][: query.limit]]
+        ids = [r[nkeys + 4][TS_DIGITS:] for r in kept]
+        latest_docs = self.documents(ids) if query.latest and kept else {}
+        buckets = []
+        for r in kept:
+            latest_id = r[nkeys + 4][TS_DIGITS:]
+            key = dict(zip(query.group_by, r[1 : nkeys + 1], strict=True))
+            key["time"] = format_rfc3339(start + every * r[0])
+            buckets.append(
+                Bucket(
+                    key=key,
+                    count=r[nkeys + 1],
+                    first_seen=format_rfc3339(from_micros(r[nkeys + 2])),
+                    last_seen=format_rfc3339(from_micros(r[nkeys + 3])),
                     latest=latest_docs.get(latest_id) if query.latest else None,
                     latest_id=latest_id,
                 )

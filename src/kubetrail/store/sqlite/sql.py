@@ -164,13 +164,22 @@ def aggregate_statement(
         return _sliced(query, t, source, where, params, key_exprs, order)
     sql = (
         f"SELECT {keys_sql}, COUNT(*) AS n, MIN({t}.ts), MAX({t}.ts) AS last_ts,"
-        f" MAX(({t}.ts + {_TS_OFFSET}) || {t}.id)"
+        f" {_newest(query, t)}"
         f" FROM {source}"
         f" {_where_sql(where)}"
         f" GROUP BY {keys_sql} ORDER BY {order}, {keys_sql} LIMIT ?"
     )
     params.append(query.limit + 1)
     return sql, params
+
+
+def _newest(query: AggregateQuery, t: str) -> str:
+    """The newest event of a group, ``(ts + offset) || id``, when the query wants it: the
+    string built for every row is half the time of a large aggregation (1.4 of 2.9 s
+    over 500,000 events), so NULL when it does not."""
+    if query.latest or query.latest_id:
+        return f"MAX(({t}.ts + {_TS_OFFSET}) || {t}.id)"
+    return "NULL"
 
 
 def _sliced(
@@ -193,7 +202,7 @@ def _sliced(
     keys = ", ".join(f"k{i}" for i in range(len(key_exprs)))
     groups = (
         f"SELECT ({t}.ts - ?) / ? AS slice, {named}, COUNT(*) AS n, MIN({t}.ts) AS first_ts,"
-        f" MAX({t}.ts) AS last_ts, MAX(({t}.ts + {_TS_OFFSET}) || {t}.id) AS newest"
+        f" MAX({t}.ts) AS last_ts, {_newest(query, t)} AS newest"
         f" FROM {source} {_where_sql(where)} GROUP BY slice, {keys}"
     )
     sql = (

@@ -596,14 +596,14 @@ class SQLiteStore:
             latest_docs = self.documents(latest_ids)
         buckets = []
         for r in rows:
-            latest_id = r[nkeys + 3][TS_DIGITS:]
+            latest_id = r[nkeys + 3][TS_DIGITS:] if r[nkeys + 3] else None
             buckets.append(
                 Bucket(
                     key=dict(zip(query.group_by, r[:nkeys], strict=True)),
                     count=r[nkeys],
                     first_seen=format_rfc3339(from_micros(r[nkeys + 1])),
                     last_seen=format_rfc3339(from_micros(r[nkeys + 2])),
-                    latest=latest_docs.get(latest_id) if query.latest else None,
+                    latest=latest_docs.get(latest_id) if query.latest and latest_id else None,
                     latest_id=latest_id,
                 )
             )
@@ -620,11 +620,11 @@ class SQLiteStore:
             per_slice.setdefault(r[0], []).append(r)
         truncated = any(len(group) > query.limit for group in per_slice.values())
         kept = [r for n in sorted(per_slice) for r in per_slice[n][: query.limit]]
-        ids = [r[nkeys + 4][TS_DIGITS:] for r in kept]
+        ids = [r[nkeys + 4][TS_DIGITS:] for r in kept if r[nkeys + 4]]
         latest_docs = self.documents(ids) if query.latest and kept else {}
         buckets = []
         for r in kept:
-            latest_id = r[nkeys + 4][TS_DIGITS:]
+            latest_id = r[nkeys + 4][TS_DIGITS:] if r[nkeys + 4] else None
             key = dict(zip(query.group_by, r[1 : nkeys + 1], strict=True))
             key["time"] = format_rfc3339(start + every * r[0])
             buckets.append(
@@ -633,7 +633,7 @@ class SQLiteStore:
                     count=r[nkeys + 1],
                     first_seen=format_rfc3339(from_micros(r[nkeys + 2])),
                     last_seen=format_rfc3339(from_micros(r[nkeys + 3])),
-                    latest=latest_docs.get(latest_id) if query.latest else None,
+                    latest=latest_docs.get(latest_id) if query.latest and latest_id else None,
                     latest_id=latest_id,
                 )
             )

@@ -211,6 +211,23 @@ def test_summary_counts_and_newest_changes(client: httpx.Client):
     assert by_ns["moreValues"] == ["namespace"] and by_ns["newest"] == []
 
 
+def test_summary_takes_every_filter_of_events(client: httpx.Client):
+    """The two routes declare their filters once (api/filters.py): a filter of
+    /api/v1/events narrows /api/v1/summary the same way, user= included."""
+    for params in ({"user": "nobody@example.com"}, {"user": "system:k8s-watcher"},
+                   {"signal": "pod.*"}, {"q": "checkout"}, {"snapshot": "false"}):  # fmt: skip
+        events = client.get("/api/v1/events", params={**WINDOW, **params})
+        summary = client.get("/api/v1/summary", params={**WINDOW, **params})
+        assert events.status_code == summary.status_code == 200, (params, summary.text)
+        assert summary.json()["total"] == len(events.json()), params
+    assert (
+        client.get("/api/v1/summary", params={**WINDOW, "user": "nobody@example.com"}).json()[
+            "total"
+        ]
+        == 0
+    )
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

@@ -9,6 +9,7 @@ pieces (:mod:`~kubetrail.api.streaming`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -16,10 +17,11 @@ from starlette.concurrency import run_in_threadpool
 
 from kubetrail.api.deps import PageBudgetDep, SettingsDep, StoreDep
 from kubetrail.api.errors import ApiError
+from kubetrail.api.filters import EventFiltersDep
 from kubetrail.api.inflight import ROW_BYTES_ESTIMATE
 from kubetrail.api.responses import TIME_PARAMETER, JSONResponse, error_responses, render_json
 from kubetrail.api.streaming import JSONArray, ReservedJSONResponse
-from kubetrail.queries.events import EventParams, event_query, limit_value, time_range
+from kubetrail.queries.events import event_query, limit_value, time_range
 from kubetrail.queries.history import ObjectKey, object_history
 from kubetrail.queries.history_view import change_view
 from kubetrail.store.base import Cursor, EventQuery, RawSearch, Store
@@ -27,7 +29,6 @@ from kubetrail.store.base import Cursor, EventQuery, RawSearch, Store
 router = APIRouter(prefix="/api/v1", responses=error_responses(400, 401, 503))
 
 _TIME = "RFC3339 time, e.g. 2024-01-01T12:00:00Z"
-_MULTI = " Repeat the parameter to match any of several values."
 
 
 @router.get(
@@ -40,54 +41,7 @@ async def list_events(
     store: StoreDep,
     settings: SettingsDep,
     budget: PageBudgetDep,
-    start: Annotated[
-        str | None,
-        Query(
-            description=f"Inclusive lower bound; {_TIME}. Default: end - 24h.",
-            json_schema_extra=TIME_PARAMETER,
-        ),
-    ] = None,
-    end: Annotated[
-        str | None,
-        Query(
-            description=f"Inclusive upper bound; {_TIME}. Default: now.",
-            json_schema_extra=TIME_PARAMETER,
-        ),
-    ] = None,
-    namespace: Annotated[
-        list[str], Query(description="Namespace; `_` selects cluster-scoped objects." + _MULTI)
-    ] = [],  # noqa: B006 - FastAPI copies defaults
-    resourceType: Annotated[
-        list[str], Query(description="Plural resource type, e.g. pods." + _MULTI)
-    ] = [],  # noqa: B006
-    verb: Annotated[list[str], Query(description="create, update or delete." + _MULTI)] = [],  # noqa: B006
-    name: Annotated[list[str], Query(description="Object name (resourceName)." + _MULTI)] = [],  # noqa: B006
-    kind: Annotated[list[str], Query(description="Object kind, e.g. Pod." + _MULTI)] = [],  # noqa: B006
-    signal: Annotated[
-        list[str],
-        Query(
-            description="Signal, e.g. pod.waiting:CrashLoopBackOff; a trailing * matches a prefix."
-            + _MULTI
-        ),
-    ] = [],  # noqa: B006
-    user: Annotated[
-        list[str],
-        Query(
-            description="Who made the change: the user the API server's audit log names "
-            "(e.g. alice@example.com, system:serviceaccount:argocd:argocd-application-"
-            "controller), or system:k8s-watcher where no audit event was joined." + _MULTI
-        ),
-    ] = [],  # noqa: B006
-    q: Annotated[
-        str | None,
-        Query(
-            description="Full-text search: every word must occur; a trailing * matches a prefix."
-        ),
-    ] = None,
-    snapshot: Annotated[
-        bool | None,
-        Query(description="true: only listings (state when watching began); false: only changes."),
-    ] = None,
+    filters: EventFiltersDep,
     limit: Annotated[
         int | None, Query(description="Page size; default 1000, max configurable.")
     ] = None,
@@ -103,22 +57,7 @@ async def list_events(
     ] = [],  # noqa: B006
 ) -> Response:
     query = event_query(
-        EventParams(
-            start=start,
-            end=end,
-            namespace=tuple(namespace),
-            resource_type=tuple(resourceType),
-            verb=tuple(verb),
-            name=tuple(name),
-            kind=tuple(kind),
-            signal=tuple(signal),
-            user=tuple(user),
-            q=q,
-            snapshot=snapshot,
-            limit=limit,
-            cursor=cursor,
-            fields=tuple(fields),
-        ),
+        replace(filters, limit=limit, cursor=cursor, fields=tuple(fields)),
         default_limit=settings.default_limit,
         max_limit=settings.max_query_limit,
     )

@@ -14,15 +14,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from kubetrail.api.deps import SettingsDep, StoreDep
-from kubetrail.api.responses import TIME_PARAMETER, JSONResponse, error_responses
-from kubetrail.queries.events import EventParams, event_query
+from kubetrail.api.filters import EventFiltersDep
+from kubetrail.api.responses import JSONResponse, error_responses
+from kubetrail.queries.events import event_query
 from kubetrail.queries.summary import DEFAULT_BY, MAX_NEWEST, MAX_TOP, summarize, summary_options
 from kubetrail.store.base import GROUP_KEYS
 
 router = APIRouter(prefix="/api/v1", responses=error_responses(400, 401, 503))
-
-_TIME = "RFC3339 time, e.g. 2024-01-01T12:00:00Z"
-_MULTI = " Repeat the parameter to match any of several values."
 
 
 @router.get(
@@ -32,37 +30,7 @@ _MULTI = " Repeat the parameter to match any of several values."
 def event_summary(
     store: StoreDep,
     settings: SettingsDep,
-    start: Annotated[
-        str | None,
-        Query(
-            description=f"Inclusive lower bound; {_TIME}. Default: end - 24h.",
-            json_schema_extra=TIME_PARAMETER,
-        ),
-    ] = None,
-    end: Annotated[
-        str | None,
-        Query(
-            description=f"Inclusive upper bound; {_TIME}. Default: now.",
-            json_schema_extra=TIME_PARAMETER,
-        ),
-    ] = None,
-    namespace: Annotated[
-        list[str], Query(description="Namespace; `_` selects cluster-scoped objects." + _MULTI)
-    ] = [],  # noqa: B006 - FastAPI copies defaults
-    resourceType: Annotated[
-        list[str], Query(description="Plural resource type, e.g. pods." + _MULTI)
-    ] = [],  # noqa: B006
-    verb: Annotated[list[str], Query(description="create, update or delete." + _MULTI)] = [],  # noqa: B006
-    name: Annotated[list[str], Query(description="Object name (resourceName)." + _MULTI)] = [],  # noqa: B006
-    kind: Annotated[list[str], Query(description="Object kind, e.g. Pod." + _MULTI)] = [],  # noqa: B006
-    signal: Annotated[
-        list[str], Query(description="Signal; a trailing * matches a prefix." + _MULTI)
-    ] = [],  # noqa: B006
-    q: Annotated[str | None, Query(description="Full-text search: every word must occur.")] = None,
-    snapshot: Annotated[
-        bool | None,
-        Query(description="true: only listings (state when watching began); false: only changes."),
-    ] = None,
+    filters: EventFiltersDep,
     by: Annotated[
         list[str],
         Query(
@@ -82,18 +50,7 @@ def event_summary(
     ] = None,
 ) -> JSONResponse:
     query = event_query(
-        EventParams(
-            start=start,
-            end=end,
-            namespace=tuple(namespace),
-            resource_type=tuple(resourceType),
-            verb=tuple(verb),
-            name=tuple(name),
-            kind=tuple(kind),
-            signal=tuple(signal),
-            q=q,
-            snapshot=snapshot,
-        ),
+        filters,
         default_limit=settings.default_limit,
         max_limit=settings.max_query_limit,
     )

@@ -38,18 +38,7 @@ def run_cronjob(sim: Sim, *, namespace: str, name: str, scheduled: datetime) -> 
     touch(cron, KCM, sim.now, ("status",), subresource="status")
     sim.update(cron)
 
-    pod_name = f"{job_name}-{token(5, sim.seed, job_name)}"
-    pod = sim.create(
-        new_pod(
-            sim,
-            job,
-            job["spec"]["template"],
-            pod_name,
-            generate_name=f"{job_name}-",
-            finalizers=["batch.kubernetes.io/job-tracking"],
-        )
-    )
-    record(sim, job, "SuccessfulCreate", f"Created pod: {pod_name}", component="job-controller")
+    pod = _create_pod(sim, job, f"{job_name}-{token(5, sim.seed, job_name)}")
     job["status"] = {
         "active": 1,
         "ready": 0,
@@ -126,18 +115,7 @@ def run_job(sim: Sim, job: Obj) -> Process:
     failed = 0
     while True:
         yield 1
-        pod_name = f"{name}-{token(5, sim.seed, name, failed)}"
-        pod = sim.create(
-            new_pod(
-                sim,
-                job,
-                job["spec"]["template"],
-                pod_name,
-                generate_name=f"{name}-",
-                finalizers=["batch.kubernetes.io/job-tracking"],
-            )
-        )
-        record(sim, job, "SuccessfulCreate", f"Created pod: {pod_name}", component="job-controller")
+        pod = _create_pod(sim, job, f"{name}-{token(5, sim.seed, name, failed)}")
         job["status"] = {
             "active": 1,
             **({"failed": failed} if failed else {}),
@@ -192,3 +170,19 @@ def run_job(sim: Sim, job: Obj) -> Process:
         touch(job, KCM, sim.now, ("status",), subresource="status")
         sim.update(job)
         yield 10 * 2 ** (failed - 1)
+
+
+def _create_pod(sim: Sim, job: Obj, pod_name: str) -> Obj:
+    """The job controller creating one of the Job's pods, and saying so in an Event."""
+    pod = sim.create(
+        new_pod(
+            sim,
+            job,
+            job["spec"]["template"],
+            pod_name,
+            generate_name=f"{job['metadata']['name']}-",
+            finalizers=["batch.kubernetes.io/job-tracking"],
+        )
+    )
+    record(sim, job, "SuccessfulCreate", f"Created pod: {pod_name}", component="job-controller")
+    return pod

@@ -2,7 +2,8 @@
 
 Stores under test (the ``store`` fixture's parameters):
 
-- ``sqlite``: the embedded store in a temporary file;
+- ``sqlite``: the embedded store as a single file (as written before day files);
+- ``sqlite-daily``: the embedded store as day files (the default for a new store);
 - ``osmem``: the OpenSearch store against a real ``osmem-server`` process (an
   OpenSearch-compatible server from PyPI), set up by ``kubetrail setup``'s code;
 - ``opensearch``: a real OpenSearch node, from ``OPENSEARCH_URL`` (``.ci/run`` starts
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from kubetrail.store.base import Store
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import DailyStore, SQLiteStore
 from tests.support.opensearch_servers import opensearch_store
 from tests.support.osmem import running_osmem
 
@@ -40,6 +41,10 @@ def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return SQLiteStore(tmp_path / "conformance.db")
 
 
+def _sqlite_daily(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return DailyStore(tmp_path / "conformance.db")
+
+
 def _osmem(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     url = request.getfixturevalue("osmem_url")
     return opensearch_store(url, prefix=f"conf{next(_prefixes)}-{os.getpid()}-events")
@@ -52,6 +57,7 @@ def _real(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
 
 STORE_FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], Store]] = {
     "sqlite": _sqlite,
+    "sqlite-daily": _sqlite_daily,
     "osmem": _osmem,
     "opensearch": _real,
 }

@@ -52,13 +52,11 @@ def open_store(
         raise ValueError("a store opened for a bulk load cannot be read-only")
     parsed = parse_store_url(url)
     if parsed.scheme == "sqlite":
-        from kubetrail.store.sqlite import BULK_ROWS_PER_COMMIT, SQLiteStore
+        from kubetrail.store.sqlite import BULK_ROWS_PER_COMMIT, open_embedded
 
-        if bulk:
-            return SQLiteStore(
-                parsed.path, writer_cache_mb=256, rows_per_commit=BULK_ROWS_PER_COMMIT
-            )
-        return SQLiteStore(parsed.path, read_only=read_only)
+        return open_embedded(
+            parsed.path, bulk=bulk, read_only=read_only, rows_per_commit=BULK_ROWS_PER_COMMIT
+        )
     if opensearch is None:
         opensearch = OpenSearchSettings.from_env(env)
     return _open_opensearch(parsed, opensearch)

@@ -129,13 +129,18 @@ def signal_search_statement(query: EventQuery) -> Statement:
 
 
 def aggregate_statement(
-    query: AggregateQuery, *, long_window: Callable[[EventFilter], bool]
+    query: AggregateQuery,
+    *,
+    long_window: Callable[[EventFilter], bool],
+    origin: int | None = None,
 ) -> Statement:
     """The groups of an aggregation, ``limit + 1`` of them in order: per group its
     keys, count, first and last time, and ``(ts + offset) || id`` of its newest event
     (the id follows :data:`TS_DIGITS` digits). Signal prefixes must be expanded to
     exact signals first. ``long_window(filter)``: whether the filter's time range
-    covers much of the stored time (asked only when it decides the index)."""
+    covers much of the stored time (asked only when it decides the index). ``origin``:
+    where the time slices start (µs), when not at ``filter.start`` (a range cut short
+    by the retention floor keeps the slices of the range asked for)."""
     by_signal = "signal" in query.group_by
     cols = [_GROUP_COLUMNS[k] for k in query.group_by]
     if by_signal and _signals_only(query):
@@ -161,7 +166,7 @@ def aggregate_statement(
     keys_sql = ", ".join(key_exprs)
     order = "n DESC" if query.order == "count" else "last_ts DESC"
     if query.every is not None and query.filter.start is not None:
-        return _sliced(query, t, source, where, params, key_exprs, order)
+        return _sliced(query, t, source, where, params, key_exprs, order, origin)
     sql = (
         f"SELECT {keys_sql}, COUNT(*) AS n, MIN({t}.ts), MAX({t}.ts) AS last_ts,"
         f" {_newest(query, t)}"
@@ -190,13 +195,15 @@ def _sliced(
     params: list[Any],
     key_exprs: list[str],
     order: str,
+    origin: int | None,
 ) -> Statement:
     """An aggregation split by time (``AggregateQuery.every``): per row the slice number,
     the keys, count, first and last time and the newest ``(ts + offset) || id``; the
     groups of each slice in the query's order, ``limit + 1`` of them at most
     (``ROW_NUMBER``): one pass over the range instead of one query per slice."""
     assert query.every is not None and query.filter.start is not None
-    origin = to_micros(query.filter.start)
+    if origin is None:
+        origin = to_micros(query.filter.start)
     width = max(1, query.every // timedelta(microseconds=1))
     named = ", ".join(f"{e} AS k{i}" for i, e in enumerate(key_exprs))
     keys = ", ".join(f"k{i}" for i in range(len(key_exprs)))

@@ -43,7 +43,6 @@ from kubetrail.store.base import (
     AggregateQuery,
     AggregateResult,
     AuditResult,
-    Bucket,
     Cursor,
     EventFilter,
     EventPage,
@@ -60,6 +59,7 @@ from kubetrail.store.base import (
 )
 from kubetrail.store.sqlite import access, codec, schema
 from kubetrail.store.sqlite import audit as audit_rows
+from kubetrail.store.sqlite.merge import GroupRow, make_buckets, newest_id, rank_groups
 from kubetrail.store.sqlite.rows import PreparedRow, prepare_row, table_rows
 from kubetrail.store.sqlite.sql import (
     ADD_TO_COUNT,
@@ -139,6 +139,7 @@ class SQLiteStore:
         writer_cache_mb: int = 64,
         rows_per_commit: int = 0,
         read_only: bool = False,
+        reader_cache_mb: int = READER_CACHE_MB,
     ) -> None:
         """``writer_cache_mb``: the write connection's page cache. Bulk loads into a
         large store gain from more (the random-position index inserts hit the
@@ -150,11 +151,15 @@ class SQLiteStore:
         takes back only its rows). The transaction is committed by :meth:`flush`,
         :meth:`close` and before any deletion.
 
+        ``reader_cache_mb``: each thread's read connection's page cache (a store of many
+        files gives each less).
+
         ``read_only``: writes, deletions and :meth:`flush` raise :class:`StoreError`;
         the file is migrated only if it can be written (:mod:`.access`). Without it,
         a file that cannot be written is refused with a line saying "read-only"."""
         self.path = Path(path)
         self.read_only = read_only
+        self._reader_cache_mb = reader_cache_mb
         self._rows_per_commit = rows_per_commit
         self._uncommitted = 0
         self._began = 0.0  # when the open transaction began (monotonic)
@@ -204,7 +209,7 @@ class SQLiteStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=OFF")
-        conn.execute(f"PRAGMA cache_size=-{READER_CACHE_MB * 1024}")
+        conn.execute(f"PRAGMA cache_size=-{self._reader_cache_mb * 1024}")
         conn.execute("PRAGMA temp_store=MEMORY")
         with self._conn_lock:
             self._all_connections.append(conn)
@@ -398,6 +403,39 @@ class SQLiteStore:
             )
         return found
 
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these ids are stored (committed, or in this store's open bulk load)."""
+        if not ids:
+            return set()
+        with self._write_lock:
+            return self._existing_ids(self._writer, list(ids))
+
+    def ids_after(self, seq: int) -> tuple[list[str], int]:
+        """The ids of the events written after row number ``seq``, and the newest row
+        number (committed rows only)."""
+        rows = self._read("SELECT seq, id FROM events WHERE seq > ? ORDER BY seq", [seq])
+        return [r[1] for r in rows], (rows[-1][0] if rows else seq)
+
+    def release_memory(self) -> None:
+        """Commit a bulk load's rows and give back the write connection's page cache (a
+        store of many files keeps a big cache for the file being written only)."""
+        with self._write_lock:
+            if self._closed:
+                return
+            self._commit_pending()
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("PRAGMA shrink_memory")
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the file and empty it (before the file is moved
+        or removed)."""
+        with self._write_lock:
+            self._commit_pending()
+            try:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite checkpoint of {self.path} failed: {exc}") from None
+
     def delete_before(self, cutoff: datetime) -> int:
         """Delete in chunks of :data:`_DELETE_CHUNK` rows, oldest first, one short
         transaction each, so readers (WAL) never stall and a writer waits at most
@@ -444,20 +482,26 @@ class SQLiteStore:
     # -- reads ---------------------------------------------------------------
 
     def search(self, query: EventQuery) -> EventPage:
-        rows, nxt = self._page(query)
-        decode, conn = self._codec.decode, self._reader()
-        items = [decode(r[2], conn) for r in rows]
-        if query.fields:  # a sparse fieldset (the documents are stored whole)
-            items = [project(doc, query.fields) for doc in items]
+        items, nxt, _ = self.search_page(query)
         return EventPage(items=items, next=nxt)
 
     def search_raw(self, query: EventQuery) -> RawPage:
-        if query.fields:
-            page = self.search(query)
-            return RawPage(items=[orjson.dumps(doc) for doc in page.items], next=page.next)
+        items, nxt, _ = self.search_page(query, raw=True)
+        return RawPage(items=items, next=nxt)
+
+    def search_page(
+        self, query: EventQuery, *, raw: bool = False
+    ) -> tuple[list[Any], Cursor | None, Cursor | None]:
+        """A page of documents (JSON bytes when ``raw``), the cursor to the next one (when
+        more may follow) and the position of the page's last document."""
         rows, nxt = self._page(query)
-        decode, conn = self._codec.decode_json, self._reader()
-        return RawPage(items=[decode(r[2], conn) for r in rows], next=nxt)
+        last = Cursor(ts=rows[-1][0], id=rows[-1][1]) if rows else None
+        conn = self._reader()
+        if query.fields:  # a sparse fieldset (the documents are stored whole)
+            docs = [project(self._codec.decode(r[2], conn), query.fields) for r in rows]
+            return ([orjson.dumps(d) for d in docs] if raw else docs), nxt, last
+        decode = self._codec.decode_json if raw else self._codec.decode
+        return [decode(r[2], conn) for r in rows], nxt, last
 
     def _page(self, query: EventQuery) -> tuple[list[Any], Cursor | None]:
         if query.limit < 1:
@@ -580,64 +624,33 @@ class SQLiteStore:
         return rows
 
     def aggregate(self, query: AggregateQuery) -> AggregateResult:
+        rows = self.group_rows(query)
+        kept, truncated = rank_groups(rows, order=query.order, limit=query.limit)
+        docs: dict[str, EventDocument] = {}
+        if query.latest and kept:
+            docs = self.documents([i for r in kept if (i := newest_id(r, TS_DIGITS))])
+        buckets = make_buckets(query, kept, ts_digits=TS_DIGITS, documents=docs)
+        return AggregateResult(buckets=buckets, truncated=truncated)
+
+    def group_rows(self, query: AggregateQuery, *, origin: int | None = None) -> list[GroupRow]:
+        """The aggregation's groups as :data:`~.merge.GroupRow` (checked, signal prefixes
+        expanded), up to ``limit + 1`` per slice in the query's order: what
+        :meth:`aggregate` ranks, and what a store of several files merges. ``origin``:
+        where the time slices start (µs), when not at ``filter.start``."""
         check_group_keys(query.group_by)
         if query.limit < 1:
             raise InvalidQuery("limit must be at least 1")
         query = dataclasses.replace(query, filter=self._exact_signals(query.filter))
         if query.every is not None:
-            return self._aggregate_sliced(query)
-        rows = self._read(*aggregate_statement(query, long_window=self._long_window))
-        truncated = len(rows) > query.limit
-        rows = rows[: query.limit]
-        nkeys = len(query.group_by)
-        latest_docs: dict[str, EventDocument] = {}
-        if query.latest and rows:
-            latest_ids = [r[nkeys + 3][TS_DIGITS:] for r in rows]
-            latest_docs = self.documents(latest_ids)
-        buckets = []
-        for r in rows:
-            latest_id = r[nkeys + 3][TS_DIGITS:] if r[nkeys + 3] else None
-            buckets.append(
-                Bucket(
-                    key=dict(zip(query.group_by, r[:nkeys], strict=True)),
-                    count=r[nkeys],
-                    first_seen=format_rfc3339(from_micros(r[nkeys + 1])),
-                    last_seen=format_rfc3339(from_micros(r[nkeys + 2])),
-                    latest=latest_docs.get(latest_id) if query.latest and latest_id else None,
-                    latest_id=latest_id,
-                )
-            )
-        return AggregateResult(buckets=buckets, truncated=truncated)
-
-    def _aggregate_sliced(self, query: AggregateQuery) -> AggregateResult:
-        time_slices(query)  # refuses a query that cannot be sliced
-        start, every = query.filter.start, query.every
-        assert start is not None and every is not None
-        rows = self._read(*aggregate_statement(query, long_window=self._long_window))
-        nkeys = len(query.group_by)
-        per_slice: dict[int, list[Any]] = {}
-        for r in rows:
-            per_slice.setdefault(r[0], []).append(r)
-        truncated = any(len(group) > query.limit for group in per_slice.values())
-        kept = [r for n in sorted(per_slice) for r in per_slice[n][: query.limit]]
-        ids = [r[nkeys + 4][TS_DIGITS:] for r in kept if r[nkeys + 4]]
-        latest_docs = self.documents(ids) if query.latest and kept else {}
-        buckets = []
-        for r in kept:
-            latest_id = r[nkeys + 4][TS_DIGITS:] if r[nkeys + 4] else None
-            key = dict(zip(query.group_by, r[1 : nkeys + 1], strict=True))
-            key["time"] = format_rfc3339(start + every * r[0])
-            buckets.append(
-                Bucket(
-                    key=key,
-                    count=r[nkeys + 1],
-                    first_seen=format_rfc3339(from_micros(r[nkeys + 2])),
-                    last_seen=format_rfc3339(from_micros(r[nkeys + 3])),
-                    latest=latest_docs.get(latest_id) if query.latest and latest_id else None,
-                    latest_id=latest_id,
-                )
-            )
-        return AggregateResult(buckets=buckets, truncated=truncated)
+            time_slices(query)  # refuses a query that cannot be sliced
+        statement = aggregate_statement(query, long_window=self._long_window, origin=origin)
+        rows = self._read(*statement)
+        n = len(query.group_by)
+        if query.every is not None:
+            return [
+                (r[0], tuple(r[1 : n + 1]), r[n + 1], r[n + 2], r[n + 3], r[n + 4]) for r in rows
+            ]
+        return [(0, tuple(r[:n]), r[n], r[n + 1], r[n + 2], r[n + 3]) for r in rows]
 
     def documents(self, ids: Sequence[str]) -> dict[str, EventDocument]:
         out: dict[str, EventDocument] = {}
@@ -650,6 +663,26 @@ class SQLiteStore:
             ):
                 out[ident] = self._codec.decode(doc, self._reader())
         return out
+
+    def event_count(self) -> int:
+        """The number of stored events (kept by every write and deletion)."""
+        return int(self._read("SELECT value FROM meta WHERE key = ?", [schema.EVENT_COUNT])[0][0])
+
+    def count_between(self, lo: int, hi: int) -> int:
+        """How many events have ``lo <= ts < hi`` (µs): one range of the time index."""
+        return int(
+            self._read(
+                "SELECT COUNT(*) FROM events INDEXED BY events_ts WHERE ts >= ? AND ts < ?",
+                [lo, hi],
+            )[0][0]
+        )
+
+    def time_bounds(self, lo: int | None = None) -> tuple[int | None, int | None]:
+        """The oldest stored time at or after ``lo`` (µs) and the newest stored time."""
+        if lo is None:
+            return self._time_bounds()
+        oldest = self._read("SELECT MIN(ts) FROM events WHERE ts >= ?", [lo])[0][0]
+        return oldest, self._read("SELECT MAX(ts) FROM events", [])[0][0]
 
     def health(self) -> Health:
         try:

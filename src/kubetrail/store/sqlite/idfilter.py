@@ -1,0 +1,87 @@
+"""Which ids a day file may hold, answered in memory: a bitmap of id hashes.
+
+A store of day files must keep every id once across all of them (a watch event
+replayed days later falls in another day than its first copy), so each write asks
+the other days whether they hold its ids. Asking SQLite costs ~1.4 µs per id and
+day (an index probe): at 14 days a fifth of a bulk load's time, growing with the
+store. The bitmap answers "certainly not" for almost every new id at a few tenths of
+a µs; only the few it cannot rule out (a true duplicate, or ~4 % false positives at
+700,000 ids a day) are asked of SQLite, so the answer stays exact.
+
+One bit per CRC-32 bucket (2 MiB for 2^24 buckets). It is kept beside its day file
+(``YYYY-MM-DD.ids``) with the row number it was complete up to, so a process opening
+the store catches up from there instead of reading the whole day's ids again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+import zlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+BUCKETS = 1 << 24
+_MASK = BUCKETS - 1
+_MAGIC = b"ktids001"
+_HEADER = struct.Struct("<8sq")
+
+
+def buckets(ids: Sequence[str]) -> list[int]:
+    """The bucket of each id (computed once per write, used for every day)."""
+    return [zlib.crc32(i.encode()) & _MASK for i in ids]
+
+
+class IdFilter:
+    """The ids of one day file, as a bitmap; ``seq``: the row number it is complete up to
+    (rows added by this process since may be in it too: it only ever over-answers)."""
+
+    __slots__ = ("bits", "changed", "seq")
+
+    def __init__(self, bits: bytearray | None = None, seq: int = 0) -> None:
+        self.bits = bits if bits is not None else bytearray(BUCKETS // 8)
+        self.seq = seq
+        self.changed = bits is None
+
+    def add(self, ids: Iterable[str]) -> None:
+        bits = self.bits
+        for ident in ids:
+            h = zlib.crc32(ident.encode()) & _MASK
+            bits[h >> 3] |= 1 << (h & 7)
+        self.changed = True
+
+    def maybe(self, ids: Sequence[str], hashed: Sequence[int]) -> list[str]:
+        """The ids this day may hold (``hashed``: their :func:`buckets`)."""
+        bits = self.bits
+        return [i for i, h in zip(ids, hashed, strict=True) if bits[h >> 3] >> (h & 7) & 1]
+
+    def save(self, path: Path) -> None:
+        """Written whole to a temporary file and renamed: a crash leaves the old one."""
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(_HEADER.pack(_MAGIC, self.seq))
+            fh.write(self.bits)
+        os.replace(tmp, path)
+        self.changed = False
+
+    @classmethod
+    def load(cls, path: Path) -> IdFilter | None:
+        """The saved filter, or ``None`` (missing, or not one: it is then rebuilt)."""
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if len(data) != _HEADER.size + BUCKETS // 8:
+            return None
+        magic, seq = _HEADER.unpack_from(data)
+        if magic != _MAGIC:
+            return None
+        found = cls(bytearray(data[_HEADER.size :]), seq)
+        found.changed = False
+        return found
+
+
+def remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

@@ -1,0 +1,398 @@
+"""The embedded store as day files: the same answers as one file, across midnight.
+
+The single-file store is the oracle: the same documents, spread over four days, are
+written to both, and every search (walked page by page with cursors), aggregation and
+document lookup must come back the same. Then what only day files do: every id once
+across days, retention that removes whole days, other processes, the upgrade.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubetrail.events.timing import format_rfc3339, parse_rfc3339
+from kubetrail.store import open_store
+from kubetrail.store.base import (
+    AggregateQuery,
+    EventFilter,
+    EventQuery,
+    InvalidQuery,
+    Store,
+    StoreUnavailable,
+)
+from kubetrail.store.sqlite import DailyStore, SQLiteStore, layout
+from tests.support.dataset import documents
+
+DAY0 = parse_rfc3339("2026-11-25T00:00:00Z")
+
+
+def spread(
+    copies: int = 16, step: timedelta = timedelta(hours=5, minutes=7)
+) -> list[dict[str, Any]]:
+    """The conformance documents ``copies`` times, each copy later by ``step`` (crossing
+    midnight three times) and of objects of its own (uids, so ids, as a re-normalising
+    ``kubetrail ingest`` makes them); same-second ties included."""
+    out = []
+    for n in range(copies):
+        for doc in documents():
+            copied = copy.deepcopy(doc)
+            when = parse_rfc3339(doc["timestamp"]) - timedelta(hours=3) + step * n
+            copied["timestamp"] = format_rfc3339(when)
+            uid = f"{doc['uid']}-{n}"
+            copied["id"] = doc["id"].replace(doc["uid"], uid, 1)
+            copied["uid"] = copied["objectChanges"]["metadata"]["uid"] = uid
+            out.append(copied)
+    return out
+
+
+@pytest.fixture
+def both(tmp_path: Path) -> tuple[SQLiteStore, DailyStore]:
+    single, daily = SQLiteStore(tmp_path / "single.db"), DailyStore(tmp_path / "daily.db")
+    docs = spread()
+    for store in (single, daily):
+        result = store.write(docs)
+        assert result.stored == len(docs) and result.duplicates == 0
+    yield single, daily
+    single.close()
+    daily.close()
+
+
+def walk(store: Store, query: EventQuery) -> list[str]:
+    out: list[str] = []
+    while True:
+        page = store.search(query)
+        out.extend(d["id"] for d in page.items)
+        if page.next is None:
+            return out
+        query = EventQuery(
+            filter=query.filter, order=query.order, limit=query.limit, after=page.next
+        )
+
+
+def test_the_documents_are_spread_over_days(both: tuple[SQLiteStore, DailyStore]) -> None:
+    _, daily = both
+    assert layout.list_days(daily.directory) == [
+        "2026-11-25",
+        "2026-11-26",
+        "2026-11-27",
+        "2026-11-28",
+    ]
+    assert daily.health().detail["events"] == 16 * 12
+    assert daily.health().detail["days"] == 4
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize("limit", [1, 5, 12, 13, 1000])
+@pytest.mark.parametrize(
+    "flt",
+    [
+        EventFilter(),
+        EventFilter(namespace=("shop",)),
+        EventFilter(signal=("pod.waiting:*",)),
+        EventFilter(text="BackOff"),
+        EventFilter(
+            start=parse_rfc3339("2026-11-25T20:00:00Z"), end=parse_rfc3339("2026-11-27T04:00:00Z")
+        ),
+        EventFilter(resource_type=("events",), start=parse_rfc3339("2026-11-26T00:00:00Z")),
+    ],
+)
+def test_cursor_walks_match_one_file_across_midnight(
+    both: tuple[SQLiteStore, DailyStore], order: str, limit: int, flt: EventFilter
+) -> None:
+    single, daily = both
+    query = EventQuery(filter=flt, order=order, limit=limit)  # type: ignore[arg-type]
+    expected = walk(single, query)
+    got = walk(daily, query)
+    assert got == expected
+    assert len(set(got)) == len(got) and expected  # every event once, and some
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        AggregateQuery(group_by=("namespace", "resourceType", "resourceName")),
+        AggregateQuery(group_by=("signal",), order="last", limit=2),
+        AggregateQuery(group_by=("resourceName",), limit=3, latest_id=True, latest=False),
+        AggregateQuery(filter=EventFilter(signal=("pod.*",)), group_by=("uid", "signal")),
+        AggregateQuery(
+            filter=EventFilter(
+                start=parse_rfc3339("2026-11-25T10:00:00Z"),
+                end=parse_rfc3339("2026-11-28T02:00:00Z"),
+            ),
+            group_by=("verb",),
+            every=timedelta(hours=7),
+        ),
+        AggregateQuery(
+            filter=EventFilter(
+                start=parse_rfc3339("2026-11-25T00:00:00Z"),
+                end=parse_rfc3339("2026-11-28T23:59:59Z"),
+            ),
+            group_by=("namespace",),
+            order="last",
+            limit=1,
+            every=timedelta(days=1),
+        ),
+    ],
+)
+def test_aggregations_match_one_file(
+    both: tuple[SQLiteStore, DailyStore], query: AggregateQuery
+) -> None:
+    single, daily = both
+    assert daily.aggregate(query) == single.aggregate(query)
+
+
+def test_documents_by_id_across_days(both: tuple[SQLiteStore, DailyStore]) -> None:
+    single, daily = both
+    ids = [*[d["id"] for d in spread()][::7], "no-such-id"]
+    assert daily.documents(ids) == single.documents(ids)
+    assert len(daily.documents(ids)) == len(ids) - 1
+
+
+def test_an_id_is_stored_once_whatever_day_it_comes_back_on(tmp_path: Path) -> None:
+    store = DailyStore(tmp_path / "s.db")
+    docs = spread(copies=1)
+    assert store.write(docs).stored == 12
+    # the same versions observed again three days later (a replayed watch, a relist)
+    later = copy.deepcopy(docs)
+    for doc in later:
+        doc["timestamp"] = format_rfc3339(parse_rfc3339(doc["timestamp"]) + timedelta(days=3))
+    result = store.write(later)
+    assert (result.stored, result.duplicates) == (0, 12)
+    store.close()
+    # a new process (filters read back from their files) says the same
+    again = DailyStore(tmp_path / "s.db")
+    assert again.write(later[:5]).duplicates == 5
+    assert again.health().detail["events"] == 12
+    assert layout.list_days(again.directory) == ["2026-11-25"]
+    again.close()
+
+
+def test_an_id_filter_lost_or_stale_is_rebuilt(tmp_path: Path) -> None:
+    store = DailyStore(tmp_path / "s.db")
+    first = spread(copies=1)
+    store.write(first)
+    store.close()
+    for stale in layout.days_dir(tmp_path / "s.db").glob("*.ids"):
+        stale.write_bytes(b"not a filter")
+    store = DailyStore(tmp_path / "s.db")
+    moved = copy.deepcopy(first)
+    for doc in moved:
+        doc["timestamp"] = "2026-12-01T00:00:00Z"
+    assert store.write(moved).duplicates == 12
+    store.close()
+
+
+def test_retention_removes_whole_days_and_hides_the_rest(tmp_path: Path) -> None:
+    store = DailyStore(tmp_path / "s.db")
+    docs = spread()
+    store.write(docs)
+    files = layout.days_dir(tmp_path / "s.db")
+    cutoff = parse_rfc3339("2026-11-27T06:00:00Z")
+    expected = sum(parse_rfc3339(d["timestamp"]) < cutoff for d in docs)
+    assert store.delete_before(cutoff) == expected
+    # two whole days gone from disk; the third hidden up to the cutoff
+    assert layout.list_days(files) == ["2026-11-27", "2026-11-28"]
+    assert not list(files.glob("2026-11-25*")) and not list(files.glob("2026-11-26*"))
+    remaining = walk(store, EventQuery(limit=7))
+    assert len(remaining) == len(docs) - expected
+    assert all(parse_rfc3339(d["timestamp"]) >= cutoff for d in store.search(EventQuery()).items)
+    assert store.health().detail["events"] == len(docs) - expected
+    assert store.health().detail["oldest"] >= "2026-11-27T06:00:00Z"
+    hidden_ids = [d["id"] for d in docs if parse_rfc3339(d["timestamp"]) < cutoff]
+    assert store.documents(hidden_ids) == {}
+    assert store.aggregate(AggregateQuery(group_by=("verb",))).buckets[0].first_seen >= (
+        "2026-11-27T06:00:00Z"
+    )
+    assert store.delete_before(cutoff) == 0
+    store.close()
+    # the floor is kept: a new process hides the same
+    again = DailyStore(tmp_path / "s.db", read_only=True)
+    assert len(walk(again, EventQuery(limit=50))) == len(docs) - expected
+    again.close()
+
+
+def test_a_sliced_aggregation_keeps_its_slices_when_the_floor_cuts_its_range(
+    tmp_path: Path,
+) -> None:
+    single, daily = SQLiteStore(tmp_path / "one.db"), DailyStore(tmp_path / "days.db")
+    docs = spread()
+    cutoff = parse_rfc3339("2026-11-26T01:30:00Z")
+    single.write(docs)
+    daily.write(docs)
+    single.delete_before(cutoff)
+    daily.delete_before(cutoff)
+    query = AggregateQuery(
+        filter=EventFilter(start=DAY0, end=parse_rfc3339("2026-11-28T23:00:00Z")),
+        group_by=("namespace",),
+        every=timedelta(hours=3),
+    )
+    assert daily.aggregate(query) == single.aggregate(query)
+
+
+def test_another_process_sees_new_days_and_removed_ones(tmp_path: Path) -> None:
+    writer = DailyStore(tmp_path / "s.db")
+    reader = DailyStore(tmp_path / "s.db", read_only=True)
+    docs = spread()
+    writer.write(docs[:12])
+    assert len(walk(reader, EventQuery(limit=100))) == 12
+    writer.write(docs[12:])
+    assert len(walk(reader, EventQuery(limit=100))) == len(docs)
+    writer.delete_before(parse_rfc3339("2026-11-27T00:00:00Z"))
+    left = [d for d in docs if d["timestamp"] >= "2026-11-27"]
+    assert len(walk(reader, EventQuery(limit=100))) == len(left)
+    with pytest.raises(Exception, match="read-only"):
+        reader.write(docs[:1])
+    writer.close()
+    reader.close()
+
+
+def test_a_single_file_store_opens_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "kubetrail.db"
+    old = SQLiteStore(path)
+    old.write(spread(copies=2))
+    old.close()
+    opened = open_store(f"sqlite:///{path}")
+    assert isinstance(opened, SQLiteStore)
+    assert opened.health().detail["events"] == 24
+    assert not layout.days_dir(path).exists()
+    opened.close()
+
+
+def test_a_new_store_is_day_files_and_an_older_kubetrail_refuses_it(tmp_path: Path) -> None:
+    path = tmp_path / "kubetrail.db"
+    store = open_store(f"sqlite:///{path}")
+    assert isinstance(store, DailyStore)
+    store.write(spread(copies=1))
+    store.close()
+    # what kubetrail before day files does with the catalog: its schema check refuses it
+    with pytest.raises(StoreUnavailable, match="newer than this kubetrail understands"):
+        SQLiteStore(path)
+
+
+def test_a_newer_catalog_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "kubetrail.db"
+    DailyStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreUnavailable, match="upgrade kubetrail"):
+        open_store(f"sqlite:///{path}")
+
+
+def test_reading_a_missing_store_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path / 'none.db'}", read_only=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_queries_are_refused_before_any_day_is_read(tmp_path: Path) -> None:
+    store = DailyStore(tmp_path / "s.db")
+    with pytest.raises(InvalidQuery):
+        store.search(EventQuery(filter=EventFilter(text="  ")))
+    with pytest.raises(InvalidQuery):
+        store.aggregate(AggregateQuery(group_by=("nope",)))
+    with pytest.raises(InvalidQuery):
+        store.aggregate(AggregateQuery(group_by=("verb",), every=timedelta(hours=1)))
+    store.close()
+
+
+def _ingest_forever(path: str, ready: Any) -> None:
+    store = open_store(f"sqlite:///{path}", bulk=True)
+    n = 0
+    while True:
+        docs = spread(copies=4)
+        for doc in docs:
+            doc["id"] = f"{doc['id']}@{n}"  # distinct rows, enough for a store
+        store.write(docs)  # type: ignore[arg-type]
+        n += 1
+        if n == 3:
+            ready.set()
+
+
+def test_a_killed_bulk_load_leaves_a_store_that_opens_and_takes_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    child = ctx.Process(target=_ingest_forever, args=(str(path), ready))
+    child.start()
+    assert ready.wait(60)
+    time.sleep(0.2)
+    os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    child.join()
+    store = DailyStore(path)
+    before = store.health().detail["events"]
+    docs = spread(copies=4)
+    for doc in docs:
+        doc["id"] = f"{doc['id']}@0"
+    # what the killed load committed is there once; the rest is written now
+    result = store.write(docs)  # type: ignore[arg-type]
+    assert result.stored + result.duplicates == len(docs)
+    assert store.health().detail["events"] == before + result.stored
+    ids = walk(store, EventQuery(limit=500))
+    assert len(ids) == len(set(ids))
+    store.close()
+
+
+def test_the_cli_bulk_load_writes_day_files(tmp_path: Path) -> None:
+    import orjson
+
+    lines = tmp_path / "in.jsonl"
+    from tests.support.k8s_objects import pod
+
+    with open(lines, "wb") as fh:
+        for day in range(3):
+            obj = pod(name=f"p{day}", uid=f"u{day}", rv=str(10 + day))
+            fh.write(
+                orjson.dumps(
+                    {"type": "ADDED", "object": obj, "timestamp": f"2026-11-2{day + 1}T12:00:00Z"}
+                )
+                + b"\n"
+            )
+    store = tmp_path / "k.db"
+    out = subprocess.run(
+        [sys.executable, "-m", "kubetrail", "ingest", "--store", f"sqlite:///{store}", str(lines)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert layout.list_days(layout.days_dir(store)) == ["2026-11-21", "2026-11-22", "2026-11-23"]
+
+
+def test_a_single_file_store_is_copied_into_day_files_by_export_and_ingest(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.db", tmp_path / "new.db"
+    single = SQLiteStore(old)
+    docs = spread(copies=6)
+    single.write(docs)
+    expected = walk(single, EventQuery(limit=1000))
+    single.close()
+    kubetrail = [sys.executable, "-m", "kubetrail"]
+    exported = subprocess.run(
+        [*kubetrail, "export", "--store", f"sqlite:///{old}"], capture_output=True, timeout=120
+    )
+    assert exported.returncode == 0, exported.stderr
+    ingested = subprocess.run(
+        [*kubetrail, "ingest", "--store", f"sqlite:///{new}", "-"],
+        input=exported.stdout,
+        capture_output=True,
+        timeout=120,
+    )
+    assert ingested.returncode == 0, ingested.stderr
+    daily = open_store(f"sqlite:///{new}")
+    assert isinstance(daily, DailyStore)
+    assert walk(daily, EventQuery(limit=1000)) == expected
+    assert len(layout.list_days(daily.directory)) == 2
+    daily.close()

@@ -15,7 +15,7 @@ from hypothesis import settings
 from kubetrail.demo.incident import generate_incident
 from kubetrail.ingest.documents import to_documents
 from kubetrail.store.base import Store
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.support.incident import ANCHOR
 from tests.support.kube_apiservers import RealCluster, real_kube_cluster
 from tests.support.opensearch_servers import opensearch_store, real_opensearch_url
@@ -35,7 +35,7 @@ def incident_docs() -> list[dict]:
 def sqlite_incident(
     incident_docs: list[dict], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
-    store = SQLiteStore(tmp_path_factory.mktemp("diag") / "incident.db")
+    store = open_embedded(tmp_path_factory.mktemp("diag") / "incident.db")
     store.write(incident_docs)
     yield store
     store.close()

@@ -39,7 +39,7 @@ from kubetrail.events.redact import RedactionPolicy
 from kubetrail.shipper.kube import Kube, load_client
 from kubetrail.shipper.service import Shipper
 from kubetrail.store.base import EventFilter, EventQuery
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import SQLiteStore, open_embedded
 from tests.support.kube_apiservers import RealCluster, audited_kube_cluster
 from tests.support.servers import free_port
 from tests.support.shipping import config, wait_until
@@ -227,7 +227,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     token_file.write_text(TOKEN)
     with ExitStack() as stack:
         api_url, ca = stack.enter_context(_webhook_api(tmp, tmp / "webhook.db"))
-        webhook_store = SQLiteStore(tmp / "webhook.db")  # the shipper's, the API's too
+        webhook_store = open_embedded(tmp / "webhook.db")  # the shipper's, the API's too
         stack.callback(webhook_store.close)
         cluster = stack.enter_context(
             audited_kube_cluster(
@@ -259,7 +259,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             )
             token = cluster.kubectl("-n", ns, "create", "token", name).stdout.strip()
             users[name] = _user_kubeconfig(cluster, token, tmp / f"{name}.kubeconfig")
-        log_store = SQLiteStore(tmp / "ship.db")
+        log_store = open_embedded(tmp / "ship.db")
         stack.callback(log_store.close)
         for i, store in enumerate((webhook_store, log_store)):
             shipper = _shipper(cluster, store, tmp / f"shipper-{i}", ns)
@@ -423,7 +423,7 @@ def test_the_ingested_audit_log_names_who_made_each_version(scenario: Scenario) 
 
 @contextmanager
 def _read_only(path: Path) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(path, read_only=True)
+    store = open_embedded(path, read_only=True)
     try:
         yield store
     finally:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from kubetrail.store.base import EventFilter, EventQuery
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.support.k8s_objects import pod, secret
 
 
@@ -90,7 +90,7 @@ def test_export_round_trips_through_ingest_with_the_same_ids(tmp_path: Path):
     assert r.returncode == 0 and "exported 2 events" in r.stderr.decode()
     assert b"p4ss-canary" not in exported.read_bytes()
     assert run("ingest", "--store", f"sqlite:///{second}", str(exported)).returncode == 0
-    a, b = SQLiteStore(first), SQLiteStore(second)
+    a, b = open_embedded(first), open_embedded(second)
     try:
         docs_a = a.search(EventQuery(filter=EventFilter())).items
         docs_b = b.search(EventQuery(filter=EventFilter())).items
@@ -182,12 +182,14 @@ def read_only_store(tmp_path: Path) -> tuple[Path, str, list[dict]]:
     )
     url = f"sqlite:///{directory / 'k.db'}"
     assert run("ingest", "--store", url, str(src)).returncode == 0
-    store = SQLiteStore(directory / "k.db")
+    store = open_embedded(directory / "k.db")
     try:
         docs = store.search(EventQuery(filter=EventFilter())).items
     finally:
         store.close()
-    assert len(docs) == 3 and sorted(p.name for p in directory.iterdir()) == ["k.db"]
+    # the catalog and its days, no log left behind (what lets a read-only mount open them)
+    assert len(docs) == 3 and sorted(p.name for p in directory.iterdir()) == ["k.db", "k.db.days"]
+    assert sorted(p.name for p in (directory / "k.db.days").iterdir()) == ["2026-11-25.db"]
     return directory, url, docs
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubetrail import cli
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.support.dataset import documents
 from tests.support.strategies import ODD_TEXT
 
@@ -30,7 +30,7 @@ _NUMBER = st.sampled_from(["0", "-3", "1", "2", "65", "10000", "abc", ""]) | st.
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     work = tmp_path_factory.mktemp("cli-fuzz")
-    store = SQLiteStore(work / "events.db")
+    store = open_embedded(work / "events.db")
     store.write(documents())
     store.close()
     garbage = work / "garbage.jsonl"

@@ -21,7 +21,7 @@ import pytest
 from kubetrail.cli.demo import _try_next
 from kubetrail.config import Settings
 from kubetrail.demo.incident import DEMO_SECRET_CANARY
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.support.api_server import ServerThread
 from tests.support.plaintext import stored_bytes
 
@@ -59,7 +59,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def api(recorded: tuple[Path, Path]) -> Iterator[httpx.Client]:
-    store = SQLiteStore(recorded[1])
+    store = open_embedded(recorded[1])
     with (
         ServerThread(store, Settings()) as server,
         httpx.Client(base_url=server.url, timeout=30) as c,

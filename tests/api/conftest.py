@@ -10,14 +10,14 @@ import pytest
 
 from kubetrail.config import Settings
 from kubetrail.store.base import Store
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.support.api_server import ServerThread
 from tests.support.dataset import documents
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = SQLiteStore(tmp_path / "api.db")
+    s = open_embedded(tmp_path / "api.db")
     s.write(documents())
     yield s
     s.close()

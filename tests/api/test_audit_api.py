@@ -13,7 +13,7 @@ import pytest
 
 from kubetrail.config import Settings
 from kubetrail.store.base import EventFilter, EventQuery
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import SQLiteStore, open_embedded
 from tests.support.api_server import ServerThread
 from tests.support.audit_events import audit_event, deleted_status, event_list
 from tests.support.dataset import documents
@@ -26,7 +26,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(tmp_path / "audit.db")
+    store = open_embedded(tmp_path / "audit.db")
     store.write(documents())
     yield store
     store.close()

@@ -112,9 +112,9 @@ def test_no_cors_headers_by_default(guarded: httpx.Client) -> None:
 
 
 def test_the_token_never_reaches_the_logs(tmp_path: Path) -> None:
-    from kubetrail.store.sqlite import SQLiteStore
+    from kubetrail.store.sqlite import open_embedded
 
-    SQLiteStore(tmp_path / "a.db").close()  # `kubetrail api` serves a store, never creates one
+    open_embedded(tmp_path / "a.db").close()  # `kubetrail api` serves a store, never creates one
     port = free_port()
     env = {**os.environ, "KUBETRAIL_API_TOKEN": TOKEN}
     proc = subprocess.Popen(

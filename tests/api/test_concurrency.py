@@ -12,7 +12,7 @@ import httpx
 from kubetrail.config import Settings
 from kubetrail.events.normalize import normalize
 from kubetrail.events.timing import parse_rfc3339
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.support.api_server import ServerThread
 from tests.support.k8s_objects import pod
 
@@ -33,7 +33,7 @@ def _batch(n: int) -> list[dict]:
 
 
 def test_readers_and_a_writer_at_once(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "c.db")
+    store = open_embedded(tmp_path / "c.db")
     store.write(_batch(0))
     errors: list[str] = []
     writer_done = threading.Event()

@@ -33,7 +33,7 @@ from kubetrail.store.base import (
     RawSearch,
     WriteResult,
 )
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import SQLiteStore, open_embedded
 from tests.support.k8s_objects import pod
 from tests.support.servers import AppServer
 
@@ -45,7 +45,7 @@ HEADERS = ("content-type", "content-length", "x-next-cursor", "link")
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path_factory.mktemp("pages") / "p.db")
+    s = open_embedded(tmp_path_factory.mktemp("pages") / "p.db")
     docs = [
         normalize(
             "MODIFIED",

@@ -299,9 +299,9 @@ def test_probe_endpoints_answer_in_the_code(tmp_path: Path) -> None:
     from kubetrail.config import Settings
     from kubetrail.events.redact import RedactionPolicy
     from kubetrail.shipper.service import Shipper
-    from kubetrail.store.sqlite import SQLiteStore
+    from kubetrail.store.sqlite import open_embedded
 
-    store = SQLiteStore(tmp_path / "kubetrail.db")
+    store = open_embedded(tmp_path / "kubetrail.db")
     try:
         client = TestClient(create_app(store, Settings()))
         assert client.get("/health").status_code == 200

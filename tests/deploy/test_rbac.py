@@ -20,7 +20,7 @@ from kubetrail.shipper.config import parse_config
 from kubetrail.shipper.discovery import BUILTIN_GROUPS
 from kubetrail.shipper.kube import Kube, load_client
 from kubetrail.shipper.service import Shipper
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.support.fake_apiserver import FakeApiServer, RequestRecord
 from tests.support.manifests import VARIANTS, containers, find, one, render
 
@@ -137,7 +137,7 @@ def run_shipper(variant: str, tmp_path: Path) -> list[RequestRecord]:
             plural="secrets",
         )
         kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
-        store = SQLiteStore(tmp_path / "kubetrail.db")
+        store = open_embedded(tmp_path / "kubetrail.db")
         shipper = Shipper(
             kube=Kube(load_client(kubeconfig=str(kubeconfig))),
             store=store,

@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from kubetrail.store.base import EventFilter, EventQuery
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.support.kube_apiservers import RealCluster
 from tests.support.manifests import VARIANTS, find, render
 from tests.support.plaintext import stored_bytes
@@ -235,7 +235,7 @@ class ShipperProcess:
         assert self.proc.returncode == 0, self.log.read_text()[-3000:]
 
     def docs(self, **filters: Any) -> list[dict[str, Any]]:
-        store = SQLiteStore(self.db, read_only=True)
+        store = open_embedded(self.db, read_only=True)
         try:
             page = store.search(EventQuery(filter=EventFilter(**filters), limit=10_000))
             return page.items

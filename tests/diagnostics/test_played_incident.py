@@ -36,7 +36,7 @@ from kubetrail.events.timing import utcnow
 from kubetrail.shipper.kube import load_client
 from kubetrail.shipper.service import Shipper
 from kubetrail.store.base import EventFilter, EventQuery
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import SQLiteStore, open_embedded
 from tests.support.kube_apiservers import RealCluster
 from tests.support.plaintext import stored_bytes
 from tests.support.shipping import config, wait_until
@@ -93,7 +93,7 @@ def incident(
     plan = plan_writes(events, prefix=prefix)
     api = load_client(kubeconfig=str(real_kube.kubeconfig))
     player = Player(api_transport(api))
-    store = SQLiteStore(tmp / "played.db")
+    store = open_embedded(tmp / "played.db")
     try:
         player.play(plan.phase("setup"))
         start = utcnow()

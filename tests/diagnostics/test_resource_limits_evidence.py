@@ -11,7 +11,7 @@ import pytest
 
 from kubetrail.diagnostics import run_check
 from kubetrail.ingest.documents import to_documents
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import SQLiteStore, open_embedded
 from tests.support.incident import params
 from tests.support.k8s_objects import pod
 
@@ -57,7 +57,7 @@ def _evicted(i: int) -> dict[str, Any]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> SQLiteStore:
-    s = SQLiteStore(tmp_path / "limits.db")
+    s = open_embedded(tmp_path / "limits.db")
     events = [_oom_killed(i) for i in range(OOM_PODS)] + [_evicted(i) for i in range(2)]
     s.write([doc for ev in events for doc in to_documents(ev)])
     return s

@@ -16,7 +16,7 @@ import pytest
 from kubetrail.diagnostics import CheckParams, TimeRange, run_check
 from kubetrail.ingest.documents import to_documents
 from kubetrail.store.base import Store
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.support.k8s_objects import k8s_event
 from tests.support.opensearch_servers import opensearch_store
 from tests.support.osmem import running_osmem
@@ -340,7 +340,7 @@ def store(
     request: pytest.FixtureRequest, docs: list[dict], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
     if request.param == "sqlite":
-        s: Store = SQLiteStore(tmp_path_factory.mktemp("rollouts") / "rollouts.db")
+        s: Store = open_embedded(tmp_path_factory.mktemp("rollouts") / "rollouts.db")
         s.write(docs)
         yield s
         s.close()
@@ -402,7 +402,7 @@ def test_a_daemonset_rollout_is_not_stuck_before_ten_minutes(store: Store) -> No
 
 
 def test_every_store_gives_the_same_answer(store: Store, docs: list[dict], tmp_path: Path) -> None:
-    reference = SQLiteStore(tmp_path / "reference.db")
+    reference = open_embedded(tmp_path / "reference.db")
     reference.write(docs)
     for end in ("10:08:00", "10:30:00"):
         assert _report(store, end) == _report(reference, end)

@@ -15,7 +15,7 @@ import pytest
 from kubetrail.ingest import parallel
 from kubetrail.ingest.pipeline import ingest_files
 from kubetrail.store.base import EventFilter, EventQuery, Store
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.support.audit_events import audit_event, event_list
 from tests.support.opensearch_servers import opensearch_store
 from tests.support.osmem import running_osmem
@@ -84,7 +84,7 @@ def test_an_audit_log_among_watch_events_names_who_made_each_version(
     monkeypatch.setattr(parallel, "SEGMENT_BYTES", 2000)  # several segments, several workers
     path = tmp_path / "recording.jsonl"
     path.write_bytes(recording())
-    store = SQLiteStore(tmp_path / "k.db")
+    store = open_embedded(tmp_path / "k.db")
     lines: list[str] = []
     try:
         stats = ingest_files([str(path)], store, report=lines.append, workers=workers)
@@ -127,7 +127,7 @@ def test_the_command_says_what_it_kept_and_a_second_run_changes_nothing(tmp_path
     )
     again = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=120)
     assert "audit events 14: 0 writes kept, 12 kept before" in again.stderr, again.stderr
-    store = SQLiteStore(db, read_only=True)
+    store = open_embedded(db, read_only=True)
     try:
         assert who(store) == EXPECTED
     finally:

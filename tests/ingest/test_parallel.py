@@ -20,7 +20,7 @@ from kubetrail.ingest.parallel import WorkerDied, segments
 from kubetrail.ingest.pipeline import IngestStats, ingest_files
 from kubetrail.ingest.reader import lines_of
 from kubetrail.store.base import EventFilter, EventQuery
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import SQLiteStore, open_embedded
 from tests.support.watch_lines import event, jsonl
 
 
@@ -58,7 +58,7 @@ def tricky_input() -> bytes:
 
 def _ingest(path: Path, db: Path, workers: int) -> tuple[IngestStats, list[str], list[Any]]:
     lines: list[str] = []
-    store = SQLiteStore(db)
+    store = open_embedded(db)
     try:
         stats = ingest_files([str(path)], store, report=lines.append, workers=workers)
         docs = store.search(EventQuery(filter=EventFilter(), limit=10_000)).items
@@ -129,7 +129,7 @@ def test_default_workers_is_at_least_one() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "nice"), reason="os.nice exists on Unix only")
 def test_workers_run_at_the_lowest_priority_so_the_writer_keeps_a_core(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "k.db")
+    store = open_embedded(tmp_path / "k.db")
     runner = parallel.ParallelIngest(
         store, policy=DEFAULT_POLICY, workers=2, sink=lambda result: None
     )

@@ -12,7 +12,7 @@ import pytest
 from kubetrail.ingest.pipeline import ingest_files
 from kubetrail.store import open_store
 from kubetrail.store.base import StoreUnavailable, WriteResult
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import DailyStore, layout
 from tests.support.watch_lines import event, jsonl
 
 
@@ -22,7 +22,7 @@ def test_a_bulk_load_is_committed_when_ingest_returns(tmp_path: Path, workers: i
     path.write_bytes(jsonl(*(event(i) for i in range(40))))
     db = tmp_path / "k.db"
     store = open_store(f"sqlite:///{db}", bulk=True)
-    assert isinstance(store, SQLiteStore)
+    assert isinstance(store, DailyStore)
     try:
         stats = ingest_files(
             [str(path)], store, report=lambda line: None, workers=workers, batch_size=15
@@ -30,10 +30,18 @@ def test_a_bulk_load_is_committed_when_ingest_returns(tmp_path: Path, workers: i
         assert stats.stored == 40
         # far below the rows per commit, yet another connection sees every row
         # while the store is still open: nothing waits for close()
-        with sqlite3.connect(db) as other:
-            assert other.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 40
+        assert committed_rows(db) == 40
     finally:
         store.close()
+
+
+def committed_rows(catalog: Path) -> int:
+    """The events committed in a store's day files, counted by another connection."""
+    total = 0
+    for day in sorted(layout.days_dir(catalog).glob("*.db")):
+        with sqlite3.connect(day) as other:
+            total += other.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    return total
 
 
 def _poisoned(value_at: int, total: int, poison: dict | bytes) -> bytes:
@@ -79,8 +87,7 @@ def test_one_bad_line_is_a_rejection_and_the_rest_of_the_file_is_stored(
     assert (stats.read, stats.stored, stats.rejected) == (total, total - 1, 1)
     rejection = [line for line in lines if f"events.json:{bad_at + 1}:" in line]
     assert len(rejection) == 1 and reason in rejection[0], lines
-    with sqlite3.connect(tmp_path / "k.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == total - 1
+    assert committed_rows(tmp_path / "k.db") == total - 1
 
 
 class _RemoteStore:

@@ -29,7 +29,7 @@ from mcp.client.streamable_http import streamable_http_client
 from kubetrail.api.errors import install_error_handlers
 from kubetrail.api.routes import events
 from kubetrail.config import Settings
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.mcp.test_stdio_api import OUT_OF_RANGE
 from tests.support.mcp_processes import (
     WIDE,
@@ -57,7 +57,7 @@ def events_only_app(db: Path, *, cursors: bool) -> FastAPI:
     """Only `GET /api/v1/events` (+ the object route), like an existing audit API.
     Without ``cursors``, like the original: no X-Next-Cursor, pages of at most 1000."""
     app = FastAPI()
-    app.state.store = SQLiteStore(db)
+    app.state.store = open_embedded(db)
     app.state.settings = Settings(max_query_limit=5000 if cursors else 1000)
     install_error_handlers(app)
     app.include_router(events.router)

@@ -13,14 +13,14 @@ import pytest
 from kubetrail.events.timing import parse_rfc3339
 from kubetrail.mcp.backends import RestBackend, fallback
 from kubetrail.store.base import Cursor, EventFilter, EventQuery
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 
 
 def events_only(
     db: Path, *, cursors: bool, token: str | None = None, served: list[str] | None = None
 ) -> httpx.MockTransport:
     """``served``: collects the id of every event sent."""
-    store = SQLiteStore(db)
+    store = open_embedded(db)
 
     def handle(request: httpx.Request) -> httpx.Response:
         if token is not None:
@@ -75,7 +75,7 @@ def test_an_api_without_cursors_is_paged_by_time_and_a_stall_is_said(
     # (how many are in a "7d" window depends on when this runs: the incident is
     # dated relative to its creation)
     assert report["fetchedEvents"] == len(served) > len(set(served)) > 300
-    store = SQLiteStore(incident_db)
+    store = open_embedded(incident_db)
     try:
         window = store.search(
             EventQuery(

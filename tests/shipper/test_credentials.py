@@ -43,7 +43,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kubetrail.events.redact import RedactionPolicy
 from kubetrail.shipper.kube import Kube, connect
 from kubetrail.shipper.service import Shipper
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import SQLiteStore, open_embedded
 from tests.support.kube_apiservers import RealCluster
 from tests.support.shipping import config, stored_ids, wait_until
 
@@ -276,7 +276,7 @@ def test_exec_plugin_token_revoked_the_command_reloads_once_and_resumes(
                 return False
 
         wait_until(ready, 60, "the shipper's /readyz")
-        reader = SQLiteStore(db)
+        reader = open_embedded(db)
         before = real_kube.kubectl_json("create", "configmap", "before", "-n", ns)
         assert_shipped(reader, {vid(before)})
         assert runs(runs_file) == 1
@@ -329,7 +329,7 @@ def test_exec_plugin_expiration_timestamp_runs_it_again_before_any_401(
     soon = datetime.now(UTC) + CLIENT_EXPIRY_SKEW + timedelta(seconds=8)
     write_atomically(tmp_path / "token.expiry", soon.strftime("%Y-%m-%dT%H:%M:%SZ"))
     kube = connect(kubeconfig=str(tokens.exec_kubeconfig(tmp_path / "kc", token_file, runs_file)))
-    store = SQLiteStore(tmp_path / "ship.db")
+    store = open_embedded(tmp_path / "ship.db")
     caplog.set_level(logging.INFO, logger="kubetrail")
     try:
         with shipping(kube, store, tmp_path, ns, quiet) as shipper:
@@ -364,7 +364,7 @@ def test_fresh_credentials_rejected_too_said_once_and_shipping_resumes_when_they
     first = tokens.mint("token-1")
     write_atomically(token_file, first)
     kube = connect(kubeconfig=str(tokens.exec_kubeconfig(tmp_path / "kc", token_file, runs_file)))
-    store = SQLiteStore(tmp_path / "ship.db")
+    store = open_embedded(tmp_path / "ship.db")
     caplog.set_level(logging.INFO, logger="kubetrail")
 
     def said(text: str) -> list[logging.LogRecord]:
@@ -408,7 +408,7 @@ def test_in_cluster_token_file_rotated_is_read_again_after_a_401(
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", port)
     kube = connect(service_account_dir=str(sa_dir))
     assert kube.credentials.source == f"the token file {sa_dir / 'token'}"
-    store = SQLiteStore(tmp_path / "ship.db")
+    store = open_embedded(tmp_path / "ship.db")
     caplog.set_level(logging.INFO, logger="kubetrail")
     try:
         with shipping(kube, store, tmp_path, ns) as shipper:

@@ -188,9 +188,9 @@ def test_sigterm_flushes_what_was_received(cluster: Cluster, tmp_path: Path) -> 
         if proc.stderr:
             proc.stderr.close()
     assert code == 0
-    from kubetrail.store.sqlite import SQLiteStore
+    from kubetrail.store.sqlite import open_embedded
 
-    store = SQLiteStore(db)
+    store = open_embedded(db)
     try:
         assert_exactly(store, cluster.expected, timeout=5)
     finally:

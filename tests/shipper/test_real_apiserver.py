@@ -32,7 +32,7 @@ from kubetrail.queries.history import ObjectKey, object_history
 from kubetrail.shipper.kube import Kube, load_client
 from kubetrail.shipper.service import Shipper
 from kubetrail.store.base import EventFilter, EventQuery
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import SQLiteStore, open_embedded
 from tests.support.kube_apiservers import RealCluster
 from tests.support.netfault import TcpProxy
 from tests.support.plaintext import stored_bytes
@@ -44,7 +44,7 @@ CANARY_2 = "kubetrail-real-canary-second-51be"
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "ship.db")
+    s = open_embedded(tmp_path / "ship.db")
     yield s
     s.close()
 
@@ -350,7 +350,7 @@ def test_kubetrail_ship_with_the_admin_kubeconfig(real_kube: RealCluster, tmp_pa
 
         wait_until(ready, 60, "the shipper's /readyz")
         cm = real_kube.kubectl_json("create", "configmap", "hello", "-n", ns, "--from-literal=a=1")
-        reader = SQLiteStore(db)
+        reader = open_embedded(db)
         try:
             wait_until(
                 lambda: vid(cm) in {d["id"] for d in all_docs(reader, namespace=(ns,))},

@@ -20,7 +20,7 @@ from kubetrail.gc_tuning import THRESHOLDS
 from kubetrail.shipper.kube import Kube, load_client
 from kubetrail.shipper.service import Shipper
 from kubetrail.store.base import EventFilter, EventQuery
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import SQLiteStore, open_embedded
 from tests.support.k8s_objects import node, pod, secret
 from tests.support.plaintext import stored_bytes
 from tests.support.shipping import (
@@ -41,7 +41,7 @@ def all_docs(store: SQLiteStore) -> list[dict]:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    s = SQLiteStore(tmp_path / "ship.db")
+    s = open_embedded(tmp_path / "ship.db")
     yield s
     s.close()
 
@@ -235,7 +235,7 @@ def test_secrets_are_redacted_end_to_end(
 def test_two_shippers_never_duplicate(cluster: Cluster, tmp_path: Path) -> None:
     cluster.server.apply("ADDED", pod(name="old", uid="u-old"))
     cluster.existing()
-    a, b = SQLiteStore(tmp_path / "shared.db"), SQLiteStore(tmp_path / "shared.db")
+    a, b = open_embedded(tmp_path / "shared.db"), open_embedded(tmp_path / "shared.db")
     try:
         with (
             running(cluster, a, config(tmp_path / "a")),

@@ -9,12 +9,19 @@ from pathlib import Path
 import orjson
 
 from kubetrail.store.base import EventFilter, EventQuery
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 
 
 def stored_bytes(db: Path) -> bytes:
-    files = b"".join(p.read_bytes() for p in sorted(db.parent.glob(db.name + "*")))
-    store = SQLiteStore(db)
+    # the single file or catalog with its logs, and every day file (with its id filter)
+    found = sorted(db.parent.glob(db.name + "*"))
+    files = b"".join(
+        p.read_bytes()
+        for f in found
+        for p in ([f] if f.is_file() else sorted(f.rglob("*")))
+        if p.is_file()
+    )
+    store = open_embedded(db)
     try:
         docs = store.search(EventQuery(filter=EventFilter(), limit=1_000_000)).items
     finally:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from kubetrail.config import Settings
 from kubetrail.events.model import EventDocument
-from kubetrail.store.sqlite import SQLiteStore
+from kubetrail.store.sqlite import open_embedded
 from tests.ui.conftest import RANGE, TOKEN, ui_client
 
 PAGES = [
@@ -69,7 +69,7 @@ def test_store_content_is_escaped(tmp_path) -> None:
     }  # fmt: skip
     second = {**doc, "id": "u1:2:update", "verb": "update", "resourceVersion": "2",
               "objectChanges": {"metadata": {"name": "evil"}, "data": {"k": evil + "!"}}}  # fmt: skip
-    store = SQLiteStore(tmp_path / "evil.db")
+    store = open_embedded(tmp_path / "evil.db")
     store.write([doc, second])  # type: ignore[list-item]
     with ui_client(store, Settings()) as c:
         for r in (

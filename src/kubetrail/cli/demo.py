@@ -104,18 +104,15 @@ def _write_events(path: str, events: list[dict[str, Any]]) -> None:
 
 
 def _remove_sqlite_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        candidate = path.with_name(path.name + suffix)
-        if candidate.exists():
-            try:
-                candidate.unlink()
-            except OSError as exc:  # one line, like the store's own refusal
-                reason = (
-                    "the file system is read-only"
-                    if exc.errno == errno.EROFS
-                    else exc.strerror or str(exc)
-                )
-                raise CommandError(f"cannot write SQLite store {path}: {reason}") from None
+    from kubetrail.store.sqlite.layout import remove_store
+
+    try:
+        remove_store(path)
+    except OSError as exc:  # one line, like the store's own refusal
+        reason = (
+            "the file system is read-only" if exc.errno == errno.EROFS else exc.strerror or str(exc)
+        )
+        raise CommandError(f"cannot write SQLite store {path}: {reason}") from None
 
 
 CRASH_FIELDS = "timestamp,namespace,resourceName,signals"

@@ -362,7 +362,7 @@ class DailyStore:
         """Each row to the day of its time, unless another day holds its id."""
         self._refuse_writes()
         result = WriteResult()
-        by_day: dict[str, list[PreparedRow]] = {}
+        by_number: dict[int, list[PreparedRow]] = {}  # UTC day number → rows
         seen: set[str] = set()
         for item in rows:
             if isinstance(item, WriteError):
@@ -371,9 +371,10 @@ class DailyStore:
                 result.duplicates += 1
             else:
                 seen.add(item[0])
-                by_day.setdefault(layout.day_of(item[1][1]), []).append(item)
-        if not by_day:
+                by_number.setdefault(item[1][1] // layout.DAY_MICROS, []).append(item)
+        if not by_number:
             return result
+        by_day = {layout.day_of(n * layout.DAY_MICROS): items for n, items in by_number.items()}
         self._refresh()
         with self._write_lock:
             for day in sorted(by_day):

@@ -29,7 +29,7 @@ FLOOR_KEY = "retention_floor"
 
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.db$")
-_DAY_MICROS = 86_400_000_000
+DAY_MICROS = 86_400_000_000
 _EPOCH = date(1970, 1, 1)
 
 
@@ -39,7 +39,7 @@ def days_dir(catalog: Path) -> Path:
 
 def day_of(ts: int) -> str:
     """The UTC day (``YYYY-MM-DD``) of a time in microseconds."""
-    return (_EPOCH + timedelta(days=ts // _DAY_MICROS)).isoformat()
+    return (_EPOCH + timedelta(days=ts // DAY_MICROS)).isoformat()
 
 
 def day_start(day: str) -> int:
@@ -49,7 +49,7 @@ def day_start(day: str) -> int:
 
 def day_end(day: str) -> int:
     """The last microsecond of a day."""
-    return day_start(day) + _DAY_MICROS - 1
+    return day_start(day) + DAY_MICROS - 1
 
 
 def day_file(directory: Path, day: str) -> Path:
@@ -83,6 +83,20 @@ def remove_day(directory: Path, day: str) -> None:
             path.unlink()
 
 
+def remove_store(catalog: Path) -> None:
+    """A whole embedded store gone (its catalog or single file, logs, and days): what
+    ``kubetrail demo`` does before loading a fresh incident. Raises :class:`OSError`."""
+    directory = days_dir(catalog)
+    for day in list_days(directory):
+        remove_day(directory, day)
+    remove_orphans(directory)
+    with contextlib.suppress(FileNotFoundError):
+        directory.rmdir()
+    for suffix in ("-wal", "-shm", ""):
+        with contextlib.suppress(FileNotFoundError):
+            catalog.with_name(catalog.name + suffix).unlink()
+
+
 def remove_orphans(directory: Path) -> None:
     """Logs and filters left by a removal that was interrupted (their day file is gone)."""
     try:
@@ -100,11 +114,15 @@ def remove_orphans(directory: Path) -> None:
 
 def file_version(path: Path) -> int | None:
     """The schema version of an existing store file (0: an SQLite file without one);
-    ``None`` when there is no file."""
+    ``None`` when there is no file. Read as :mod:`.access` opens a file read-only (on a
+    read-only file system too)."""
     if not path.exists():
         return None
+    if path.is_file() and path.stat().st_size == 0:
+        return 0
+    how = access.choose(path, read_only=True)
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(how.target, uri=how.uri)
     except sqlite3.Error as exc:
         raise StoreUnavailable(f"cannot open {path}: {exc}") from None
     try:
@@ -112,7 +130,7 @@ def file_version(path: Path) -> int | None:
     except sqlite3.DatabaseError as exc:
         if "no such table" in str(exc):
             return 0
-        raise StoreUnavailable(f"cannot open {path}: {exc}") from None
+        raise StoreUnavailable(access.open_error(path, exc, read_only=True)) from None
     finally:
         conn.close()
     return int(row[0]) if row else 0

@@ -261,9 +261,10 @@ def test_rows_prepared_elsewhere_are_joined_by_join_pending(audit_store: Any) ->
 
 
 def test_retention_forgets_audit_records_with_their_events(audit_store: Any) -> None:
-    old = record("old", "alice", 0.0, rv="300")
+    # requested an hour before its version is stored (which stays within the retention)
+    old = record("old", "alice", -3600.0, rv="300")
     assert audit_store.write_audit([old]).pending == 1
-    audit_store.delete_before(T0 + timedelta(hours=1))
+    audit_store.delete_before(T0 - timedelta(minutes=30))
     # the record is gone: its version arriving now is nobody's
     audit_store.write(versions())
     assert joins(audit_store)["web-uid:300"] == (WATCHER_USER, "", "")

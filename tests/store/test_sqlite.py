@@ -18,7 +18,13 @@ from kubetrail.store.base import (
     StoreError,
     StoreUnavailable,
 )
-from kubetrail.store.sqlite import BULK_ROWS_PER_COMMIT, SQLiteStore, prepare_row, schema
+from kubetrail.store.sqlite import (
+    BULK_ROWS_PER_COMMIT,
+    DailyStore,
+    SQLiteStore,
+    prepare_row,
+    schema,
+)
 from tests.support.dataset import documents
 
 
@@ -408,7 +414,7 @@ def test_the_cli_opens_the_embedded_store_for_bulk_loads(tmp_path: Path) -> None
     bulk = open_store(f"sqlite:///{tmp_path / 'k.db'}", bulk=True)
     plain = open_store(f"sqlite:///{tmp_path / 'k.db'}")
     try:
-        assert isinstance(bulk, SQLiteStore) and isinstance(plain, SQLiteStore)
+        assert isinstance(bulk, DailyStore) and isinstance(plain, DailyStore)
         assert bulk._rows_per_commit == BULK_ROWS_PER_COMMIT
         assert plain._rows_per_commit == 0  # every write commits
     finally:

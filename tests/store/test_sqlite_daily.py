@@ -216,6 +216,9 @@ def test_retention_removes_whole_days_and_hides_the_rest(tmp_path: Path) -> None
         "2026-11-27T06:00:00Z"
     )
     assert store.delete_before(cutoff) == 0
+    # an event older than the retention arriving now is refused, saying why
+    late = store.write([docs[0]])
+    assert late.stored == 0 and "older than the store's retention" in late.errors[0].reason
     store.close()
     # the floor is kept: a new process hides the same
     again = DailyStore(tmp_path / "s.db", read_only=True)

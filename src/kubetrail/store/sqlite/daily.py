@@ -94,6 +94,13 @@ DAY_READER_CACHE_MB = 4
 _ALL_GROUPS = 1 << 62
 
 
+def _expired(floor: int) -> str:
+    return (
+        f"older than the store's retention (events before {format_rfc3339(from_micros(floor))} "
+        "were deleted): not kept"
+    )
+
+
 @dataclass(slots=True)
 class _Day:
     store: SQLiteStore
@@ -359,14 +366,18 @@ class DailyStore:
         return self.write_prepared([prepare_row(doc) for doc in docs])
 
     def write_prepared(self, rows: Sequence[PreparedRow | WriteError]) -> WriteResult:
-        """Each row to the day of its time, unless another day holds its id."""
+        """Each row to the day of its time, unless another day holds its id; a row older
+        than the retention floor is refused (it would never be answered)."""
         self._refuse_writes()
         result = WriteResult()
         by_number: dict[int, list[PreparedRow]] = {}  # UTC day number → rows
         seen: set[str] = set()
+        floor = self._floor()
         for item in rows:
             if isinstance(item, WriteError):
                 result.errors.append(item)
+            elif item[1][1] < floor:
+                result.errors.append(WriteError(id=item[0], reason=_expired(floor)))
             elif item[0] in seen:
                 result.duplicates += 1
             else:
@@ -469,6 +480,9 @@ class DailyStore:
                 for day_store in covered:
                     gone += day_store.count_between(old, limit)
             self._catalog.set_floor(limit)
+            with self._reading(limit, limit) as boundary:
+                for day_store in boundary:  # its audit records go now, its events with it
+                    day_store.delete_audit_before(cutoff)
             with self._lock:
                 expired = [d for d in self._known if layout.day_end(d) < limit]
                 for day in expired:

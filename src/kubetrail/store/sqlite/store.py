@@ -455,6 +455,14 @@ class SQLiteStore:
             audit_rows.delete_before(self._writer, limit)  # the records of those events
         return deleted
 
+    def delete_audit_before(self, cutoff: datetime) -> None:
+        """Forget the audit records of requests before ``cutoff`` (their events stay)."""
+        self._refuse_writes()
+        with self._write_lock:
+            self._commit_pending()
+            with schema.transaction(self._writer):
+                audit_rows.delete_before(self._writer, to_micros(cutoff))
+
     @staticmethod
     def _delete_chunk(conn: sqlite3.Connection, limit: int) -> int:
         rows = conn.execute(

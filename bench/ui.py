@@ -2,11 +2,14 @@
 
     python bench/ui.py --db /var/tmp/ui1m.db --json /tmp/ui-1m.json       # an ingested store
     python bench/ui.py --input /tmp/bench-work1m/cluster-1000000.jsonl --db /var/tmp/ui1m.db
+    python bench/ui.py --store opensearch+http://127.0.0.1:9860 --json /tmp/ui-os-1m.json
 
 ``--input`` ingests that file of watch events (e.g. the one bench/opensearch.py or
 bench/diagnostics.py generates: bench/generate.py's cluster with the demo incident at the
 end of its window) into ``--db`` first, with ``kubetrail ingest``; without it ``--db`` must
-be a store already. Then ``kubetrail api --store sqlite:///DB`` runs in a subprocess and
+be a store already. ``--store URL`` instead of ``--db`` measures any store (OpenSearch: set
+up with ``kubetrail setup`` and filled with ``kubetrail ingest`` first, or by ``--input``
+into it). Then ``kubetrail api --store URL`` runs in a subprocess and
 each page is asked for over loopback HTTP: one warm-up, then ``--reps`` timed requests, one
 at a time. The time is the client's, from the request to the last byte of the page: the
 server's work plus a loopback transfer (pages are 10-200 KB). The ranges end at the newest
@@ -46,19 +49,21 @@ def free_port() -> int:
         return port
 
 
-def ingest(input_file: Path, db: Path) -> float:
-    for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-        f.unlink(missing_ok=True)
+def ingest(input_file: Path, store: str, db: Path | None) -> float:
+    """``kubetrail ingest`` of ``input_file`` into ``store`` (a SQLite ``db`` is made anew)."""
+    if db is not None:
+        for f in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            f.unlink(missing_ok=True)
     started = time.monotonic()
-    cmd = [*KUBETRAIL, "ingest", "--quiet", "--store", f"sqlite:///{db}", str(input_file)]
+    cmd = [*KUBETRAIL, "ingest", "--quiet", "--store", store, str(input_file)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"bench/ui.py: ingest failed: {done.stderr.strip()[-500:]}")
     return time.monotonic() - started
 
 
-def start_api(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    cmd = [*KUBETRAIL, "api", "--store", f"sqlite:///{db}", "--port", str(port)]
+def start_api(store: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    cmd = [*KUBETRAIL, "api", "--store", store, "--port", str(port)]
     env = {**os.environ, "CONFIG_PATH": ""}
     proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 120
@@ -119,22 +124,32 @@ def measure(client: httpx.Client, path: str, params: dict[str, str], reps: int) 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--db", type=Path, required=True, help="the SQLite store (made by --input)")
+    where = ap.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", type=Path, help="the SQLite store (made by --input)")
+    where.add_argument("--store", help="a store URL instead (e.g. opensearch+http://…)")
     ap.add_argument("--input", type=Path, help="watch events to ingest into --db first")
     ap.add_argument("--reps", type=int, default=5, help="timed requests per page (default 5)")
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument(
+        "--only", default="", help="only the pages whose label holds this (e.g. 'timeline, 24 h')"
+    )
     args = ap.parse_args()
+    store = args.store or f"sqlite:///{args.db}"
     result: dict[str, Any] = {
-        "machine": f"{os.cpu_count()} cpus, Python {platform.python_version()}"
+        "machine": f"{os.cpu_count()} cpus, Python {platform.python_version()}",
+        "store": store.split("://", 1)[0],
+        "command": "python " + " ".join(sys.argv),
+        # the machine may be shared: how busy it was when the run began (1, 5, 15 min)
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     if args.input:
-        result["ingest_seconds"] = round(ingest(args.input, args.db), 1)
-        print(f"ingested {args.input} into {args.db} in {result['ingest_seconds']} s", flush=True)
-    elif not args.db.exists():
+        result["ingest_seconds"] = round(ingest(args.input, store, args.db), 1)
+        print(f"ingested {args.input} into {store} in {result['ingest_seconds']} s", flush=True)
+    elif args.db is not None and not args.db.exists():
         raise SystemExit(f"bench/ui.py: {args.db} does not exist (give --input to make it)")
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        proc = start_api(args.db, port, Path(tmp) / "api.log")
+        proc = start_api(store, port, Path(tmp) / "api.log")
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
                 health = client.get("/health").json()
@@ -144,6 +159,8 @@ def main() -> int:
                 print(f"{result['events']:,} events stored, newest {newest}", flush=True)
                 rows = {}
                 for label, path, params in pages(newest):
+                    if args.only not in label:
+                        continue
                     rows[label] = row = measure(client, path, params, args.reps)
                     shown = (
                         "absent"

@@ -254,6 +254,31 @@ def test_aggregate_split_by_time_is_each_slice_aggregated(loaded: Store, kw: dic
         }
 
 
+def test_opensearch_splits_by_time_in_one_request(loaded: Store, monkeypatch):
+    """OpenSearch answers ``every`` with one request (a histogram of the slices with the
+    top groups of each inside), not one per slice; latest documents are one more."""
+    if loaded.kind != "opensearch":
+        pytest.skip("OpenSearch's request count")
+    bodies: list[dict] = []
+    search = loaded._search  # type: ignore[attr-defined]
+
+    def counted(body: dict) -> dict:
+        bodies.append(body)
+        return search(body)
+
+    monkeypatch.setattr(loaded, "_search", counted)
+    for kw in (
+        {"group_by": ("namespace", "verb"), "order": "last", "latest_id": True, "latest": False},
+        {"group_by": ("resourceName", "signal"), "filter": EventFilter(signal=("pod.*",)),
+         "latest": False},
+        {"group_by": ("namespace",), "limit": 1, "latest": False},
+    ):  # fmt: skip
+        bodies.clear()
+        got = loaded.aggregate(_sliced(loaded, **kw))
+        assert got.buckets and len(bodies) == 1, kw
+        assert "histogram" in bodies[0]["aggs"]["slices"]
+
+
 def test_aggregate_split_by_time_refuses_what_it_cannot_slice(loaded: Store):
     with pytest.raises(InvalidQuery, match="start and an end"):
         loaded.aggregate(AggregateQuery(group_by=("namespace",), every=timedelta(minutes=1)))

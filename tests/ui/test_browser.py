@@ -197,3 +197,40 @@ def test_the_timeline_in_chromium(demo: str, page: tuple, tmp_path: Path) -> Non
     assert "checkout:1.5.0" in p.locator("main").inner_text()
     assert problems == []
     assert (tmp_path / "timeline.png").stat().st_size > 10_000
+
+
+def test_the_timeline_by_keyboard(demo: str, page: tuple) -> None:
+    """j/k (or the arrows, once a lane has the focus) move between lanes, ←/→ between a
+    lane's marks, whose counts the status line shows; Enter opens the object."""
+    p, problems = page
+    p.goto(f"{demo}/ui/timeline?namespace=shop")
+    lanes = p.locator("li.lane")
+    names = [lanes.nth(i).get_attribute("data-lane") for i in range(lanes.count())]
+    focused = "document.activeElement.closest('li.lane')?.dataset.lane"
+    p.keyboard.press("j")  # nothing focused yet: the first lane
+    assert p.evaluate(focused) == names[0]
+    assert p.evaluate("document.activeElement.classList.contains('lane-label')")
+    p.keyboard.press("ArrowDown")
+    assert p.evaluate(focused) == names[1]
+    p.keyboard.press("k")
+    assert p.evaluate(focused) == names[0]
+    checkout = names.index("deployments/checkout")
+    p.locator("li.lane[data-lane='deployments/checkout'] a.lane-label").focus()
+    p.keyboard.press("j")
+    assert p.evaluate(focused) == names[checkout + 1]
+    p.keyboard.press("ArrowUp")
+    assert p.evaluate(focused) == "deployments/checkout"
+    # → the lane's first mark, then the next: the status line says what each holds
+    p.keyboard.press("ArrowRight")
+    assert p.evaluate("document.activeElement instanceof SVGAElement")
+    first = p.locator("#tl-status").inner_text()
+    assert first.startswith("Deployment checkout · 2026-") and "version" in first, first
+    p.keyboard.press("ArrowRight")
+    second = p.locator("#tl-status").inner_text()
+    assert second != first and second.startswith("Deployment checkout · ")
+    href = p.evaluate("document.activeElement.getAttribute('href')")
+    assert href.startswith("/ui/objects/shop/deployments/checkout")
+    p.keyboard.press("Enter")
+    p.wait_for_url(f"**{href}")
+    assert "checkout:1.5.0" in p.locator("main").inner_text()
+    assert problems == []

@@ -3,6 +3,7 @@ token as a login cookie, and bad input as a 4xx page, never a 500."""
 
 from __future__ import annotations
 
+import json
 import re
 from importlib.resources import files
 
@@ -49,8 +50,13 @@ def test_no_template_has_inline_script_or_style() -> None:
     assert len(templates) >= 6
     for template in templates:
         source = template.read_text()
-        for tag in re.findall(r"<script\b[^>]*>", source):
-            assert re.search(r'\bsrc="', tag), f"{template.name}: inline script {tag}"
+        for tag, body in re.findall(r"(<script\b[^>]*>)(.*?)</script>", source, re.S):
+            # a data block is never run (the CSP does not even ask): JSON, escaped by tojson
+            data = re.fullmatch(r'<script type="application/json" id="[\w-]+">', tag)
+            if data:
+                assert re.fullmatch(r"\{\{ [\w.]+ \| tojson \}\}", body), template.name
+                continue
+            assert re.search(r'\bsrc="', tag) and not body, f"{template.name}: inline script {tag}"
         assert not re.search(r"\son[a-z]+\s*=", source), f"{template.name}: an on*= handler"
         assert not re.search(r"\sstyle\s*=", source), f"{template.name}: a style attribute"
         assert "javascript:" not in source and "|safe" not in source.replace(" ", "")
@@ -68,7 +74,7 @@ def test_store_content_is_escaped(tmp_path) -> None:
         "objectChanges": {"metadata": {"name": "evil"}, "data": {"k": evil}},
     }  # fmt: skip
     second = {**doc, "id": "u1:2:update", "verb": "update", "resourceVersion": "2",
-              "objectChanges": {"metadata": {"name": "evil"}, "data": {"k": evil + "!"}}}  # fmt: skip
+              "signals": [f"configmap.{evil}</script>"], "objectChanges": {"metadata": {"name": "evil"}, "data": {"k": evil + "!"}}}  # fmt: skip
     store = open_embedded(tmp_path / "evil.db")
     store.write([doc, second])  # type: ignore[list-item]
     with ui_client(store, Settings()) as c:
@@ -76,8 +82,14 @@ def test_store_content_is_escaped(tmp_path) -> None:
             c.get("/ui/objects/shop/configmaps/evil"),
             c.get("/ui/search", params={**RANGE, "name": "evil"}),
             c.get("/ui/objects/shop/configmaps/<script>x"),
+            c.get("/ui/timeline", params=RANGE),
         ):
             assert "<script>alert" not in r.text and "<img src=x" not in r.text
+        # the timeline's marks carry the signal in its data block: escaped for HTML, intact
+        page = c.get("/ui/timeline", params=RANGE).text
+        block = re.findall(r'<script type="application/json" id="tl-marks">([^<]*)</script>', page)
+        assert len(block) == 1 and "</script>" not in block[0]
+        assert any(f"configmap.{evil}</script> (1)" in t for t in json.loads(block[0])["texts"])
         assert (
             "&lt;script&gt;alert(1)&lt;/script&gt;"
             in c.get("/ui/objects/shop/configmaps/evil").text
@@ -168,3 +180,40 @@ def test_login_goes_back_only_to_a_ui_page(guarded: TestClient) -> None:
 def test_without_a_token_the_login_page_just_goes_on(client: TestClient) -> None:
     r = client.get("/ui/login", params={"next": "/ui/search"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/ui/search"
+
+
+def _logged_in(guarded: TestClient) -> None:
+    r = guarded.post("/ui/login", data={"token": TOKEN, "next": "/ui/"}, follow_redirects=False)
+    assert r.status_code == 303 and guarded.get("/ui/", params=RANGE).status_code == 200
+
+
+def test_logout_clears_the_cookie_and_pages_ask_for_the_token_again(guarded: TestClient) -> None:
+    _logged_in(guarded)
+    page = guarded.get("/ui/", params=RANGE).text
+    # every page offers it, as a form posted here (no script, no GET that a link could fire)
+    assert '<form class="logout" method="post" action="/ui/logout">' in page
+    assert guarded.get("/ui/logout").status_code in (401, 404, 405)  # never a GET
+    r = guarded.post("/ui/logout", headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+    cookie = r.headers["set-cookie"]
+    attributes = {a.strip().split("=")[0].lower(): a.strip() for a in cookie.split(";")}
+    assert cookie.startswith('kubetrail_ui_token="";') or cookie.startswith("kubetrail_ui_token=;")
+    assert attributes["path"] == "Path=/ui" and attributes["max-age"] == "Max-Age=0"
+    assert "httponly" in attributes and attributes["samesite"].lower() == "samesite=strict"
+    # the client forgot the cookie: the pages are the login form again
+    assert guarded.cookies.get("kubetrail_ui_token") is None
+    assert guarded.get("/ui/", params=RANGE).status_code == 401
+
+
+def test_another_site_cannot_log_a_person_out(guarded: TestClient) -> None:
+    _logged_in(guarded)
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        r = guarded.post("/ui/logout", headers=headers, follow_redirects=False)
+        assert r.status_code == 403 and "set-cookie" not in r.headers
+        assert guarded.get("/ui/", params=RANGE).status_code == 200  # still logged in
+
+
+def test_without_a_token_there_is_no_logout_button(client: TestClient) -> None:
+    assert 'class="logout"' not in client.get("/ui/", params=RANGE).text
+    r = client.post("/ui/logout", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/"

@@ -3,9 +3,10 @@ bucket by the store, filters, the lane cap, zoom and pan."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
-from html import unescape
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,14 +33,32 @@ def lane_html(html: str, lane: str) -> str:
     return html[start : html.index("</li>", start)]
 
 
-def marks(html: str) -> list[tuple[str, str, str]]:
-    """``(href, kind, title)`` of each mark."""
-    return [
-        (unescape(href), kind, unescape(title))
-        for href, kind, title in re.findall(
-            r'<a href="([^"]+)"><rect class="mark mark-(\w+)"[^>]*><title>([^<]+)</title>', html
-        )
-    ]
+def marks_data(html: str) -> dict:
+    """The page's JSON data block of marks (what ``static/timeline.js`` draws)."""
+    found = re.findall(r'<script type="application/json" id="tl-marks">([^<]*)</script>', html)
+    assert len(found) == 1
+    data: dict = json.loads(found[0])
+    return data
+
+
+def lane_marks(html: str, lane: str) -> list[tuple[str, str, str, float]]:
+    """``(href, kind, title, x)`` of each mark of a lane (``resourceType/name``), as the
+    page's script draws them: a link to the lane's object, at ``#rv-`` a version."""
+    index = int(re.findall(r'data-lane-index="(\d+)"', lane_html(html, lane))[0])
+    data = marks_data(html)
+    row = data["lanes"][index]
+    assert row["url"].endswith("/" + "/".join(quote(p, safe="") for p in lane.split("/")))
+    out = []
+    for bucket, kind, said, *version in row["marks"]:
+        x, _, label = data["buckets"][bucket]
+        href = row["url"] + (f"#rv-{version[0]}" if version else "")
+        out.append((href, data["kinds"][kind], f"{label}: {data['texts'][said]}", x))
+    return out
+
+
+def marks(html: str, lane: str) -> list[tuple[str, str, str]]:
+    """``(href, kind, title)`` of each mark of a lane."""
+    return [(href, kind, title) for href, kind, title, _ in lane_marks(html, lane)]
 
 
 def test_shop_timeline_groups_checkout_by_owner(client: TestClient) -> None:
@@ -69,7 +88,7 @@ def test_shop_timeline_groups_checkout_by_owner(client: TestClient) -> None:
 
 def test_marks_show_the_rollout_and_the_crash_loop(client: TestClient) -> None:
     html = client.get("/ui/timeline", params=SHOP).text
-    deploy = marks(lane_html(html, "deployments/checkout"))
+    deploy = marks(html, "deployments/checkout")
     # the rollout (09:10, by helm): changed versions of the Deployment
     assert any(k == "changed" and "T09:10:00Z" in t and "changed" in t for _, k, t in deploy)
     assert any("ProgressDeadlineExceeded" in t and k == "signal" for _, k, t in deploy), (
@@ -79,9 +98,7 @@ def test_marks_show_the_rollout_and_the_crash_loop(client: TestClient) -> None:
     for name, _ in lanes(html):
         if name.startswith("pods/checkout-"):
             crash += [
-                (h, k, t)
-                for h, k, t in marks(lane_html(html, name))
-                if "pod.waiting:CrashLoopBackOff" in t
+                (h, k, t) for h, k, t in marks(html, name) if "pod.waiting:CrashLoopBackOff" in t
             ]
     assert crash and all(k == "signal" for _, k, _ in crash)
     assert any("Warning Event" in t for _, _, t in crash)  # the BackOff Events, as marks
@@ -101,10 +118,12 @@ def test_marks_are_at_most_one_per_lane_and_bucket(client: TestClient) -> None:
         n_lanes = len(lanes(html))
         legend = re.search(r"one mark per (\w+) bucket \((\d+) across\)", text(html))
         assert legend and 60 <= int(legend.group(2)) <= timeline.MAX_BUCKETS
-        n_marks = html.count('<rect class="mark ')
+        data = marks_data(html)
+        assert len(data["lanes"]) == n_lanes and len(data["buckets"]) == int(legend.group(2))
+        n_marks = sum(len(lane["marks"]) for lane in data["lanes"])
         assert 0 < n_marks <= n_lanes * int(legend.group(2))
         for lane in lanes(html):  # and no two marks of a lane in one bucket
-            xs = re.findall(r'<rect class="mark [^"]+" x="([\d.]+)"', lane_html(html, lane[0]))
+            xs = [x for *_, x in lane_marks(html, lane[0])]
             assert len(xs) == len(set(xs))
     # the 6 h of the incident in 5 minute buckets
     assert "one mark per 5m bucket (72 across)" in text(
@@ -113,9 +132,9 @@ def test_marks_are_at_most_one_per_lane_and_bucket(client: TestClient) -> None:
 
 
 def test_the_store_counts_the_marks(client: TestClient, sqlite_incident: Store) -> None:
-    """A page asks five aggregations (lanes, their owners, then versions, signals and
-    Warning Events split by time into the buckets), whatever the number of events or
-    buckets, and never reads raw events."""
+    """A page asks five to eight aggregations (lanes, from one to four tail windows;
+    their owners; then versions, signals and Warning Events split by time into the
+    buckets), whatever the number of events or buckets, and never reads raw events."""
     asked: list[AggregateQuery] = []
 
     class Counting:
@@ -130,10 +149,64 @@ def test_the_store_counts_the_marks(client: TestClient, sqlite_incident: Store) 
         start=datetime(2026, 11, 25, 6, tzinfo=UTC), end=datetime(2026, 11, 25, 12, tzinfo=UTC)
     )
     view = timeline.timeline(Counting(), rng, {"namespace": "shop"})  # type: ignore[arg-type]
-    assert view.buckets == 72 and view.queries == len(asked) == 5
-    assert [q.every for q in asked[2:]] == [timedelta(minutes=5)] * 3
+    choosing = [q for q in asked if "kind" in q.group_by]
+    assert 1 <= len(choosing) <= len(timeline.LANE_WINDOWS)
+    assert view.buckets == 72 and view.queries == len(asked) == len(choosing) + 4
+    assert [q.every for q in asked if q.every] == [timedelta(minutes=5)] * 3
     assert all(q.limit <= timeline.LANE_SCAN for q in asked)
     assert view.marks <= view.lanes * view.buckets
+    # the lanes are looked for in the range's tail first, then wider: the last, whole
+    starts = [q.filter.start for q in choosing]
+    assert starts == sorted(starts, reverse=True) and starts[0] > rng.start
+    assert all(q.filter.end == rng.end for q in choosing)
+    # the Warning Events are asked by the namespaces of the lanes (their index)
+    warnings = next(q for q in asked if q.filter.event_type == ("Warning",))
+    assert warnings.filter.involved_namespace == ("shop",)
+
+
+@pytest.mark.parametrize("cap", [1, 5, 20, 200])
+@pytest.mark.parametrize("scope", [{}, {"namespace": "shop"}, {"kind": "Pod"}, {"name": "o"}])
+def test_the_lanes_are_those_one_aggregation_of_the_range_picks(
+    sqlite_incident: Store, cap: int, scope: dict[str, str]
+) -> None:
+    """Looking in the range's tail first picks the same lanes as one aggregation of
+    every object changed in the range, most recently changed first."""
+    rng = TimeRange(
+        start=datetime(2026, 11, 25, 6, tzinfo=UTC), end=datetime(2026, 11, 25, 12, tzinfo=UTC)
+    )
+    values = timeline.filters(scope)
+    whole = sqlite_incident.aggregate(
+        AggregateQuery(
+            filter=timeline.lane_filter(rng, values),
+            group_by=("namespace", "resourceType", "resourceName", "kind"),
+            order="last",
+            limit=timeline.LANE_SCAN,
+            latest=False,
+        )
+    )
+    expected = [
+        (b.key["namespace"], b.key["resourceType"], b.key["resourceName"])
+        for b in whole.buckets
+        if b.key["resourceType"] != "events" and values["name"] in b.key["resourceName"]
+    ]
+    view = timeline.timeline(sqlite_incident, rng, scope, lane_cap=cap)
+    shown = {
+        (lane.namespace, lane.resource_type, lane.name) for g in view.groups for lane in g.lanes
+    }
+    assert shown == set(expected[:cap]) and view.lanes == min(cap, len(expected))
+    # what is left out: exact when the whole range was read, else at least one
+    if view.left_out_at_least:
+        assert 1 <= view.left_out <= len(expected) - cap
+    else:
+        assert view.left_out == max(0, len(expected) - cap)
+
+
+def test_events_about_cluster_scoped_objects_are_asked_in_default_too() -> None:
+    lane = timeline.Lane(namespace="", resource_type="nodes", name="n", kind="Node", url="")
+    pod = timeline.Lane(namespace="shop", resource_type="pods", name="p", kind="Pod", url="")
+    both = {("", "nodes", "n"): lane, ("shop", "pods", "p"): pod}
+    assert timeline.involved_namespaces(both) == ("", "default", "shop")
+    assert timeline.involved_namespaces({("shop", "pods", "p"): pod}) == ("shop",)
 
 
 def test_filters_narrow_the_lanes(client: TestClient) -> None:
@@ -200,8 +273,10 @@ def test_the_lane_cap_says_what_it_left_out(
     assert r.status_code == 200
     capped = lanes(r.text)
     assert len(capped) == 5 < len(full)
-    note = re.search(r"(\d+) more objects matched and are left out", text(r.text))
-    assert note and int(note.group(1)) == len(full) - 5
+    note = re.search(r"(\d+)(\+?) more objects matched and are left out", text(r.text))
+    # found in the range's tail: at least that many more (exactly, had it read it all)
+    assert note and 1 <= int(note.group(1)) <= len(full) - 5
+    assert note.group(2) == "+" or int(note.group(1)) == len(full) - 5
     assert "Narrow them with namespace, kind, resourceType, name or signal" in text(r.text)
 
 

@@ -13,10 +13,11 @@ package), no build step and no CDN; the state is in the URL.
 - :mod:`~kubetrail.ui.overview`, :mod:`~kubetrail.ui.histogram`,
   :mod:`~kubetrail.ui.timeline`, :mod:`~kubetrail.ui.objects`,
   :mod:`~kubetrail.ui.search`: each page's content, pure over the Store protocol, the
-  queries and the diagnostics;
+  queries and the diagnostics; :mod:`~kubetrail.ui.marks`: the timeline's marks as the
+  JSON its script (``static/timeline.js``) draws;
 - :mod:`~kubetrail.ui.params` (the time range in the URL, page errors),
   :mod:`~kubetrail.ui.links` (object URLs), :mod:`~kubetrail.ui.security` (the token,
-  the login cookie, the Content-Security-Policy).
+  the login and logout cookie, the Content-Security-Policy).
 """
 
 from kubetrail.ui.app import install

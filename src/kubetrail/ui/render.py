@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
@@ -29,8 +30,15 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = when
+    # tojson: compact (a data block of thousands of marks), still escaped for HTML
+    env.policies["json.dumps_function"] = _compact_json
+    env.policies["json.dumps_kwargs"] = {}
     env.globals.update(ui=UI_PATH, link=link, quick_ranges=QUICK_RANGES, version=__version__)
     return env
+
+
+def _compact_json(value: Any, **_: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def when(rfc3339: str) -> str:

@@ -1,6 +1,9 @@
 """The pages, thin: read the URL, build the page's content (overview, timeline, objects,
 search), render it. Every route is read-only (``GET``), but the login form's ``POST``.
 
+Logging in and out (``POST /ui/login``, ``POST /ui/logout``) are the two routes that
+are not read-only; logging out needs no token (it only forgets the cookie).
+
 A parameter a page cannot use, an object nothing is stored about, a store that cannot
 answer: each is an HTML page with a one-line message and a 4xx (or 503), never a 500
 (:func:`page_errors`).
@@ -22,12 +25,15 @@ from kubetrail.queries import InvalidParameter
 from kubetrail.store.base import InvalidQuery, Store, StoreError, StoreUnavailable
 from kubetrail.ui import objects, overview, search, timeline
 from kubetrail.ui.links import UI_PATH
+from kubetrail.ui.marks import marks_data
 from kubetrail.ui.params import PageError, time_range
 from kubetrail.ui.render import page
 from kubetrail.ui.security import (
     authorized,
+    clear_token_cookie,
     login_form,
     safe_next,
+    same_origin,
     set_token_cookie,
     token_matches,
 )
@@ -91,6 +97,7 @@ def overview_page(request: Request, store: StoreDep) -> HTMLResponse:
         content = overview.overview(store, rng.range, namespace=namespace)
     return page(
         "overview.html.j2",
+        logout=tokens_of(request).enabled,
         title="Overview",
         nav="overview",
         rng=rng,
@@ -107,6 +114,7 @@ def timeline_page(request: Request, store: StoreDep) -> HTMLResponse:
     form = timeline.filters(request.query_params)
     return page(
         "timeline.html.j2",
+        logout=tokens_of(request).enabled,
         title="Timeline",
         nav="timeline",
         rng=rng,
@@ -114,6 +122,7 @@ def timeline_page(request: Request, store: StoreDep) -> HTMLResponse:
         query={**form, **rng.query()},
         moves=timeline.navigation(rng.range),
         view=content,
+        marks=marks_data(content),
     )
 
 
@@ -127,6 +136,7 @@ def object_page(
         content = objects.object_page(store, key)
     return page(
         "object.html.j2",
+        logout=tokens_of(request).enabled,
         title=f"{content.kind or resource_type} {name}",
         nav="",
         rng=rng,
@@ -143,6 +153,7 @@ def search_page(request: Request, store: StoreDep) -> HTMLResponse:
     form = {k: params.get(k, "") for k in ("q", *search.FILTERS)}
     return page(
         "search.html.j2",
+        logout=tokens_of(request).enabled,
         title="Search",
         nav="search",
         rng=rng,
@@ -172,6 +183,21 @@ async def login_submit(request: Request) -> Response:
     response = RedirectResponse(target, status_code=303)
     if tokens.enabled:
         set_token_cookie(response, token, secure=request.url.scheme == "https")
+    return response
+
+
+@login.post("/logout", include_in_schema=False)
+def logout(request: Request) -> Response:
+    """Forget the login cookie and show the login form (or, without a token, the
+    overview). Only this site's pages may ask it: a form posted from another site
+    (``Origin`` or ``Sec-Fetch-Site`` say so) is refused, 403, so that no other page
+    can log a person out."""
+    if not same_origin(request):
+        raise PageError(403, "log out from this site's pages only")
+    tokens = tokens_of(request)
+    target = f"{UI_PATH}/login" if tokens.enabled else f"{UI_PATH}/"
+    response = RedirectResponse(target, status_code=303)
+    clear_token_cookie(response, secure=request.url.scheme == "https")
     return response
 
 

@@ -6,7 +6,8 @@ page's content from running anything.
   as the cookie the login form (``POST /ui/login``) sets: HttpOnly (no script reads it),
   SameSite=Strict (no other site's page makes a browser send it), Path=/ui (the REST
   API never sees it), Secure over HTTPS. Both are compared in constant time. Without
-  the token a page is the login form, answered 401.
+  the token a page is the login form, answered 401. ``POST /ui/logout`` (the button
+  every page shows when a token is configured) clears the cookie.
 - **Headers** on every ``/ui`` response: a Content-Security-Policy that allows scripts,
   styles and images from this server only (no inline script, no ``unsafe-inline``),
   no framing, forms posting only here; ``nosniff``; no referrer (the URLs carry object
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -86,6 +87,25 @@ def set_token_cookie(response: Response, token: str, *, secure: bool) -> None:
     response.set_cookie(
         COOKIE, token, path=UI_PATH, httponly=True, samesite="strict", secure=secure
     )
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a request comes from this site's own pages, as far as the browser says:
+    ``Sec-Fetch-Site`` (``same-origin``, or ``none`` for one the person typed) and
+    ``Origin`` (this server's host and port, as the request's ``Host`` names it: a proxy
+    ending TLS in front may change the scheme), when it sends them."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def clear_token_cookie(response: Response, *, secure: bool) -> None:
+    """Tell the browser to forget the login cookie (same name, path and attributes)."""
+    response.delete_cookie(COOKIE, path=UI_PATH, httponly=True, samesite="strict", secure=secure)
 
 
 async def login_form(request: Request) -> tuple[str, str]:

@@ -29,9 +29,11 @@ write index over when due and drops whole expired indices
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -66,11 +68,14 @@ from kubetrail.store.base import (
     WriteResult,
     aggregate_slice_by_slice,
     check_group_keys,
+    time_slices,
 )
 from kubetrail.store.opensearch import DEFAULT_PREFIX, errors, index_pattern, queries
 from kubetrail.store.opensearch.audit import AuditIndex
 from kubetrail.store.opensearch.client import OrjsonSerializer
 from kubetrail.store.opensearch.retention import manage_indices
+
+log = logging.getLogger("kubetrail.store")
 
 _COMPOSITE_PAGE = 1000
 #: an aggregation asking for this many groups or more pages through a composite aggregation
@@ -382,9 +387,7 @@ class OpenSearchStore:
         if query.limit < 1:
             raise InvalidQuery("limit must be at least 1")
         if query.every is not None:
-            # one request per slice; a date_histogram source in the composite
-            # aggregation would make it one request
-            return aggregate_slice_by_slice(self.aggregate, query)
+            return self._aggregate_sliced(query)
         if query.limit >= _TOP_GROUPS_MAX:
             # more groups than one terms request should return (each is a bucket, and
             # search.max_buckets is 65535 by default): page through every group
@@ -395,15 +398,57 @@ class OpenSearchStore:
             except InvalidQuery:
                 # multi_terms needs OpenSearch 2.1+: page through every group instead
                 groups, more = self._all_groups(query), False
-        keys = query.group_by
-        if query.order == "count":
-            groups.sort(key=lambda g: (-g[1], *(g[0][k] for k in keys)))
-        else:
-            groups.sort(key=lambda g: (-g[3], *(g[0][k] for k in keys)))
-        truncated = more or len(groups) > query.limit
-        groups = groups[: query.limit]
+        groups, truncated = _ordered(query, groups, more)
+        return AggregateResult(buckets=self._buckets(query, groups), truncated=truncated)
+
+    def _aggregate_sliced(self, query: AggregateQuery) -> AggregateResult:
+        """``AggregateQuery.every`` in one request: a ``histogram`` of ``timestampMicros``
+        whose buckets start at ``filter.start`` and are ``every`` wide (exactly the
+        slices of :func:`~kubetrail.store.base.time_slices`), the top groups of each
+        inside it as :meth:`_top_groups` asks them, so ``order`` and ``limit`` hold per
+        slice. When that cannot be asked (more groups than one request should return,
+        ``multi_terms`` missing before OpenSearch 2.1, ``search.max_buckets`` exceeded,
+        a compatible server without ``histogram``): one request per slice."""
+        slices = time_slices(query)  # refuses what cannot be sliced
+        if query.limit >= _TOP_GROUPS_MAX:
+            return aggregate_slice_by_slice(self.aggregate, query)
+        assert query.every is not None and query.filter.start is not None
+        origin = to_micros(query.filter.start)
+        body = queries.sliced_body(query, size=query.limit + 1, origin=origin)
+        try:
+            aggs = self._search(body).get("aggregations") or {}
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            log.info("one request per time slice (%d): %s", len(slices), exc)
+            return aggregate_slice_by_slice(self.aggregate, query)
+        per_slice: list[tuple[int, list[_Group]]] = []  # (slice start µs, its groups)
+        truncated = False
+        for hb in (aggs.get("slices") or {}).get("buckets") or []:
+            if not hb.get("doc_count"):
+                continue
+            groups, more = self._groups_of(query, hb)
+            groups, cut = _ordered(query, groups, more)
+            truncated = truncated or cut
+            per_slice.append((round(hb["key"]), groups))
+        per_slice.sort(key=lambda item: item[0])  # oldest first
+        buckets = self._buckets(query, [g for _, groups in per_slice for g in groups])
+        labels = [
+            label
+            for start, groups in per_slice
+            for label in [format_rfc3339(from_micros(start))] * len(groups)
+        ]
+        return AggregateResult(
+            buckets=[
+                replace(b, key={**b.key, "time": label})
+                for b, label in zip(buckets, labels, strict=True)
+            ],
+            truncated=truncated,
+        )
+
+    def _buckets(self, query: AggregateQuery, groups: list[_Group]) -> list[Bucket]:
         latest = self.documents([g[4] for g in groups if g[4]]) if query.latest else {}
-        buckets = [
+        return [
             Bucket(
                 key=key,
                 count=count,
@@ -414,12 +459,15 @@ class OpenSearchStore:
             )
             for key, count, first, last, newest in groups
         ]
-        return AggregateResult(buckets=buckets, truncated=truncated)
 
     def _top_groups(self, query: AggregateQuery) -> tuple[list[_Group], bool]:
         """The top ``limit + 1`` groups in one request; ``more``: others were cut."""
         body = queries.top_groups_body(query, size=query.limit + 1)
-        aggs = self._search(body).get("aggregations") or {}
+        return self._groups_of(query, self._search(body).get("aggregations") or {})
+
+    def _groups_of(self, query: AggregateQuery, aggs: dict[str, Any]) -> tuple[list[_Group], bool]:
+        """The groups of a :func:`~.queries.top_groups_body` answer (or of one slice of
+        a :func:`~.queries.sliced_body` one); ``more``: others were cut."""
         others = [k for k in query.group_by if k != "signal"]
         groups: list[_Group] = []
         more = False
@@ -570,6 +618,17 @@ class OpenSearchStore:
 _CONNECTION_LOST = (OSConnectionError, ConnectionTimeout)
 
 _Group = tuple[dict[str, str], int, int, int, str]  # key, count, first µs, last µs, newest id
+
+
+def _ordered(query: AggregateQuery, groups: list[_Group], more: bool) -> tuple[list[_Group], bool]:
+    """The first ``limit`` groups in the query's order (ties by key, as the embedded
+    store), and whether others were cut."""
+    keys = query.group_by
+    if query.order == "count":
+        groups.sort(key=lambda g: (-g[1], *(g[0][k] for k in keys)))
+    else:
+        groups.sort(key=lambda g: (-g[3], *(g[0][k] for k in keys)))
+    return groups[: query.limit], more or len(groups) > query.limit
 
 
 def _merge(a: _Group, b: _Group) -> _Group:

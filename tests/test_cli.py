@@ -189,7 +189,9 @@ def read_only_store(tmp_path: Path) -> tuple[Path, str, list[dict]]:
         store.close()
     # the catalog and its days, no log left behind (what lets a read-only mount open them)
     assert len(docs) == 3 and sorted(p.name for p in directory.iterdir()) == ["k.db", "k.db.days"]
-    assert sorted(p.name for p in (directory / "k.db.days").iterdir()) == ["2026-11-25.db"]
+    assert sorted(p.name for p in (directory / "k.db.days").iterdir()) == [
+        "2026-11-25T000000.000000Z.db"
+    ]
     return directory, url, docs
 
 

@@ -57,9 +57,10 @@ def spread(
     return out
 
 
-@pytest.fixture
-def both(tmp_path: Path) -> tuple[SQLiteStore, DailyStore]:
-    single, daily = SQLiteStore(tmp_path / "single.db"), DailyStore(tmp_path / "daily.db")
+@pytest.fixture(params=[200_000, 9], ids=["a-file-a-day", "9-events-a-file"])
+def both(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[SQLiteStore, DailyStore]:
+    single = SQLiteStore(tmp_path / "single.db")
+    daily = DailyStore(tmp_path / "daily.db", part_rows=request.param)
     docs = spread()
     for store in (single, daily):
         result = store.write(docs)
@@ -91,6 +92,9 @@ def test_the_documents_are_spread_over_days(both: tuple[SQLiteStore, DailyStore]
     ]
     assert daily.health().detail["events"] == 16 * 12
     assert daily.health().detail["days"] == 4
+    files = layout.list_parts(daily.directory)
+    assert [name[:10] for name in files][:: len(files) - 1] == ["2026-11-25", "2026-11-28"]
+    assert all(name.endswith("T000000.000000Z") for name in files) == (len(files) == 4)
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
@@ -399,3 +403,35 @@ def test_a_single_file_store_is_copied_into_day_files_by_export_and_ingest(tmp_p
     assert walk(daily, EventQuery(limit=1000)) == expected
     assert len(layout.list_days(daily.directory)) == 2
     daily.close()
+
+
+def test_a_full_file_is_followed_by_another_for_the_later_times_of_its_day(tmp_path: Path) -> None:
+    store = DailyStore(tmp_path / "s.db", part_rows=10)
+    docs = spread(copies=3, step=timedelta(minutes=40))  # 36 events, all on 2026-11-25
+    for n in range(0, len(docs), 6):
+        store.write(docs[n : n + 6])
+    files = layout.list_parts(store.directory)
+    assert files[0] == "2026-11-25T000000.000000Z" and len(files) >= 3
+    # each file starts after the newest event of the one before: no file overlaps another
+    sizes = []
+    starts = [layout.part_start(name) for name in files]
+    for name, start, end in zip(
+        files, starts, [*starts[1:], layout.part_start(files[0]) + layout.DAY_MICROS], strict=True
+    ):
+        with sqlite3.connect(layout.part_file(store.directory, name)) as conn:
+            lo, hi, n = conn.execute("SELECT MIN(ts), MAX(ts), COUNT(*) FROM events").fetchone()
+        assert start <= lo <= hi < end
+        sizes.append(n)
+    assert sum(sizes) == 36 and max(sizes) <= 10 + 6
+    # an id stored in an earlier file is a duplicate in a later one
+    again = copy.deepcopy(docs[:3])
+    for doc in again:
+        doc["timestamp"] = "2026-11-25T23:00:00Z"
+    assert store.write(again).duplicates == 3
+    # and a late event of the morning goes to the file covering its time
+    late = copy.deepcopy(docs[0])
+    late["id"], late["timestamp"] = "late:1", "2026-11-25T00:00:30Z"
+    assert store.write([late]).stored == 1
+    with sqlite3.connect(layout.part_file(store.directory, files[0])) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM events WHERE id = 'late:1'").fetchone()[0] == 1
+    store.close()

@@ -4,8 +4,11 @@
 with a ``meta`` table holding the layout's version (:data:`CATALOG_VERSION`, 9: a
 kubetrail that only knows single files refuses it with its "newer than this
 kubetrail understands" line) and the retention floor. The events are in
-``kubetrail.db.days/YYYY-MM-DD.db``, one ordinary store file (:mod:`.schema`) per UTC
-day of their timestamps, and beside each its id filter (``.ids``, :mod:`.idfilter`).
+``kubetrail.db.days/``, ordinary store files (:mod:`.schema`) named by the first
+microsecond they cover (``2026-12-03T000000.000000Z.db``): each covers from its start
+to the next file's start or the end of its UTC day, whichever comes first (no file
+spans midnight; a busy day has several), and beside each is its id filter (``.ids``,
+:mod:`.idfilter`).
 
 A file at an older version (≤ 8: a single-file store) is opened as it is.
 """
@@ -28,9 +31,10 @@ CATALOG_VERSION = 9
 FLOOR_KEY = "retention_floor"
 
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-_DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.db$")
+_PART_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{6}\.\d{6}Z)\.db$")
 DAY_MICROS = 86_400_000_000
 _EPOCH = date(1970, 1, 1)
+_EPOCH_DT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def days_dir(catalog: Path) -> Path:
@@ -42,39 +46,51 @@ def day_of(ts: int) -> str:
     return (_EPOCH + timedelta(days=ts // DAY_MICROS)).isoformat()
 
 
-def day_start(day: str) -> int:
-    """The first microsecond of a day."""
-    return to_micros(datetime.fromisoformat(day).replace(tzinfo=UTC))
+def midnight(ts: int) -> int:
+    """The first microsecond of the UTC day of ``ts``."""
+    return ts - ts % DAY_MICROS
 
 
-def day_end(day: str) -> int:
-    """The last microsecond of a day."""
-    return day_start(day) + DAY_MICROS - 1
+def part_name(start: int) -> str:
+    """A file's name from the first microsecond it covers: ``2026-12-03T142705.123456Z``
+    (names sort in time order)."""
+    moment = _EPOCH_DT + timedelta(microseconds=start)
+    return moment.strftime("%Y-%m-%dT%H%M%S.%fZ")
 
 
-def day_file(directory: Path, day: str) -> Path:
-    return directory / f"{day}.db"
+def part_start(name: str) -> int:
+    moment = datetime.strptime(name, "%Y-%m-%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+    return to_micros(moment)
 
 
-def filter_file(directory: Path, day: str) -> Path:
-    return directory / f"{day}.ids"
+def part_file(directory: Path, name: str) -> Path:
+    return directory / f"{name}.db"
 
 
-def list_days(directory: Path) -> list[str]:
-    """The days with a file, oldest first."""
+def filter_file(directory: Path, name: str) -> Path:
+    return directory / f"{name}.ids"
+
+
+def list_parts(directory: Path) -> list[str]:
+    """The files of the store, oldest first."""
     try:
-        names = [m.group(1) for e in directory.iterdir() if (m := _DAY_FILE.match(e.name))]
+        names = [m.group(1) for e in directory.iterdir() if (m := _PART_FILE.match(e.name))]
     except FileNotFoundError:
         return []
     return sorted(names)
 
 
-def remove_day(directory: Path, day: str) -> None:
-    """A day's files gone: the write-ahead log before the database (a log left beside a
+def list_days(directory: Path) -> list[str]:
+    """The UTC days with events (a file or several each), oldest first."""
+    return sorted({name[:10] for name in list_parts(directory)})
+
+
+def remove_part(directory: Path, name: str) -> None:
+    """A file's files gone: the write-ahead log before the database (a log left beside a
     new file of the same name would be replayed into it), the database last."""
-    base = day_file(directory, day)
+    base = part_file(directory, name)
     for path in (
-        filter_file(directory, day),
+        filter_file(directory, name),
         base.with_name(base.name + "-wal"),
         base.with_name(base.name + "-shm"),
         base,
@@ -87,8 +103,8 @@ def remove_store(catalog: Path) -> None:
     """A whole embedded store gone (its catalog or single file, logs, and days): what
     ``kubetrail demo`` does before loading a fresh incident. Raises :class:`OSError`."""
     directory = days_dir(catalog)
-    for day in list_days(directory):
-        remove_day(directory, day)
+    for name in list_parts(directory):
+        remove_part(directory, name)
     remove_orphans(directory)
     with contextlib.suppress(FileNotFoundError):
         directory.rmdir()
@@ -106,8 +122,8 @@ def remove_orphans(directory: Path) -> None:
     for entry in entries:
         for suffix in (".db-wal", ".db-shm", ".ids", ".ids.tmp"):
             if entry.name.endswith(suffix):
-                day = entry.name[: -len(suffix)]
-                if not day_file(directory, day).exists():
+                name = entry.name[: -len(suffix)]
+                if not part_file(directory, name).exists():
                     with contextlib.suppress(FileNotFoundError):
                         entry.unlink()
 

@@ -410,6 +410,16 @@ class SQLiteStore:
         with self._write_lock:
             return self._existing_ids(self._writer, list(ids))
 
+    def written_bounds(self) -> tuple[int, int | None]:
+        """The number of events and the newest time written, an open bulk load's rows
+        included (the write connection's view)."""
+        with self._write_lock:
+            count = self._writer.execute(
+                "SELECT value FROM meta WHERE key = ?", (schema.EVENT_COUNT,)
+            ).fetchone()
+            newest = self._writer.execute("SELECT MAX(ts) FROM events").fetchone()[0]
+        return int(count[0]) if count else 0, newest
+
     def ids_after(self, seq: int) -> tuple[list[str], int]:
         """The ids of the events written after row number ``seq``, and the newest row
         number (committed rows only)."""

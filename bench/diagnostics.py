@@ -46,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -472,8 +472,8 @@ class TimedOut(Exception):
 def deadline(store: Store, seconds: float) -> Iterator[None]:
     """Interrupt the store's SQLite statements after ``seconds`` (a progress handler
     on this thread's reader connection); raises :class:`TimedOut`. No-op elsewhere."""
-    if store.kind != "sqlite" or seconds <= 0:
-        yield
+    if store.kind != "sqlite" or seconds <= 0 or not hasattr(store, "_reader"):
+        yield  # a store without one reader connection per thread: no deadline
         return
     conn = store._reader()  # type: ignore[attr-defined]
     end = time.perf_counter() + seconds
@@ -654,9 +654,11 @@ def bench_store(
     profile: bool,
     timeout: float,
     old_way: bool = True,
+    ranges: Sequence[tuple[str, timedelta | None]] = RANGES,
 ) -> dict[str, Any]:
-    """Each check over each of :data:`RANGES`: timings, findings and (``old_way``)
-    the old way's recall against the pairs present."""
+    """Each check over each of ``ranges`` (default :data:`RANGES`; each ends at the
+    newest stored event, ``None``: from the oldest): timings, findings and
+    (``old_way``) the old way's recall against the pairs present."""
     health = store.health().detail
     oldest, newest = parse_rfc3339(health["oldest"]), parse_rfc3339(health["newest"])
     print(
@@ -665,7 +667,7 @@ def bench_store(
     )
     rows: list[dict[str, Any]] = []
     profiles: list[dict[str, Any]] = []
-    for range_label, span in RANGES:
+    for range_label, span in ranges:
         rng = TimeRange(start=newest - span if span else oldest, end=newest)
         pod: tuple[str, str] | None = None
         for name in CHECKS:

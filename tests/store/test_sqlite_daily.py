@@ -283,9 +283,15 @@ def test_a_new_store_is_day_files_and_an_older_kubetrail_refuses_it(tmp_path: Pa
     assert isinstance(store, DailyStore)
     store.write(spread(copies=1))
     store.close()
-    # what kubetrail before day files does with the catalog: its schema check refuses it
-    with pytest.raises(StoreUnavailable, match="newer than this kubetrail understands"):
+    # this kubetrail's single-file store says what the file is
+    with pytest.raises(StoreUnavailable, match="catalog of a store of day files"):
         SQLiteStore(path)
+    # kubetrail before day files (schema 8) refuses any file whose version is newer:
+    # "… has schema version 9, newer than this kubetrail understands (8): upgrade kubetrail"
+    conn = sqlite3.connect(path)
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    conn.close()
+    assert int(version) > 8
 
 
 def test_a_newer_catalog_is_refused(tmp_path: Path) -> None:

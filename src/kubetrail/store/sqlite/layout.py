@@ -26,8 +26,10 @@ from kubetrail.events.timing import to_micros
 from kubetrail.store.base import StoreUnavailable
 from kubetrail.store.sqlite import access, schema
 
-#: The catalog's schema version: one past the single file's last.
+#: The catalog's schema version (its ``layout`` key says ``daily``): a kubetrail from
+#: before day files (schema 8) refuses it as newer than it understands.
 CATALOG_VERSION = 9
+LAYOUT_KEY = "layout"
 FLOOR_KEY = "retention_floor"
 
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -128,28 +130,28 @@ def remove_orphans(directory: Path) -> None:
                         entry.unlink()
 
 
-def file_version(path: Path) -> int | None:
-    """The schema version of an existing store file (0: an SQLite file without one);
-    ``None`` when there is no file. Read as :mod:`.access` opens a file read-only (on a
-    read-only file system too)."""
-    if not path.exists():
+def is_catalog(path: Path) -> bool | None:
+    """Whether an existing file is the catalog of a store of day files (``False``: a
+    single-file store, or not a store); ``None`` when there is no file. Read as
+    :mod:`.access` opens a file read-only (on a read-only file system too)."""
+    if not path.is_file():
         return None
-    if path.is_file() and path.stat().st_size == 0:
-        return 0
+    if path.stat().st_size == 0:
+        return False
     how = access.choose(path, read_only=True)
     try:
         conn = sqlite3.connect(how.target, uri=how.uri)
     except sqlite3.Error as exc:
         raise StoreUnavailable(f"cannot open {path}: {exc}") from None
     try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (LAYOUT_KEY,)).fetchone()
     except sqlite3.DatabaseError as exc:
         if "no such table" in str(exc):
-            return 0
+            return False
         raise StoreUnavailable(access.open_error(path, exc, read_only=True)) from None
     finally:
         conn.close()
-    return int(row[0]) if row else 0
+    return row is not None and row[0] == "daily"
 
 
 class Catalog:
@@ -177,7 +179,7 @@ class Catalog:
                         (str(CATALOG_VERSION),),
                     )
                     self._conn.execute(
-                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('layout', 'daily')"
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, 'daily')", (LAYOUT_KEY,)
                     )
             version = self._get("schema_version")
         except sqlite3.DatabaseError as exc:

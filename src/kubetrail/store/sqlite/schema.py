@@ -1,6 +1,6 @@
 """The embedded store's tables, and how an older file is brought up to date.
 
-Schema v8: ``events`` holds one row per document — the filter and group keys as
+Schema v9: ``events`` holds one row per document — the filter and group keys as
 indexed columns, the document (orjson bytes, or a zstd frame once a dictionary
 is trained: :mod:`.codec`, ``zdicts``) and its search text; ``signals`` holds one
 row per (signal, event) with the object's keys and the event id, so "which pods
@@ -32,7 +32,7 @@ from kubetrail.store.sqlite import codec
 
 log = logging.getLogger("kubetrail.store")
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 #: The ``meta`` key of the number of stored events (schema v6).
 EVENT_COUNT = "event_count"
@@ -219,6 +219,17 @@ def _v7_to_v8(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _v8_to_v9(conn: sqlite3.Connection) -> None:
+    """Every filter of ``GET /api/v1/events`` has an index: ``verb=delete`` over two weeks
+    read every event of the range (0.8-2.2 s at 2,000,000 events), ``kind`` and
+    ``snapshot`` the same. Each leads with a value of few distinct values, then the time,
+    so a write appends to its group's end (no random-position insert, see
+    :mod:`.daily`)."""
+    conn.execute("CREATE INDEX IF NOT EXISTS events_verb ON events (verb, ts)")
+    conn.execute("CREATE INDEX IF NOT EXISTS events_kind ON events (kind, ts)")
+    conn.execute("CREATE INDEX IF NOT EXISTS events_snapshot ON events (snapshot, ts)")
+
+
 MIGRATIONS: dict[int, Migration] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
@@ -227,6 +238,7 @@ MIGRATIONS: dict[int, Migration] = {
     5: _v5_to_v6,
     6: _v6_to_v7,
     7: _v7_to_v8,
+    8: _v8_to_v9,
 }
 
 
@@ -282,6 +294,12 @@ def _version(conn: sqlite3.Connection, path: Path) -> int:
     """The file's schema version (0: none yet); refuses one newer than this kubetrail."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     version = int(row[0]) if row else 0
+    layout = conn.execute("SELECT value FROM meta WHERE key = 'layout'").fetchone()
+    if layout is not None:
+        raise StoreUnavailable(
+            f"{path} is the catalog of a store of day files, not one store file: open it "
+            f"by its URL (sqlite:///{path})"
+        )
     if version > SCHEMA_VERSION:
         raise StoreUnavailable(
             f"{path} has schema version {version}, newer than this kubetrail "

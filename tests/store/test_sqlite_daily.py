@@ -441,3 +441,19 @@ def test_a_full_file_is_followed_by_another_for_the_later_times_of_its_day(tmp_p
     with sqlite3.connect(layout.part_file(store.directory, files[0])) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events WHERE id = 'late:1'").fetchone()[0] == 1
     store.close()
+
+
+def test_retention_interrupted_after_the_floor_is_finished_by_the_next_run(tmp_path: Path) -> None:
+    store = DailyStore(tmp_path / "s.db")
+    docs = spread()
+    store.write(docs)
+    cutoff = parse_rfc3339("2026-11-27T00:00:00Z")
+    # killed between raising the floor and removing the files: the floor alone is written
+    store._catalog.set_floor(int(cutoff.timestamp()) * 1_000_000)
+    store.close()
+    again = DailyStore(tmp_path / "s.db")
+    assert layout.list_days(again.directory)[0] == "2026-11-25"  # still on disk
+    assert all(d["timestamp"] >= "2026-11-27" for d in again.search(EventQuery()).items)
+    assert again.delete_before(cutoff) == 0  # nothing more leaves the answers
+    assert layout.list_days(again.directory) == ["2026-11-27", "2026-11-28"]
+    again.close()

@@ -540,24 +540,25 @@ class DailyStore:
 
     def delete_before(self, cutoff: datetime) -> int:
         """Raise the floor to ``cutoff`` (those events leave every answer now) and remove
-        each day wholly before it; the number of events that left."""
+        each file wholly before the floor; the number of events that left. Interrupted
+        (a crash after the floor was raised), the next call removes what is left."""
         self._refuse_writes()
         limit = to_micros(cutoff)
         self._refresh()
+        gone = 0
         with self._write_lock:
             old = self._floor()
-            if limit <= old:
-                return 0
-            gone = 0
-            with self._reading(old, limit - 1) as covered:
-                for day_store in covered:
-                    gone += day_store.count_between(old, limit)
-            self._catalog.set_floor(limit)
-            with self._reading(limit, limit) as boundary:
-                for day_store in boundary:  # its audit records go now, its events with it
-                    day_store.delete_audit_before(cutoff)
+            if limit > old:
+                with self._reading(old, limit - 1) as covered:
+                    for day_store in covered:
+                        gone += day_store.count_between(old, limit)
+                self._catalog.set_floor(limit)
+                with self._reading(limit, limit) as boundary:
+                    for day_store in boundary:  # its audit records go now, its events with it
+                        day_store.delete_audit_before(cutoff)
+            floor = max(old, limit)
             with self._lock:
-                expired = [n for i, n in enumerate(self._known) if self._span(i)[1] < limit]
+                expired = [n for i, n in enumerate(self._known) if self._span(i)[1] < floor]
                 for name in expired:
                     self._retire(name)
                     layout.remove_part(self.directory, name)

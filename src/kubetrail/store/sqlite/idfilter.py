@@ -5,10 +5,11 @@ replayed days later falls in another day than its first copy), so each write ask
 the other days whether they hold its ids. Asking SQLite costs ~1.4 µs per id and
 day (an index probe): at 14 days a fifth of a bulk load's time, growing with the
 store. The bitmap answers "certainly not" for almost every new id at a few tenths of
-a µs; only the few it cannot rule out (a true duplicate, or ~4 % false positives at
-700,000 ids a day) are asked of SQLite, so the answer stays exact.
+a µs; only the few it cannot rule out (a true duplicate, or ~5 % false positives at
+the 200,000 ids of a full file) are asked of SQLite, so the answer stays exact.
 
-One bit per CRC-32 bucket (2 MiB for 2^24 buckets). It is kept beside its day file
+One bit per CRC-32 bucket (512 KiB for 2^22 buckets: 25 MB for the ~50 files of two
+busy weeks). It is kept beside its day file
 (``YYYY-MM-DD.ids``) with the row number it was complete up to, so a process opening
 the store catches up from there instead of reading the whole day's ids again.
 """
@@ -22,9 +23,9 @@ import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-BUCKETS = 1 << 24
+BUCKETS = 1 << 22
 _MASK = BUCKETS - 1
-_MAGIC = b"ktids001"
+_MAGIC = b"ktids002"
 _HEADER = struct.Struct("<8sq")
 
 

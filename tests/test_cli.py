@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from kubetrail.store.base import EventFilter, EventQuery
-from kubetrail.store.sqlite import open_embedded
+from kubetrail.store.sqlite import SQLiteStore, open_embedded
 from tests.support.k8s_objects import pod, secret
 
 
@@ -273,13 +273,16 @@ def test_an_old_store_on_a_read_only_file_system_is_one_line(read_only_store) ->
     from tests.support.read_only_fs import read_only_runner
 
     runner = read_only_runner()
-    directory, url, _ = read_only_store
-    with sqlite3.connect(directory / "k.db") as conn:
+    directory, _, _ = read_only_store
+    # a single-file store written by an older kubetrail (schema v6)
+    SQLiteStore(directory / "old.db").close()
+    with sqlite3.connect(directory / "old.db") as conn:
         conn.execute("UPDATE meta SET value='6' WHERE key='schema_version'")
+    url = f"sqlite:///{directory / 'old.db'}"
     r = runner.run(directory, [sys.executable, "-m", "kubetrail", "export", "--store", url])
     err = r.stderr.strip()
     assert r.returncode == 2, err
-    assert err.startswith(f"kubetrail: error: store {directory / 'k.db'} has schema v6 ")
+    assert err.startswith(f"kubetrail: error: store {directory / 'old.db'} has schema v6 ")
     assert "open it once where it can be written to upgrade it" in err
     assert len(err.splitlines()) == 1
 

@@ -457,3 +457,34 @@ def test_retention_interrupted_after_the_floor_is_finished_by_the_next_run(tmp_p
     assert again.delete_before(cutoff) == 0  # nothing more leaves the answers
     assert layout.list_days(again.directory) == ["2026-11-27", "2026-11-28"]
     again.close()
+
+
+def _write_at_once(path: str, barrier: Any, n: int, errors: Any) -> None:
+    try:
+        barrier.wait(30)
+        store = DailyStore(path)
+        docs = spread(copies=1)
+        for doc in docs:
+            doc["id"] = f"{doc['id']}/{n}"
+        store.write(docs)  # type: ignore[arg-type]
+        store.close()
+    except Exception as exc:  # reported to the test
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_creating_the_same_new_file_at_once_all_write(tmp_path: Path) -> None:
+    DailyStore(tmp_path / "s.db").close()
+    ctx = multiprocessing.get_context("spawn")
+    barrier, errors = ctx.Barrier(4), ctx.Queue()
+    children = [
+        ctx.Process(target=_write_at_once, args=(str(tmp_path / "s.db"), barrier, n, errors))
+        for n in range(4)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(120)
+    assert errors.empty(), errors.get()
+    store = DailyStore(tmp_path / "s.db", read_only=True)
+    assert store.health().detail["events"] == 4 * 12
+    store.close()

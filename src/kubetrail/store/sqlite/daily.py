@@ -228,6 +228,21 @@ class DailyStore:
                 self._set_known(sorted([*self._known, day]))
         return holder.store
 
+    def _readable(self, name: str) -> bool:
+        """Whether a file another process has just created is ready to be read (it has
+        its tables): a read-only store cannot create them, and a file still empty holds
+        no events yet."""
+        # with self._lock held
+        if name in self._days:
+            return True
+        try:
+            self._open_day(name)
+        except StoreUnavailable as exc:
+            if "no schema version" in str(exc) or "empty file" in str(exc):
+                return False
+            raise
+        return True
+
     @contextlib.contextmanager
     def _reading(self, lo: int, hi: int) -> Iterator[list[SQLiteStore]]:
         """The files that may hold times ``lo``..``hi``, oldest first, kept open while used."""
@@ -238,6 +253,8 @@ class DailyStore:
                 for i, name in enumerate(self._known)
                 if self._starts[i] <= hi and self._span(i)[1] >= lo
             ]
+            if self.read_only:
+                days = [d for d in days if self._readable(d)]
             stores = [self._open_day(d) for d in days]
             holders = [self._days[d] for d in days]
             for holder in holders:

@@ -190,9 +190,14 @@ class Catalog:
             raise StoreUnavailable(f"{path} is not a kubetrail store (no schema version)")
         if int(version) != CATALOG_VERSION:
             self._conn.close()
+            newer = int(version) > CATALOG_VERSION
             raise StoreUnavailable(
-                f"{path} has schema version {version}, not a store of day files "
-                f"(v{CATALOG_VERSION}) this kubetrail understands: upgrade kubetrail"
+                f"{path} is a store of day files at catalog version {version}, "
+                + (
+                    f"newer than this kubetrail understands ({CATALOG_VERSION}): upgrade kubetrail"
+                    if newer
+                    else f"which this kubetrail ({CATALOG_VERSION}) cannot read"
+                )
             )
 
     def _get(self, key: str) -> str | None:

@@ -249,6 +249,11 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
     if version == SCHEMA_VERSION:
         return
     with transaction(conn):
+        # read again with the write lock held: another process may have created (or
+        # upgraded) the file meanwhile (a new day's file opened by the shipper and the API)
+        version = _version(conn, path)
+        if version == SCHEMA_VERSION:
+            return
         if version == 0:
             for statement in _SCHEMA_V1.split(";"):
                 if statement.strip():

@@ -19,7 +19,7 @@ import contextlib
 import re
 import sqlite3
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kubetrail.events.timing import to_micros
@@ -35,17 +35,11 @@ FLOOR_KEY = "retention_floor"
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _PART_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{6}\.\d{6}Z)\.db$")
 DAY_MICROS = 86_400_000_000
-_EPOCH = date(1970, 1, 1)
 _EPOCH_DT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def days_dir(catalog: Path) -> Path:
     return catalog.with_name(catalog.name + ".days")
-
-
-def day_of(ts: int) -> str:
-    """The UTC day (``YYYY-MM-DD``) of a time in microseconds."""
-    return (_EPOCH + timedelta(days=ts // DAY_MICROS)).isoformat()
 
 
 def midnight(ts: int) -> int:

@@ -436,16 +436,6 @@ class SQLiteStore:
             with contextlib.suppress(sqlite3.Error):
                 self._writer.execute("PRAGMA shrink_memory")
 
-    def checkpoint(self) -> None:
-        """Copy the write-ahead log into the file and empty it (before the file is moved
-        or removed)."""
-        with self._write_lock:
-            self._commit_pending()
-            try:
-                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error as exc:
-                raise StoreError(f"SQLite checkpoint of {self.path} failed: {exc}") from None
-
     def delete_before(self, cutoff: datetime) -> int:
         """Delete in chunks of :data:`_DELETE_CHUNK` rows, oldest first, one short
         transaction each, so readers (WAL) never stall and a writer waits at most

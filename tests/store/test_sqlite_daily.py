@@ -157,6 +157,39 @@ def test_aggregations_match_one_file(
     assert daily.aggregate(query) == single.aggregate(query)
 
 
+@pytest.mark.parametrize(
+    "group_by",
+    [
+        ("resourceName",),
+        ("uid",),
+        ("namespace", "resourceName", "signal"),
+        ("involvedObject.name", "reason"),
+        ("kind", "verb", "user"),
+        ("apiGroup", "kind"),
+    ],
+)
+@pytest.mark.parametrize("limit", [1, 2, 5, 17, 60, 400])
+def test_the_newest_groups_match_one_file_whatever_the_limit(
+    both: tuple[SQLiteStore, DailyStore], group_by: tuple[str, ...], limit: int
+) -> None:
+    """``order="last"`` reads older files only for the groups it keeps: their counts,
+    first times and newest events must still be those of every file."""
+    single, daily = both
+    for flt in (
+        EventFilter(),
+        EventFilter(namespace=("shop",)),
+        EventFilter(signal=("pod.*",)),
+        EventFilter(start=parse_rfc3339("2026-11-26T03:00:00Z")),
+    ):
+        for latest in (True, False):
+            query = AggregateQuery(
+                filter=flt, group_by=group_by, order="last", limit=limit, latest=latest
+            )
+            expected = single.aggregate(query)
+            assert daily.aggregate(query) == expected, (flt, latest)
+            assert expected.buckets or flt.signal
+
+
 def test_documents_by_id_across_days(both: tuple[SQLiteStore, DailyStore]) -> None:
     single, daily = both
     ids = [*[d["id"] for d in spread()][::7], "no-such-id"]

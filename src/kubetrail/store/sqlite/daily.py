@@ -73,11 +73,12 @@ from kubetrail.store.base import (
     time_slices,
 )
 from kubetrail.store.sqlite import layout
-from kubetrail.store.sqlite.idfilter import IdFilter, buckets
+from kubetrail.store.sqlite.idfilter import IdFilter, Probe
 from kubetrail.store.sqlite.merge import (
     GroupRow,
     make_buckets,
     merge_groups,
+    narrowed,
     newest_id,
     rank_groups,
 )
@@ -335,10 +336,13 @@ class DailyStore:
             query, filter=flt, latest=False, latest_id=query.latest or query.latest_id
         )
         with self._reading(lo, hi) as days:
-            if len(days) > 1:
+            if len(days) > 1 and query.order == "last" and query.every is None:
+                rows = self._newest_groups(days, per_day)
+            elif len(days) > 1:
                 per_day = dataclasses.replace(per_day, limit=_ALL_GROUPS)
-            parts = [day.group_rows(per_day, origin=origin) for day in days]
-            rows: list[GroupRow] = merge_groups(parts) if len(parts) > 1 else (parts or [[]])[0]
+                rows = merge_groups(day.group_rows(per_day, origin=origin) for day in days)
+            else:
+                rows = days[0].group_rows(per_day, origin=origin) if days else []
             kept, truncated = rank_groups(rows, order=query.order, limit=query.limit)
             docs: dict[str, EventDocument] = {}
             if query.latest and kept:
@@ -348,6 +352,46 @@ class DailyStore:
         if not (query.latest_id or query.latest):
             buckets_ = [dataclasses.replace(b, latest_id=None) for b in buckets_]
         return AggregateResult(buckets=buckets_, truncated=truncated)
+
+    def _newest_groups(self, days: list[SQLiteStore], query: AggregateQuery) -> list[GroupRow]:
+        """The groups of ``query`` (``order="last"``, not sliced) over ``days``: its
+        ``limit`` newest exactly, and one more when there are more, without reading
+        every group of every file.
+
+        Walking the files newest first, a group first met in a file is older than every
+        group met before it (files hold disjoint times), so once more than ``limit``
+        groups are met the rest of the files can only add to their counts: each of
+        those files is asked again for just the kept groups (:func:`.merge.narrowed`),
+        as is a file met earlier that had more groups than it returned."""
+        limit = query.limit
+        met: list[list[GroupRow]] = []  # what each file newest first returned
+        complete: list[list[GroupRow]] = []  # of those, files that returned every group
+        recount: list[SQLiteStore] = []  # files the kept groups may have more events in
+        keys: set[tuple[str, ...]] = set()
+        newest_first = days[::-1]
+        for n, day in enumerate(newest_first):
+            rows = day.group_rows(query)
+            met.append(rows)
+            if len(rows) > limit:
+                recount.append(day)
+            else:
+                complete.append(rows)
+            keys.update(r[1] for r in rows)
+            if len(keys) > limit:
+                recount.extend(newest_first[n + 1 :])
+                break
+        if not recount:
+            return merge_groups(complete)
+        ranked, _ = rank_groups(merge_groups(met), order="last", limit=limit + 1)
+        kept = {r[1] for r in ranked[:limit]}
+        everything = dataclasses.replace(
+            query, filter=narrowed(query.filter, query.group_by, kept), limit=_ALL_GROUPS
+        )
+        exact = merge_groups(
+            [[r for r in rows if r[1] in kept] for rows in complete]
+            + [[r for r in day.group_rows(everything) if r[1] in kept] for day in recount]
+        )
+        return [*exact, *ranked[limit:]]  # the one more says there are more
 
     def documents(self, ids: Sequence[str]) -> dict[str, EventDocument]:
         if not ids:
@@ -507,16 +551,16 @@ class DailyStore:
     def _stored_elsewhere(self, day: str, ids: list[str]) -> set[str]:
         """Which of ``ids`` the other days hold (with the write lock held)."""
         found: set[str] = set()
-        hashed: list[int] | None = None
+        probe: Probe | None = None
         floor = self._floor()
         for i in range(len(self._known) - 1, -1, -1):
             other = self._known[i]
             if other == day or self._span(i)[1] < floor:
                 continue
             id_filter = self._filter(other)
-            if hashed is None:
-                hashed = buckets(ids)
-            maybe = id_filter.maybe(ids, hashed)
+            if probe is None:
+                probe = Probe(ids)
+            maybe = id_filter.maybe(probe)
             if maybe:
                 with self._lock:
                     store = self._open_day(other)
@@ -609,9 +653,9 @@ class DailyStore:
         if record.uid and record.resource_version:
             version = f"{record.uid}:{record.resource_version}"
             idents = [version, f"{version}:delete"]
-            hashed = buckets(idents)
+            probe = Probe(idents)
             for day in reversed(self._known):
-                maybe = self._filter(day).maybe(idents, hashed)
+                maybe = self._filter(day).maybe(probe)
                 if maybe:
                     with self._lock:
                         store = self._open_day(day)

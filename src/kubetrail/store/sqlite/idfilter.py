@@ -17,7 +17,9 @@ the store catches up from there instead of reading the whole day's ids again.
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
+import re
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
@@ -29,9 +31,32 @@ _MAGIC = b"ktids002"
 _HEADER = struct.Struct("<8sq")
 
 
-def buckets(ids: Sequence[str]) -> list[int]:
-    """The bucket of each id (computed once per write, used for every day)."""
-    return [zlib.crc32(i.encode()) & _MASK for i in ids]
+_SET = re.compile(rb"[^\x00]")
+
+
+class Probe:
+    """A batch of ids ready to be looked up in many filters (hashed once per write,
+    used for every day): the bytes holding their bits, read in one C call, and their
+    bit masks as one integer, so each filter is three C operations over the batch
+    (~25 ns an id instead of ~70 for a Python loop)."""
+
+    __slots__ = ("_fetch", "_ids", "_masks")
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        hashed = [zlib.crc32(i.encode()) & _MASK for i in ids]
+        self._ids = list(ids)
+        # a placeholder at index 0 keeps itemgetter's answer a tuple for a single id
+        self._fetch = operator.itemgetter(0, *(h >> 3 for h in hashed))
+        self._masks = int.from_bytes(bytes(1 << (h & 7) for h in hashed), "little") << 8
+
+    def hits(self, bits: bytearray) -> list[str]:
+        """The ids whose bit is set in ``bits``."""
+        fetched = bytes(self._fetch(bits))
+        found = int.from_bytes(fetched, "little") & self._masks
+        if not found:
+            return []
+        flags = found.to_bytes(len(fetched), "little")
+        return [self._ids[m.start() - 1] for m in _SET.finditer(flags)]
 
 
 class IdFilter:
@@ -52,10 +77,9 @@ class IdFilter:
             bits[h >> 3] |= 1 << (h & 7)
         self.changed = True
 
-    def maybe(self, ids: Sequence[str], hashed: Sequence[int]) -> list[str]:
-        """The ids this day may hold (``hashed``: their :func:`buckets`)."""
-        bits = self.bits
-        return [i for i, h in zip(ids, hashed, strict=True) if bits[h >> 3] >> (h & 7) & 1]
+    def maybe(self, probe: Probe) -> list[str]:
+        """The ids of ``probe`` this day may hold."""
+        return probe.hits(self.bits)
 
     def save(self, path: Path) -> None:
         """Written whole to a temporary file and renamed: a crash leaves the old one."""

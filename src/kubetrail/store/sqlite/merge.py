@@ -7,16 +7,22 @@ slice), :func:`rank_groups` applies the query's order and limit the way one SQL
 statement would (count or last seen descending, then the keys ascending; per slice
 when the query is split by time), and :func:`make_buckets` turns them into the
 protocol's :class:`~kubetrail.store.base.Bucket`.
+
+The newest groups (``order="last"``) need not be read from every file: files cover
+disjoint times, so a group first met walking the files newest first is newer than
+every group met later. :func:`narrowed` turns the groups kept into a filter that
+reads only their events, for their counts in the older files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from kubetrail.events.model import EventDocument
 from kubetrail.events.timing import format_rfc3339, from_micros
-from kubetrail.store.base import AggregateQuery, Bucket
+from kubetrail.store.base import AggregateQuery, Bucket, EventFilter
 
 #: One group of one aggregation: time slice (0 when not split), keys, count, first and
 #: last time (µs), newest ``(ts + offset) || id`` (``None`` when not asked for).
@@ -46,6 +52,45 @@ def merge_groups(parts: Iterable[Iterable[GroupRow]]) -> list[GroupRow]:
                 newest,
             )
     return list(merged.values())
+
+
+#: The filter field that selects a group key's values (``apiGroup`` has none).
+_FILTER_FIELD: dict[str, str] = {
+    "namespace": "namespace",
+    "resourceType": "resource_type",
+    "resourceName": "name",
+    "kind": "kind",
+    "verb": "verb",
+    "user": "user",
+    "uid": "uid",
+    "signal": "signal",
+    "reason": "reason",
+    "eventType": "event_type",
+    "fieldManager": "field_manager",
+    "involvedObject.kind": "involved_kind",
+    "involvedObject.namespace": "involved_namespace",
+    "involvedObject.name": "involved_name",
+    "involvedObject.uid": "involved_uid",
+}
+#: More values than this for one key are not worth a filter (nor SQLite's variables).
+_NARROW_MAX = 5000
+
+
+def narrowed(
+    flt: EventFilter, group_by: tuple[str, ...], keys: Collection[tuple[str, ...]]
+) -> EventFilter:
+    """``flt`` also requiring each group key to be one of the values ``keys`` hold: it
+    selects every event of those groups (and maybe of some others: the values are
+    any-of per key, so the caller keeps only the groups it asked for). A key with an
+    empty value (a missing field) or too many values is left as ``flt`` has it."""
+    changes: dict[str, tuple[str, ...]] = {}
+    for i, key in enumerate(group_by):
+        field = _FILTER_FIELD.get(key)
+        values = sorted({k[i] for k in keys})
+        if field is None or "" in values or len(values) > _NARROW_MAX:
+            continue
+        changes[field] = tuple(values)
+    return dataclasses.replace(flt, **changes)  # type: ignore[arg-type]
 
 
 def rank_groups(rows: Iterable[GroupRow], *, order: str, limit: int) -> tuple[list[GroupRow], bool]:

@@ -190,6 +190,44 @@ def test_the_newest_groups_match_one_file_whatever_the_limit(
             assert expected.buckets or flt.signal
 
 
+@pytest.mark.parametrize("part_rows", [200_000, 9])
+def test_aggregations_see_what_is_written_into_files_they_read_before(
+    tmp_path: Path, part_rows: int
+) -> None:
+    """Whole files' groups are kept in memory: a file written to again (a backfill into
+    an older day, or another process writing) must be read again."""
+    single = SQLiteStore(tmp_path / "single.db")
+    daily = DailyStore(tmp_path / "daily.db", part_rows=part_rows)
+    docs = spread()
+    queries = [
+        AggregateQuery(group_by=("namespace", "resourceName"), order="count", limit=1000),
+        AggregateQuery(group_by=("resourceName",), order="last", limit=3, latest=True),
+        AggregateQuery(
+            filter=EventFilter(start=parse_rfc3339("2026-11-26T00:00:00Z")),
+            group_by=("signal",),
+            order="last",
+            limit=1000,
+        ),
+    ]
+    for part in (docs[::3], docs[1::3]):
+        for store in (single, daily):
+            store.write(part)
+        for query in queries:
+            assert daily.aggregate(query) == single.aggregate(query)
+            assert daily.aggregate(query) == single.aggregate(query)  # answered again
+    other = DailyStore(tmp_path / "daily.db", part_rows=part_rows)  # another process
+    other.write(docs[2::3])
+    single.write(docs[2::3])
+    for query in queries:
+        assert daily.aggregate(query) == single.aggregate(query)
+    daily.delete_before(parse_rfc3339("2026-11-27T00:00:00Z"))
+    single.delete_before(parse_rfc3339("2026-11-27T00:00:00Z"))
+    for query in queries:
+        assert daily.aggregate(query) == single.aggregate(query)
+    for store in (single, daily, other):
+        store.close()
+
+
 def test_documents_by_id_across_days(both: tuple[SQLiteStore, DailyStore]) -> None:
     single, daily = both
     ids = [*[d["id"] for d in spread()][::7], "no-such-id"]

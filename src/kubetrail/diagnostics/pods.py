@@ -199,11 +199,23 @@ def _mark_current(store: Store, params: CheckParams, findings: list[Finding]) ->
     flt = base_filter(params, resource_type=("pods",), name=names)
     # the newest version up to the end of the range; naming the namespaces lets the
     # store use its (namespace, type, name, time) index instead of every pod event
-    flt = dataclasses.replace(flt, start=None, namespace=namespaces)
+    flt = dataclasses.replace(flt, namespace=namespaces)
     buckets, _ = aggregate(store, flt, ("namespace", "resourceName"))
     newest: dict[tuple[str, str], Bucket] = {
         (b.key["namespace"], b.key["resourceName"]): b for b in buckets
     }
+    # A pod found through its Events alone may have no version in the range: only
+    # those are looked for before it (every stored day, where the range is one hour).
+    unseen = [f for f in findings if (f.object.namespace, f.object.name) not in newest]
+    if unseen:
+        flt = dataclasses.replace(
+            flt,
+            start=None,
+            namespace=tuple(sorted({f.object.namespace for f in unseen})),
+            name=tuple(sorted({f.object.name for f in unseen})),
+        )
+        for b in aggregate(store, flt, ("namespace", "resourceName"))[0]:
+            newest[(b.key["namespace"], b.key["resourceName"])] = b
     for f in findings:
         b = newest.get((f.object.namespace, f.object.name))
         if b is None or b.latest is None:

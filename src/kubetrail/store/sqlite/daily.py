@@ -33,16 +33,17 @@ that query ends.
 from __future__ import annotations
 
 import bisect
+import concurrent.futures
 import contextlib
 import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kubetrail.events.audit import NEAREST_WINDOW, AuditRecord
 from kubetrail.events.model import EventDocument
@@ -73,6 +74,7 @@ from kubetrail.store.base import (
     time_slices,
 )
 from kubetrail.store.sqlite import layout
+from kubetrail.store.sqlite.groupcache import Files, GroupCache
 from kubetrail.store.sqlite.idfilter import IdFilter, Probe
 from kubetrail.store.sqlite.merge import (
     GroupRow,
@@ -99,6 +101,26 @@ PART_ROWS = 200_000
 #: An aggregation over several days asks each for every group (its order and limit
 #: apply to the merged groups).
 _ALL_GROUPS = 1 << 62
+#: Groups of whole files kept in memory (:mod:`.groupcache`), in rows (~450 bytes each).
+GROUP_CACHE_ROWS = 200_000
+#: Up to this many groups kept by an ``order="last"`` aggregation, older files are asked
+#: for just those (an index seek per value); more, and reading each file's groups whole
+#: is as fast (and cached).
+_NARROW_GROUPS = 200
+#: Files an aggregation reads at once (SQLite releases the GIL while it reads).
+_READ_THREADS = min(2, os.cpu_count() or 1)
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _untimed(query: AggregateQuery) -> AggregateQuery:
+    """Every group of ``query`` in files wholly inside its range: its times do not matter."""
+    return dataclasses.replace(
+        query,
+        filter=dataclasses.replace(query.filter, start=None, end=None),
+        limit=_ALL_GROUPS,
+    )
 
 
 def _expired(floor: int) -> str:
@@ -162,6 +184,8 @@ class DailyStore:
         self._bulk_day: str | None = None  # the day a bulk load is writing
         self._hidden: tuple[int | None, int] = (None, 0)  # (floor, events before it in its day)
         self._closed = False
+        self._groups = GroupCache(GROUP_CACHE_ROWS)
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._refresh()
 
     # -- days ----------------------------------------------------------------
@@ -206,6 +230,7 @@ class DailyStore:
         # with self._lock held
         holder = self._days.pop(day, None)
         self._filters.pop(day, None)
+        self._groups.drop(day)
         if holder is not None:
             holder.retired = True
             if holder.users == 0:
@@ -336,13 +361,16 @@ class DailyStore:
             query, filter=flt, latest=False, latest_id=query.latest or query.latest_id
         )
         with self._reading(lo, hi) as days:
+            whole = self._whole(days, lo, hi)
             if len(days) > 1 and query.order == "last" and query.every is None:
-                rows = self._newest_groups(days, per_day)
-            elif len(days) > 1:
-                per_day = dataclasses.replace(per_day, limit=_ALL_GROUPS)
-                rows = merge_groups(day.group_rows(per_day, origin=origin) for day in days)
+                rows = self._newest_groups(days, whole, per_day)
+            elif len(days) > 1 and query.every is None:
+                rows = self._all_groups(days, whole, per_day)
             else:
-                rows = days[0].group_rows(per_day, origin=origin) if days else []
+                if len(days) > 1:
+                    per_day = dataclasses.replace(per_day, limit=_ALL_GROUPS)
+                parts = self._map(lambda day: day.group_rows(per_day, origin=origin), days)
+                rows = merge_groups(parts) if len(parts) > 1 else (parts or [[]])[0]
             kept, truncated = rank_groups(rows, order=query.order, limit=query.limit)
             docs: dict[str, EventDocument] = {}
             if query.latest and kept:
@@ -353,7 +381,67 @@ class DailyStore:
             buckets_ = [dataclasses.replace(b, latest_id=None) for b in buckets_]
         return AggregateResult(buckets=buckets_, truncated=truncated)
 
-    def _newest_groups(self, days: list[SQLiteStore], query: AggregateQuery) -> list[GroupRow]:
+    def _whole(self, days: list[SQLiteStore], lo: int, hi: int) -> set[SQLiteStore]:
+        """Which of ``days`` lie wholly inside ``lo``..``hi`` (µs)."""
+        with self._lock:
+            index = {name: i for i, name in enumerate(self._known)}
+            out = set()
+            for day in days:
+                i = index.get(day.path.stem)
+                if i is not None and lo <= self._span(i)[0] and self._span(i)[1] <= hi:
+                    out.add(day)
+            return out
+
+    def _all_groups(
+        self,
+        days: list[SQLiteStore],
+        whole: set[SQLiteStore],
+        query: AggregateQuery,
+        versions: Files | None = None,
+    ) -> list[GroupRow]:
+        """Every group of ``query`` (not sliced) over ``days``: the files wholly inside
+        its range answered together, through :mod:`.groupcache`, the others each."""
+        query = dataclasses.replace(query, limit=_ALL_GROUPS)
+        inside = [day for day in days if day in whole]
+        edges = [day for day in days if day not in whole]
+        parts = self._map(lambda day: day.group_rows(query), edges)
+        if inside:
+            parts.append(self._whole_groups(inside, query, versions))
+        return merge_groups(parts)
+
+    def _versions(self, files: list[SQLiteStore]) -> Files:
+        return tuple(self._map(lambda day: (day.path.stem, day.version()), files))
+
+    def _whole_groups(
+        self, files: list[SQLiteStore], query: AggregateQuery, versions: Files | None = None
+    ) -> list[GroupRow]:
+        """Every group of ``query`` over ``files``, each wholly inside its range: the
+        query without its times, whose answer stands until one of the files changes."""
+        untimed = _untimed(query)
+        # versions before the rows: a write in between makes a miss, not a stale answer
+        versions = versions or self._versions(files)
+        rows = self._groups.get(versions, untimed)
+        if rows is None:
+            rows = merge_groups(self._map(lambda day: day.group_rows(untimed), files))
+            self._groups.put(versions, untimed, rows)
+        return rows
+
+    def _map(self, fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
+        """``fn`` over ``items`` on :data:`_READ_THREADS` threads, in order."""
+        items = list(items)
+        if len(items) < 2 or _READ_THREADS < 2:
+            return [fn(item) for item in items]
+        with self._lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    _READ_THREADS, thread_name_prefix="kubetrail-days"
+                )
+            pool = self._pool
+        return list(pool.map(fn, items))
+
+    def _newest_groups(
+        self, days: list[SQLiteStore], whole: set[SQLiteStore], query: AggregateQuery
+    ) -> list[GroupRow]:
         """The groups of ``query`` (``order="last"``, not sliced) over ``days``: its
         ``limit`` newest exactly, and one more when there are more, without reading
         every group of every file.
@@ -364,6 +452,10 @@ class DailyStore:
         those files is asked again for just the kept groups (:func:`.merge.narrowed`),
         as is a file met earlier that had more groups than it returned."""
         limit = query.limit
+        inside = [day for day in days if day in whole]
+        versions = self._versions(inside) if inside else ()
+        if versions and self._groups.get(versions, _untimed(query)) is not None:
+            return self._all_groups(days, whole, query, versions)
         met: list[list[GroupRow]] = []  # what each file newest first returned
         complete: list[list[GroupRow]] = []  # of those, files that returned every group
         recount: list[SQLiteStore] = []  # files the kept groups may have more events in
@@ -381,15 +473,22 @@ class DailyStore:
                 recount.extend(newest_first[n + 1 :])
                 break
         if not recount:
+            if versions:  # every group of every file was read: the next asks none
+                read = zip(newest_first, met, strict=True)
+                whole_rows = merge_groups(rows for day, rows in read if day in whole)
+                self._groups.put(versions, _untimed(query), whole_rows)
             return merge_groups(complete)
         ranked, _ = rank_groups(merge_groups(met), order="last", limit=limit + 1)
         kept = {r[1] for r in ranked[:limit]}
-        everything = dataclasses.replace(
-            query, filter=narrowed(query.filter, query.group_by, kept), limit=_ALL_GROUPS
-        )
+        if len(kept) <= _NARROW_GROUPS:
+            only = dataclasses.replace(
+                query, filter=narrowed(query.filter, query.group_by, kept), limit=_ALL_GROUPS
+            )
+            recounted = self._map(lambda day: day.group_rows(only), recount)
+        else:
+            recounted = [self._all_groups(recount, whole, query)]
         exact = merge_groups(
-            [[r for r in rows if r[1] in kept] for rows in complete]
-            + [[r for r in day.group_rows(everything) if r[1] in kept] for day in recount]
+            [[r for r in rows if r[1] in kept] for rows in [*complete, *recounted]]
         )
         return [*exact, *ranked[limit:]]  # the one more says there are more
 
@@ -679,6 +778,8 @@ class DailyStore:
     def close(self) -> None:
         if self._closed:
             return
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         with self._write_lock:
             if not self.read_only:
                 self._save_filters()

@@ -420,6 +420,15 @@ class SQLiteStore:
             newest = self._writer.execute("SELECT MAX(ts) FROM events").fetchone()[0]
         return int(count[0]) if count else 0, newest
 
+    def version(self) -> tuple[int, int]:
+        """The newest row number and the number of events (committed): they change
+        whenever the file's events do."""
+        row = self._read(
+            "SELECT (SELECT MAX(seq) FROM events), (SELECT value FROM meta WHERE key = ?)",
+            [schema.EVENT_COUNT],
+        )[0]
+        return int(row[0] or 0), int(row[1] or 0)
+
     def ids_after(self, seq: int) -> tuple[list[str], int]:
         """The ids of the events written after row number ``seq``, and the newest row
         number (committed rows only)."""

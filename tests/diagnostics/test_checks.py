@@ -287,3 +287,40 @@ def test_a_capped_aggregation_says_its_counts_are_partial(incident: Store, monke
     report = run_check(incident, "check_pod_issues", params())
     assert report.truncated
     assert any("summary counts only the first ones" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("layout", ["one-file", "day-files"])
+def test_a_pod_seen_in_the_range_only_through_its_events_gets_its_current_state(
+    tmp_path: Any, layout: str
+) -> None:
+    """check_pod_issues reads each shown pod's newest version in the range, and looks
+    further back (every stored day) only for a pod whose Events alone are in it."""
+    from kubetrail.diagnostics.model import CheckParams
+    from kubetrail.events.normalize import normalize
+    from kubetrail.events.timing import parse_rfc3339
+    from kubetrail.store.sqlite import DailyStore, SQLiteStore
+    from tests.support.k8s_objects import k8s_event, pod
+
+    store = (SQLiteStore if layout == "one-file" else DailyStore)(tmp_path / "s.db")
+    quiet = pod(name="api-5c4b9-q7x2z", uid="api-uid", rv="10", created="2026-11-20T00:00:00Z")
+    probe = k8s_event(
+        reason="Unhealthy",
+        involved_name="api-5c4b9-q7x2z",
+        rv="20",
+        last="2026-11-25T03:10:00Z",
+        message="Liveness probe failed: HTTP probe failed with statuscode: 500",
+    )
+    store.write(
+        [
+            normalize("ADDED", quiet, observed_at=parse_rfc3339("2026-11-23T08:00:00Z")),
+            normalize("ADDED", probe, observed_at=parse_rfc3339("2026-11-25T03:10:00Z")),
+        ]
+    )
+    window = TimeRange(
+        start=parse_rfc3339("2026-11-25T03:00:00Z"), end=parse_rfc3339("2026-11-25T04:00:00Z")
+    )
+    report = run_check(store, "check_pod_issues", CheckParams(range=window))
+    (finding,) = report.findings
+    assert (finding.object.name, finding.issue) == ("api-5c4b9-q7x2z", "ProbeFailure")
+    assert finding.evidence["current"] == "recovered by 2026-11-23T08:00:00Z"
+    store.close()

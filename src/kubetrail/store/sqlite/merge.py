@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from kubetrail.events.model import EventDocument
 from kubetrail.events.timing import format_rfc3339, from_micros
@@ -32,26 +33,24 @@ GroupRow = tuple[int, tuple[str, ...], int, int, int, str | None]
 def merge_groups(parts: Iterable[Iterable[GroupRow]]) -> list[GroupRow]:
     """The groups of several answers, each group (and slice) once: counts added, the
     earliest first time, the latest last time and newest event."""
-    merged: dict[tuple[int, tuple[str, ...]], GroupRow] = {}
+    # mutable lists while adding up, tuples at the end: a week of a busy cluster's
+    # day files is ~500,000 rows to merge
+    merged: dict[tuple[int, tuple[str, ...]], list[Any]] = {}
     for part in parts:
         for row in part:
             at = (row[0], row[1])
             seen = merged.get(at)
             if seen is None:
-                merged[at] = row
+                merged[at] = [row[2], row[3], row[4], row[5]]
                 continue
-            newest = (
-                seen[5] if row[5] is None or (seen[5] is not None and seen[5] >= row[5]) else row[5]
-            )
-            merged[at] = (
-                row[0],
-                row[1],
-                seen[2] + row[2],
-                min(seen[3], row[3]),
-                max(seen[4], row[4]),
-                newest,
-            )
-    return list(merged.values())
+            seen[0] += row[2]
+            if row[3] < seen[1]:
+                seen[1] = row[3]
+            if row[4] > seen[2]:
+                seen[2] = row[4]
+            if row[5] is not None and (seen[3] is None or row[5] > seen[3]):
+                seen[3] = row[5]
+    return [(at[0], at[1], v[0], v[1], v[2], v[3]) for at, v in merged.items()]
 
 
 #: The filter field that selects a group key's values (``apiGroup`` has none).

@@ -251,6 +251,16 @@ def fts_query(text: str) -> str | None:
 _SIGNAL_ROW_FILTERS = frozenset({"namespace", "resource_type", "name", "kind", "signal"})
 _SIGNAL_ROW_KEYS = frozenset({"signal", "namespace", "resourceType", "resourceName", "kind"})
 _ALL_FILTERS = (*_COLUMNS, "snapshot", "text")
+#: Filters an index of ``events`` leads with (or follows the type in).
+_INDEXED_FILTERS = (
+    "namespace",
+    "resource_type",
+    "name",
+    "kind",
+    "verb",
+    "uid",
+    "involved_namespace",
+)
 
 
 def _signals_only(query: AggregateQuery) -> bool:
@@ -280,7 +290,11 @@ def _where(
             where.append(f"{table}.{column} IN ({','.join('?' * len(values))})")
         params.extend(values)
     if flt.snapshot is not None:
-        where.append("e.snapshot = ?")
+        # Most events are not snapshots: (snapshot, ts) narrows little when another
+        # indexed filter is there (a week of deployments: 2.1 s through it, 1 ms by
+        # type), so the unary + leaves it to a filter alone.
+        others = any(getattr(flt, name) for name in _INDEXED_FILTERS) or flt.signal or flt.text
+        where.append(f"{'+' if others else ''}e.snapshot = ?")
         params.append(1 if flt.snapshot else 0)
     if flt.signal:
         cond, cond_params = _signal_condition(flt.signal, "s" if signal_alias else "x")

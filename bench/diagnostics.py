@@ -489,10 +489,17 @@ def deadline(store: Store, seconds: float) -> Iterator[None]:
 
 
 def _timed(
-    fn: Callable[[], Any], *, store: Store, reps: int, budget: float, timeout: float
+    fn: Callable[[], Any],
+    *,
+    store: Store,
+    reps: int,
+    budget: float,
+    timeout: float,
+    first: list[float] | None = None,
 ) -> tuple[Any, list[float], bool]:
     """One warm-up, then up to ``reps`` runs (fewer if they would exceed ``budget`` s;
-    a warm-up longer than ``budget`` is the only sample). Returns (last result, samples in ms, whether a run hit ``timeout``)."""
+    a warm-up longer than ``budget`` is the only sample). Returns (last result, samples in ms, whether a run hit ``timeout``);
+    ``first`` gets the warm-up's time (ms): the answer of a cold process and cache."""
     t0 = time.perf_counter()
     try:
         with deadline(store, timeout):
@@ -500,6 +507,8 @@ def _timed(
     except TimedOut:
         return None, [], True
     warm = time.perf_counter() - t0
+    if first is not None:
+        first.append(warm * 1000)
     if warm > budget:  # a run this slow is its own measurement (caches are warm by now)
         return result, [warm * 1000], False
     runs = max(1, min(reps, int(budget / warm)))
@@ -678,12 +687,14 @@ def bench_store(
                 params = CheckParams(range=rng, limit=limit, namespace=pod[0], pod_name=pod[1])
             else:
                 params = CheckParams(range=rng, limit=limit)
+            first: list[float] = []
             report, samples, timed_out = _timed(
                 lambda p=params, n=name: run_check(store, n, p),
                 store=store,
                 reps=reps,
                 budget=budget,
                 timeout=timeout,
+                first=first,
             )
             row: dict[str, Any] = {
                 "check": name,
@@ -695,6 +706,7 @@ def bench_store(
                 "runs": len(samples),
                 "p50_ms": round(statistics.median(samples), 1) if samples else None,
                 "max_ms": round(max(samples), 1) if samples else None,
+                "first_ms": round(first[0], 1) if first else None,
             }
             if isinstance(report, Report):
                 row.update(

@@ -459,7 +459,16 @@ def reads(path: Path, args: argparse.Namespace, state: dict[str, Any] | None) ->
     out["diagnostics"] = [
         {
             k: r.get(k)
-            for k in ("check", "range", "runs", "p50_ms", "max_ms", "timed_out", "findings")
+            for k in (
+                "check",
+                "range",
+                "runs",
+                "first_ms",
+                "p50_ms",
+                "max_ms",
+                "timed_out",
+                "findings",
+            )
         }
         for r in section["results"]
     ]
@@ -827,6 +836,11 @@ def summary_lines(section: dict[str, Any]) -> list[str]:
             if rows:
                 w = max(rows, key=lambda r: r["max_ms"])
                 lines.append(f"  diagnostics {rng}: slowest {w['max_ms']} ms ({w['check']})")
+                c = max(rows, key=lambda r: r.get("first_ms") or 0)
+                lines.append(
+                    f"  diagnostics {rng}, first call (cold process): slowest "
+                    f"{c.get('first_ms')} ms ({c['check']})"
+                )
         cw = rd["cursor_walk"]
         lines.append(f"  cursor walk: {cw['returned']:,} events, {'ok' if cw['ok'] else 'WRONG'}")
     return lines

@@ -228,6 +228,34 @@ def test_aggregations_see_what_is_written_into_files_they_read_before(
         store.close()
 
 
+@pytest.mark.parametrize("wal", ["with its log", "closed cleanly"])
+def test_aggregations_over_unwritable_day_files_read_them_as_a_read_only_store_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wal: str
+) -> None:
+    """Files wholly inside a range are read together, attached to one connection: by
+    the same URI (``mode=ro``, or ``immutable`` without a log) as the store opens them."""
+    from kubetrail.store.sqlite import access
+
+    single = SQLiteStore(tmp_path / "single.db")
+    writer = DailyStore(tmp_path / "daily.db", part_rows=9)
+    for store in (single, writer):
+        store.write(spread())
+    if wal == "closed cleanly":
+        writer.close()
+    monkeypatch.setattr(access, "why_not_writable", lambda path: "the file system is read-only")
+    daily = DailyStore(tmp_path / "daily.db", read_only=True)
+    for query in (
+        AggregateQuery(group_by=("namespace", "resourceName"), order="count", limit=1000),
+        AggregateQuery(group_by=("signal",), order="last", limit=2, latest=True),
+        AggregateQuery(filter=EventFilter(text="BackOff"), group_by=("uid",), limit=1000),
+    ):
+        assert daily.aggregate(query) == single.aggregate(query)
+    daily.close()
+    single.close()
+    if wal == "with its log":
+        writer.close()
+
+
 def test_documents_by_id_across_days(both: tuple[SQLiteStore, DailyStore]) -> None:
     single, daily = both
     ids = [*[d["id"] for d in spread()][::7], "no-such-id"]

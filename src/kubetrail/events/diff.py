@@ -82,8 +82,12 @@ def _join(prefix: str, key: str) -> str:
 def _diff(old: Any, new: Any, path: str, out: list[Change], limit: int) -> None:
     if len(out) >= limit or path in IGNORED_PATHS:
         return
+    if old == new:  # most of two versions is the same: compared in C, not walked
+        return
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(old.keys() | new.keys(), key=str):
+            if key in old and key in new and old[key] == new[key]:
+                continue
             sub = _join(path, str(key))
             if key not in old or key not in new:
                 if sub not in IGNORED_PATHS and len(out) < limit:

@@ -33,17 +33,17 @@ that query ends.
 from __future__ import annotations
 
 import bisect
-import concurrent.futures
 import contextlib
 import dataclasses
 import logging
 import os
+import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from kubetrail.events.audit import NEAREST_WINDOW, AuditRecord
 from kubetrail.events.model import EventDocument
@@ -85,7 +85,7 @@ from kubetrail.store.sqlite.merge import (
     rank_groups,
 )
 from kubetrail.store.sqlite.rows import PreparedRow, prepare_row
-from kubetrail.store.sqlite.sql import TS_DIGITS, fts_query
+from kubetrail.store.sqlite.sql import TS_DIGITS, fts_query, union_statement
 from kubetrail.store.sqlite.store import SQLiteStore
 
 log = logging.getLogger("kubetrail.store")
@@ -107,11 +107,8 @@ GROUP_CACHE_ROWS = 200_000
 #: for just those (an index seek per value); more, and reading each file's groups whole
 #: is as fast (and cached).
 _NARROW_GROUPS = 200
-#: Files an aggregation reads at once (SQLite releases the GIL while it reads).
-_READ_THREADS = min(2, os.cpu_count() or 1)
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
+#: Files one statement reads together, attached to one connection (SQLite's limit).
+_ATTACH_MAX = 10
 
 
 def _untimed(query: AggregateQuery) -> AggregateQuery:
@@ -185,7 +182,6 @@ class DailyStore:
         self._hidden: tuple[int | None, int] = (None, 0)  # (floor, events before it in its day)
         self._closed = False
         self._groups = GroupCache(GROUP_CACHE_ROWS)
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._refresh()
 
     # -- days ----------------------------------------------------------------
@@ -369,7 +365,7 @@ class DailyStore:
             else:
                 if len(days) > 1:
                     per_day = dataclasses.replace(per_day, limit=_ALL_GROUPS)
-                parts = self._map(lambda day: day.group_rows(per_day, origin=origin), days)
+                parts = [day.group_rows(per_day, origin=origin) for day in days]
                 rows = merge_groups(parts) if len(parts) > 1 else (parts or [[]])[0]
             kept, truncated = rank_groups(rows, order=query.order, limit=query.limit)
             docs: dict[str, EventDocument] = {}
@@ -404,13 +400,13 @@ class DailyStore:
         query = dataclasses.replace(query, limit=_ALL_GROUPS)
         inside = [day for day in days if day in whole]
         edges = [day for day in days if day not in whole]
-        parts = self._map(lambda day: day.group_rows(query), edges)
+        parts = [day.group_rows(query) for day in edges]
         if inside:
             parts.append(self._whole_groups(inside, query, versions))
         return merge_groups(parts)
 
     def _versions(self, files: list[SQLiteStore]) -> Files:
-        return tuple(self._map(lambda day: (day.path.stem, day.version()), files))
+        return tuple([(day.path.stem, day.version()) for day in files])
 
     def _whole_groups(
         self, files: list[SQLiteStore], query: AggregateQuery, versions: Files | None = None
@@ -422,22 +418,39 @@ class DailyStore:
         versions = versions or self._versions(files)
         rows = self._groups.get(versions, untimed)
         if rows is None:
-            rows = merge_groups(self._map(lambda day: day.group_rows(untimed), files))
+            rows = self._union_groups(files, untimed)
             self._groups.put(versions, untimed, rows)
         return rows
 
-    def _map(self, fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
-        """``fn`` over ``items`` on :data:`_READ_THREADS` threads, in order."""
-        items = list(items)
-        if len(items) < 2 or _READ_THREADS < 2:
-            return [fn(item) for item in items]
-        with self._lock:
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    _READ_THREADS, thread_name_prefix="kubetrail-days"
-                )
-            pool = self._pool
-        return list(pool.map(fn, items))
+    def _union_groups(self, files: list[SQLiteStore], query: AggregateQuery) -> list[GroupRow]:
+        """Every group of ``query`` (not sliced) over ``files``, added up by SQLite: up to
+        :data:`_ATTACH_MAX` files attached to one connection and their groups merged in
+        one statement, so that Python sees each group once per batch instead of once per
+        file (a week of a busy cluster: ~470,000 rows merged in Python, 1.0 s, against
+        0.5 s for the same in SQL)."""
+        if len(files) == 1:
+            return files[0].group_rows(dataclasses.replace(query, limit=_ALL_GROUPS))
+        keys = len(query.group_by)
+        batches = [files[i : i + _ATTACH_MAX] for i in range(0, len(files), _ATTACH_MAX)]
+
+        def run(batch: list[SQLiteStore]) -> list[GroupRow]:
+            parts = [day.group_statement(query, schema=f"f{i}") for i, day in enumerate(batch)]
+            sql, params = union_statement(parts, keys)
+            conn = sqlite3.connect(":memory:", uri=True, check_same_thread=False)
+            try:
+                for i, day in enumerate(batch):
+                    conn.execute(f"ATTACH DATABASE ? AS f{i}", [day.attach_target])
+                rows = conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite read from {self.directory} failed: {exc}") from None
+            finally:
+                conn.close()
+            return [
+                (0, tuple(r[:keys]), r[keys], r[keys + 1], r[keys + 2], r[keys + 3]) for r in rows
+            ]
+
+        parts = [run(batch) for batch in batches]
+        return merge_groups(parts) if len(parts) > 1 else parts[0]
 
     def _newest_groups(
         self, days: list[SQLiteStore], whole: set[SQLiteStore], query: AggregateQuery
@@ -484,7 +497,7 @@ class DailyStore:
             only = dataclasses.replace(
                 query, filter=narrowed(query.filter, query.group_by, kept), limit=_ALL_GROUPS
             )
-            recounted = self._map(lambda day: day.group_rows(only), recount)
+            recounted = [day.group_rows(only) for day in recount]
         else:
             recounted = [self._all_groups(recount, whole, query)]
         exact = merge_groups(
@@ -778,8 +791,6 @@ class DailyStore:
     def close(self) -> None:
         if self._closed:
             return
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
         with self._write_lock:
             if not self.read_only:
                 self._save_filters()

@@ -133,6 +133,8 @@ def aggregate_statement(
     *,
     long_window: Callable[[EventFilter], bool],
     origin: int | None = None,
+    schema: str = "",
+    ordered: bool = True,
 ) -> Statement:
     """The groups of an aggregation, ``limit + 1`` of them in order: per group its
     keys, count, first and last time, and ``(ts + offset) || id`` of its newest event
@@ -140,22 +142,25 @@ def aggregate_statement(
     exact signals first. ``long_window(filter)``: whether the filter's time range
     covers much of the stored time (asked only when it decides the index). ``origin``:
     where the time slices start (µs), when not at ``filter.start`` (a range cut short
-    by the retention floor keeps the slices of the range asked for)."""
+    by the retention floor keeps the slices of the range asked for). ``schema``: the
+    attached database the tables are in (:func:`union_statement`); ``ordered=False``:
+    every group, in no order (not for a sliced query)."""
+    pre = f"{schema}." if schema else ""
     by_signal = "signal" in query.group_by
     cols = [_GROUP_COLUMNS[k] for k in query.group_by]
     if by_signal and _signals_only(query):
         # Everything asked is in the signal rows: the signals index alone answers.
-        where, params = _where(query.filter, table="s", signal_alias="s")
+        where, params = _where(query.filter, table="s", signal_alias="s", pre=pre)
         cols = [c.replace("e.", "s.", 1) for c in cols]
-        source, t = "signals s", "s"
+        source, t = f"{pre}signals s", "s"
         if query.filter.resource_type and not long_window(query.filter):
             # A short window: read its time range in the primary key (signal, ts)
             # and sort, rather than every stored row of the type in group order
             # (the unary + keeps SQLite off signals_group).
             where = [w.replace("s.resource_type", "+s.resource_type", 1) for w in where]
     else:
-        where, params = _where(query.filter, signal_alias="s" if by_signal else None)
-        source, t = _from_clause(query.filter, by_signal=by_signal), "e"
+        where, params = _where(query.filter, signal_alias="s" if by_signal else None, pre=pre)
+        source, t = _from_clause(query.filter, by_signal=by_signal, pre=pre), "e"
         if by_signal:
             # Drive from the signals index (signal, ts, seq) and look events up by
             # seq: the other way round scans a signal's history once per event.
@@ -167,6 +172,12 @@ def aggregate_statement(
     order = "n DESC" if query.order == "count" else "last_ts DESC"
     if query.every is not None and query.filter.start is not None:
         return _sliced(query, t, source, where, params, key_exprs, order, origin)
+    if not ordered:
+        sql = (
+            f"SELECT {keys_sql}, COUNT(*), MIN({t}.ts), MAX({t}.ts), {_newest(query, t)}"
+            f" FROM {source} {_where_sql(where)} GROUP BY {keys_sql}"
+        )
+        return sql, params
     sql = (
         f"SELECT {keys_sql}, COUNT(*) AS n, MIN({t}.ts), MAX({t}.ts) AS last_ts,"
         f" {_newest(query, t)}"
@@ -176,6 +187,21 @@ def aggregate_statement(
     )
     params.append(query.limit + 1)
     return sql, params
+
+
+def union_statement(parts: list[Statement], keys: int) -> Statement:
+    """The groups of several files' unordered aggregations (``ordered=False``, each
+    over its attached schema) added up in SQL: counts summed, the earliest first time,
+    the latest last time and newest event. ``keys``: how many group keys lead each row."""
+    names = [f"c{i}" for i in range(keys + 4)]
+    key_cols = ", ".join(names[:keys])
+    n, first, last, newest = names[keys:]
+    sql = (
+        f"WITH u({', '.join(names)}) AS ({' UNION ALL '.join(p[0] for p in parts)})"
+        f" SELECT {key_cols}, SUM({n}), MIN({first}), MAX({last}), MAX({newest})"
+        f" FROM u GROUP BY {key_cols}"
+    )
+    return sql, [v for p in parts for v in p[1]]
 
 
 def _newest(query: AggregateQuery, t: str) -> str:
@@ -270,7 +296,7 @@ def _signals_only(query: AggregateQuery) -> bool:
 
 
 def _where(
-    flt: EventFilter, *, table: str = "e", signal_alias: str | None = None
+    flt: EventFilter, *, table: str = "e", signal_alias: str | None = None, pre: str = ""
 ) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
@@ -308,13 +334,13 @@ def _where(
             if flt.end is not None:
                 time_cond += " AND x.ts <= ?"
                 cond_params.append(to_micros(flt.end))
-            where.append(f"e.seq IN (SELECT x.seq FROM signals x WHERE {cond}{time_cond})")
+            where.append(f"e.seq IN (SELECT x.seq FROM {pre}signals x WHERE {cond}{time_cond})")
         params.extend(cond_params)
     if flt.text is not None:
         match = fts_query(flt.text)
         if match is None:
             raise InvalidQuery("search text is empty: give at least one word")
-        where.append("e.seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+        where.append(f"e.seq IN (SELECT rowid FROM {pre}events_fts WHERE events_fts MATCH ?)")
         params.append(match)
     return where, params
 
@@ -341,11 +367,11 @@ def _index_hint(flt: EventFilter) -> str:
     return ""
 
 
-def _from_clause(flt: EventFilter, *, by_signal: bool) -> str:
+def _from_clause(flt: EventFilter, *, by_signal: bool, pre: str = "") -> str:
     if by_signal:
         # Drive from the signals index (signal, ts, seq) and look events up by seq.
-        return "signals s CROSS JOIN events e ON e.seq = s.seq"
-    return f"events e {_index_hint(flt)}"
+        return f"{pre}signals s CROSS JOIN {pre}events e ON e.seq = s.seq"
+    return f"{pre}events e {_index_hint(flt)}"
 
 
 def _signal_time(flt: EventFilter, alias: str) -> list[str]:

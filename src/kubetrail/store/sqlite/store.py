@@ -649,6 +649,21 @@ class SQLiteStore:
         buckets = make_buckets(query, kept, ts_digits=TS_DIGITS, documents=docs)
         return AggregateResult(buckets=buckets, truncated=truncated)
 
+    def group_statement(self, query: AggregateQuery, *, schema: str) -> Statement:
+        """Every group of ``query`` (not sliced) in this file, in no order, as a statement
+        over this file attached as ``schema`` (see :attr:`attach_target`): one part of
+        :func:`~.sql.union_statement`."""
+        check_group_keys(query.group_by)
+        query = dataclasses.replace(query, filter=self._exact_signals(query.filter))
+        return aggregate_statement(
+            query, long_window=self._long_window, schema=schema, ordered=False
+        )
+
+    @property
+    def attach_target(self) -> str:
+        """What ``ATTACH`` takes to read this file (on a connection opened with URIs)."""
+        return self._access.target
+
     def group_rows(self, query: AggregateQuery, *, origin: int | None = None) -> list[GroupRow]:
         """The aggregation's groups as :data:`~.merge.GroupRow` (checked, signal prefixes
         expanded), up to ``limit + 1`` per slice in the query's order: what

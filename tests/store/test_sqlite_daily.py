@@ -33,6 +33,7 @@ from kubetrail.store.base import (
     StoreUnavailable,
 )
 from kubetrail.store.sqlite import DailyStore, SQLiteStore, layout
+from kubetrail.store.sqlite import daily as daily_module
 from tests.support.dataset import documents
 
 DAY0 = parse_rfc3339("2026-11-25T00:00:00Z")
@@ -169,11 +170,19 @@ def test_aggregations_match_one_file(
     ],
 )
 @pytest.mark.parametrize("limit", [1, 2, 5, 17, 60, 400])
+@pytest.mark.parametrize("recount", ["kept groups", "every group"])
 def test_the_newest_groups_match_one_file_whatever_the_limit(
-    both: tuple[SQLiteStore, DailyStore], group_by: tuple[str, ...], limit: int
+    both: tuple[SQLiteStore, DailyStore],
+    group_by: tuple[str, ...],
+    limit: int,
+    recount: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``order="last"`` reads older files only for the groups it keeps: their counts,
-    first times and newest events must still be those of every file."""
+    """``order="last"`` reads older files only for the groups it keeps (or, when it
+    keeps many, every group of them, read together): their counts, first times and
+    newest events must still be those of every file."""
+    if recount == "every group":
+        monkeypatch.setattr(daily_module, "_NARROW_GROUPS", 0)
     single, daily = both
     for flt in (
         EventFilter(),

@@ -461,48 +461,45 @@ class DailyStore:
 
         Walking the files newest first, a group first met in a file is older than every
         group met before it (files hold disjoint times), so once more than ``limit``
-        groups are met the rest of the files can only add to their counts: each of
-        those files is asked again for just the kept groups (:func:`.merge.narrowed`),
-        as is a file met earlier that had more groups than it returned."""
+        groups are met the older files can only add to the counts of the kept ones:
+        they are asked for just those (:func:`.merge.narrowed`) when they are few, else
+        for every group, read together and kept (:meth:`_all_groups`)."""
         limit = query.limit
         inside = [day for day in days if day in whole]
         versions = self._versions(inside) if inside else ()
         if versions and self._groups.get(versions, _untimed(query)) is not None:
             return self._all_groups(days, whole, query, versions)
-        met: list[list[GroupRow]] = []  # what each file newest first returned
-        complete: list[list[GroupRow]] = []  # of those, files that returned every group
-        recount: list[SQLiteStore] = []  # files the kept groups may have more events in
+        every_group = dataclasses.replace(query, limit=_ALL_GROUPS)
+        read: list[list[GroupRow]] = []  # every group of each file met, newest first
+        older: list[SQLiteStore] = []  # the files not read
         keys: set[tuple[str, ...]] = set()
         newest_first = days[::-1]
         for n, day in enumerate(newest_first):
-            rows = day.group_rows(query)
-            met.append(rows)
-            if len(rows) > limit:
-                recount.append(day)
-            else:
-                complete.append(rows)
+            # every group, not the newest limit + 1: SQLite groups all of them either way
+            rows = day.group_rows(every_group)
+            read.append(rows)
             keys.update(r[1] for r in rows)
             if len(keys) > limit:
-                recount.extend(newest_first[n + 1 :])
+                older = newest_first[n + 1 :]
                 break
-        if not recount:
+        if not older:
             if versions:  # every group of every file was read: the next asks none
-                read = zip(newest_first, met, strict=True)
-                whole_rows = merge_groups(rows for day, rows in read if day in whole)
-                self._groups.put(versions, _untimed(query), whole_rows)
-            return merge_groups(complete)
-        ranked, _ = rank_groups(merge_groups(met), order="last", limit=limit + 1)
+                met = zip(newest_first, read, strict=True)
+                self._groups.put(
+                    versions, _untimed(query), merge_groups(r for d, r in met if d in whole)
+                )
+            return merge_groups(read)
+        merged = merge_groups(read)
+        ranked, _ = rank_groups(merged, order="last", limit=limit + 1)
         kept = {r[1] for r in ranked[:limit]}
         if len(kept) <= _NARROW_GROUPS:
             only = dataclasses.replace(
                 query, filter=narrowed(query.filter, query.group_by, kept), limit=_ALL_GROUPS
             )
-            recounted = [day.group_rows(only) for day in recount]
+            recounted = [day.group_rows(only) for day in older]
         else:
-            recounted = [self._all_groups(recount, whole, query)]
-        exact = merge_groups(
-            [[r for r in rows if r[1] in kept] for rows in [*complete, *recounted]]
-        )
+            recounted = [self._all_groups(older, whole, query)]
+        exact = merge_groups([[r for r in rows if r[1] in kept] for rows in [merged, *recounted]])
         return [*exact, *ranked[limit:]]  # the one more says there are more
 
     def documents(self, ids: Sequence[str]) -> dict[str, EventDocument]:

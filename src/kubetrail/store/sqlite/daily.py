@@ -462,8 +462,9 @@ class DailyStore:
         Walking the files newest first, a group first met in a file is older than every
         group met before it (files hold disjoint times), so once more than ``limit``
         groups are met the older files can only add to the counts of the kept ones:
-        they are asked for just those (:func:`.merge.narrowed`) when they are few, else
-        for every group, read together and kept (:meth:`_all_groups`)."""
+        they are asked for just those (:func:`.merge.narrowed`) when they are few; when
+        many, every group of every file is read as :meth:`_all_groups` does (and kept
+        there, so that the next time this walk is not needed)."""
         limit = query.limit
         inside = [day for day in days if day in whole]
         versions = self._versions(inside) if inside else ()
@@ -489,16 +490,16 @@ class DailyStore:
                     versions, _untimed(query), merge_groups(r for d, r in met if d in whole)
                 )
             return merge_groups(read)
+        if limit > _NARROW_GROUPS:
+            # the same files as the check above: the next time, it answers
+            return self._all_groups(days, whole, query, versions or None)
         merged = merge_groups(read)
         ranked, _ = rank_groups(merged, order="last", limit=limit + 1)
         kept = {r[1] for r in ranked[:limit]}
-        if len(kept) <= _NARROW_GROUPS:
-            only = dataclasses.replace(
-                query, filter=narrowed(query.filter, query.group_by, kept), limit=_ALL_GROUPS
-            )
-            recounted = [day.group_rows(only) for day in older]
-        else:
-            recounted = [self._all_groups(older, whole, query)]
+        only = dataclasses.replace(
+            query, filter=narrowed(query.filter, query.group_by, kept), limit=_ALL_GROUPS
+        )
+        recounted = [day.group_rows(only) for day in older]
         exact = merge_groups([[r for r in rows if r[1] in kept] for rows in [merged, *recounted]])
         return [*exact, *ranked[limit:]]  # the one more says there are more
 

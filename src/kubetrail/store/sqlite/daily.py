@@ -428,8 +428,12 @@ class DailyStore:
         one statement, so that Python sees each group once per batch instead of once per
         file (a week of a busy cluster: ~470,000 rows merged in Python, 1.0 s, against
         0.5 s for the same in SQL)."""
-        if len(files) == 1:
-            return files[0].group_rows(dataclasses.replace(query, limit=_ALL_GROUPS))
+        flt = query.filter
+        if len(files) == 1 or flt.name or flt.uid or flt.involved_name or flt.involved_uid:
+            # a few objects' events: each file's open connection answers in a seek,
+            # where attaching ~50 files would cost more than the groups do
+            every_group = dataclasses.replace(query, limit=_ALL_GROUPS)
+            return merge_groups(day.group_rows(every_group) for day in files)
         keys = len(query.group_by)
         batches = [files[i : i + _ATTACH_MAX] for i in range(0, len(files), _ATTACH_MAX)]
 

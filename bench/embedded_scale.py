@@ -632,7 +632,10 @@ def retention(path: Path, args: argparse.Namespace) -> dict[str, Any]:
                     route, params = queries[which]
                     t0 = time.time()
                     try:
-                        status = c.get(route, params=params).status_code
+                        response = c.get(route, params=params)
+                        status = response.status_code
+                        if status >= 500:
+                            errors.append(f"{status} {route}: {response.text[:300]}")
                     except httpx.HTTPError as exc:
                         errors.append(str(exc))
                         status = 0

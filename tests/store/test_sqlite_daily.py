@@ -373,6 +373,47 @@ def test_another_process_sees_new_days_and_removed_ones(tmp_path: Path) -> None:
     reader.close()
 
 
+@pytest.mark.parametrize("read_only", [True, False], ids=["reader", "writer"])
+@pytest.mark.parametrize("opened", [True, False], ids=["open-before", "not-yet-open"])
+def test_a_query_that_read_the_floor_before_another_process_removed_a_day_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_only: bool, opened: bool
+) -> None:
+    """Retention in another process raises the floor, then removes the files below it.
+    A query that read the floor just before, and lists or reads the files just after
+    (a directory's mtime can even stay the same within one tick of the kernel's clock),
+    must still answer: never an error, never a removed file created again empty."""
+    writer = DailyStore(tmp_path / "s.db", part_rows=9)
+    docs = spread()
+    writer.write(docs)
+    other = DailyStore(tmp_path / "s.db", read_only=read_only)
+    query = AggregateQuery(group_by=("namespace",), order="count", limit=100)
+    if opened:  # every file open, and the groups of whole files kept in memory
+        assert sum(b.count for b in other.aggregate(query).buckets) == len(docs)
+    else:
+        newest = EventFilter(start=parse_rfc3339("2026-11-28T00:00:00Z"))
+        assert other.search(EventQuery(filter=newest, limit=1)).items
+    directory = layout.days_dir(tmp_path / "s.db")
+    listed = os.stat(directory).st_mtime_ns
+    floor_before = other._floor()
+    cutoff = parse_rfc3339("2026-11-26T00:00:00Z")
+    writer.delete_before(cutoff)
+    assert not list(directory.glob("2026-11-25*.db"))
+    os.utime(directory, ns=(listed, listed))  # as if within the same tick
+    monkeypatch.setattr(other, "_floor", lambda: floor_before)  # read before the removal
+    before = [d for d in docs if parse_rfc3339(d["timestamp"]) < cutoff]
+    # a query not asked before: the files wholly inside its range are read together
+    fresh = AggregateQuery(group_by=("resourceType", "verb"), order="count", limit=100)
+    counted = sum(b.count for b in other.aggregate(fresh).buckets)
+    assert len(docs) - len(before) <= counted <= len(docs)
+    found = len(walk(other, EventQuery(limit=50)))
+    assert len(docs) - len(before) <= found <= len(docs)
+    monkeypatch.undo()
+    assert sum(b.count for b in other.aggregate(query).buckets) == len(docs) - len(before)
+    assert not list(directory.glob("2026-11-25*.db"))  # not created again
+    writer.close()
+    other.close()
+
+
 def test_a_single_file_store_opens_as_it_is(tmp_path: Path) -> None:
     path = tmp_path / "kubetrail.db"
     old = SQLiteStore(path)

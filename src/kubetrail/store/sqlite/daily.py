@@ -250,6 +250,9 @@ class DailyStore:
                 self._set_known(sorted([*self._known, day]))
         return holder.store
 
+    def _on_disk(self, name: str) -> bool:
+        return layout.part_file(self.directory, name).exists()
+
     def _readable(self, name: str) -> bool:
         """Whether a file another process has just created is ready to be read (it has
         its tables): a read-only store cannot create them, and a file still empty holds
@@ -261,6 +264,9 @@ class DailyStore:
             self._open_day(name)
         except StoreUnavailable as exc:
             if "no schema version" in str(exc) or "empty file" in str(exc):
+                return False
+            if not self._on_disk(name):  # removed between the check above and the open
+                self._listed = None
                 return False
             raise
         return True
@@ -275,6 +281,14 @@ class DailyStore:
                 for i, name in enumerate(self._known)
                 if self._starts[i] <= hi and self._span(i)[1] >= lo
             ]
+            # Another process's retention may have removed a file since the listing (a
+            # directory's mtime can stay the same within one tick of the kernel's clock):
+            # its events are below the floor by then, so it is left out, not reopened
+            # (nor, by a writer, created again empty).
+            present = [d for d in days if d in self._days or self._on_disk(d)]
+            if len(present) < len(days):
+                self._listed = None  # list again at the next query
+            days = present
             if self.read_only:
                 days = [d for d in days if self._readable(d)]
             stores = [self._open_day(d) for d in days]
@@ -438,12 +452,25 @@ class DailyStore:
         batches = [files[i : i + _ATTACH_MAX] for i in range(0, len(files), _ATTACH_MAX)]
 
         def run(batch: list[SQLiteStore]) -> list[GroupRow]:
-            parts = [day.group_statement(query, schema=f"f{i}") for i, day in enumerate(batch)]
-            sql, params = union_statement(parts, keys)
             conn = sqlite3.connect(":memory:", uri=True, check_same_thread=False)
             try:
-                for i, day in enumerate(batch):
-                    conn.execute(f"ATTACH DATABASE ? AS f{i}", [day.attach_target])
+                attached: list[SQLiteStore] = []
+                for day in batch:
+                    try:
+                        conn.execute(f"ATTACH DATABASE ? AS f{len(attached)}", [day.attach_target])
+                    except sqlite3.OperationalError:
+                        if day.path.exists():
+                            raise
+                        # removed by retention in another process since this query read
+                        # the floor: its events are below the floor now
+                        continue
+                    attached.append(day)
+                if not attached:
+                    return []
+                parts = [
+                    day.group_statement(query, schema=f"f{i}") for i, day in enumerate(attached)
+                ]
+                sql, params = union_statement(parts, keys)
                 rows = conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"SQLite read from {self.directory} failed: {exc}") from None

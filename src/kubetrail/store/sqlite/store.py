@@ -661,8 +661,12 @@ class SQLiteStore:
 
     @property
     def attach_target(self) -> str:
-        """What ``ATTACH`` takes to read this file (on a connection opened with URIs)."""
-        return self._access.target
+        """What ``ATTACH`` takes to read this file, on a connection opened with URIs: as
+        the store opens it, but never creating it (a file another process has just
+        removed must fail to attach, not come back empty)."""
+        if self._access.uri:
+            return self._access.target
+        return Path(self._access.target).absolute().as_uri() + "?mode=rw"
 
     def group_rows(self, query: AggregateQuery, *, origin: int | None = None) -> list[GroupRow]:
         """The aggregation's groups as :data:`~.merge.GroupRow` (checked, signal prefixes

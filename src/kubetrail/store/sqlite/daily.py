@@ -111,6 +111,13 @@ _NARROW_GROUPS = 200
 _ATTACH_MAX = 10
 
 
+def _close_aside(store: SQLiteStore) -> None:
+    """Close a removed file's store on a thread of its own: the last descriptor of an
+    unlinked file frees its blocks in ``close()`` (0.38 s for a 1.9 GB day here), which a
+    query holding the store's lock would otherwise wait for."""
+    threading.Thread(target=store.close, name="kubetrail-close-day", daemon=True).start()
+
+
 def _untimed(query: AggregateQuery) -> AggregateQuery:
     """Every group of ``query`` in files wholly inside its range: its times do not matter."""
     return dataclasses.replace(
@@ -230,7 +237,7 @@ class DailyStore:
         if holder is not None:
             holder.retired = True
             if holder.users == 0:
-                holder.store.close()
+                _close_aside(holder.store)
 
     def _open_day(self, day: str) -> SQLiteStore:
         # with self._lock held
@@ -302,7 +309,7 @@ class DailyStore:
                 for holder in holders:
                     holder.users -= 1
                     if holder.retired and holder.users == 0:
-                        holder.store.close()
+                        _close_aside(holder.store)
 
     # -- the retention floor ---------------------------------------------------
 

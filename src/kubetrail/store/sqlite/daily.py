@@ -112,10 +112,17 @@ _ATTACH_MAX = 10
 
 
 def _close_aside(store: SQLiteStore) -> None:
-    """Close a removed file's store on a thread of its own: the last descriptor of an
-    unlinked file frees its blocks in ``close()`` (0.38 s for a 1.9 GB day here), which a
-    query holding the store's lock would otherwise wait for."""
-    threading.Thread(target=store.close, name="kubetrail-close-day", daemon=True).start()
+    """Close a removed file's store on a thread of its own, at the lowest CPU priority:
+    the last descriptor of an unlinked file frees its blocks in ``close()`` (0.4-0.6 s of
+    kernel time for a 1.9 GB day here), which a query holding the store's lock would
+    otherwise wait for, and which should not take a core from the queries."""
+
+    def close() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # Linux: a thread's own niceness
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        store.close()
+
+    threading.Thread(target=close, name="kubetrail-close-day", daemon=True).start()
 
 
 def _untimed(query: AggregateQuery) -> AggregateQuery:

@@ -15,12 +15,18 @@ past the retention is an ``unlink``.
   every new id; SQLite confirms the rest. A watch event replayed days later is a
   duplicate, as in one file.
 - **Reads**: a search walks the days of its range in its order and stops at the page's
-  end, so a cursor crosses midnight like any other position; an aggregation merges the
-  groups of each day (:mod:`.merge`), then orders and limits them.
+  end, so a cursor crosses midnight like any other position. An aggregation merges the
+  groups of each file (:mod:`.merge`), then orders and limits them: the files wholly
+  inside its range are read together, up to ten attached to one connection so that
+  SQLite adds their groups up, and that answer is kept in memory until one of them
+  changes (:mod:`.groupcache`); ``order="last"`` walks the files newest first and stops
+  once it has more groups than its limit, asking older files for just the kept ones.
 - **Retention**: the catalog keeps a floor: events before it are left out of every answer
   from that moment, and each day wholly before it is removed (its files unlinked: space
-  freed at once, readers never wait). The day the floor falls in is removed once the
-  floor has passed it: at most a day more on disk, never in an answer.
+  freed at once, readers never wait; a process still holding a removed file closes it on
+  a low-priority thread, since that close is when its blocks are freed). The day the
+  floor falls in is removed once the floor has passed it: at most a day more on disk,
+  never in an answer.
 - **Audit records** go to the day of the version they join (found by id), else to the
   day of the request; a nearest join (±5 s) across midnight is not made.
 

@@ -214,8 +214,8 @@ def _mark_current(store: Store, params: CheckParams, findings: list[Finding]) ->
             namespace=tuple(sorted({f.object.namespace for f in unseen})),
             name=tuple(sorted({f.object.name for f in unseen})),
         )
-        for b in aggregate(store, flt, ("namespace", "resourceName"))[0]:
-            newest[(b.key["namespace"], b.key["resourceName"])] = b
+        for older in aggregate(store, flt, ("namespace", "resourceName"))[0]:
+            newest[(older.key["namespace"], older.key["resourceName"])] = older
     for f in findings:
         b = newest.get((f.object.namespace, f.object.name))
         if b is None or b.latest is None:

@@ -34,6 +34,7 @@ from kubetrail.store.base import (
 )
 from kubetrail.store.sqlite import DailyStore, SQLiteStore, layout
 from kubetrail.store.sqlite import daily as daily_module
+from kubetrail.store.sqlite.daily import _ATTACH_MAX
 from tests.support.dataset import documents
 
 DAY0 = parse_rfc3339("2026-11-25T00:00:00Z")
@@ -64,8 +65,13 @@ def both(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[SQLiteStore, D
     daily = DailyStore(tmp_path / "daily.db", part_rows=request.param)
     docs = spread()
     for store in (single, daily):
-        result = store.write(docs)
-        assert result.stored == len(docs) and result.duplicates == 0
+        # in writes of a few rows, as a shipper makes them: a day's last file is split
+        # when a write finds it full (one write of everything would make a file a day)
+        for i in range(0, len(docs), 5):
+            result = store.write(docs[i : i + 5])
+            assert result.stored == len(docs[i : i + 5]) and result.duplicates == 0
+    if request.param == 9:
+        assert len(layout.list_parts(daily.directory)) > _ATTACH_MAX  # two batches at least
     yield single, daily
     single.close()
     daily.close()
@@ -263,6 +269,82 @@ def test_aggregations_over_unwritable_day_files_read_them_as_a_read_only_store_d
     single.close()
     if wal == "with its log":
         writer.close()
+
+
+SIGNAL_QUERIES = [
+    AggregateQuery(
+        filter=EventFilter(resource_type=("pods",), signal=("pod.*",)),
+        group_by=("namespace", "resourceName", "signal"),
+        order="count",
+        limit=1000,
+        latest_id=True,
+        latest=False,
+    ),
+    AggregateQuery(group_by=("signal", "kind"), order="count", limit=1000, latest=True),
+]
+
+
+def test_signal_groups_kept_while_written_count_each_signal_row_once(tmp_path: Path) -> None:
+    """Day files keep their signal groups as rows are written (:mod:`.summary`); a
+    replayed write (every row a duplicate) must not count again."""
+    from kubetrail.store.sqlite import summary
+
+    single = SQLiteStore(tmp_path / "single.db")
+    daily = DailyStore(tmp_path / "daily.db", part_rows=9)
+    docs = spread()
+    single.write(docs)
+    for i in range(0, len(docs), 5):
+        daily.write(docs[i : i + 5])
+    assert daily.write(docs).duplicates == len(docs)
+    for query in SIGNAL_QUERIES:
+        assert daily.aggregate(query) == single.aggregate(query)
+    files = sorted(layout.days_dir(tmp_path / "daily.db").glob("*.db"))
+    assert len(files) > 10
+    for file in files:
+        with sqlite3.connect(file) as conn:
+            assert summary.present(conn)
+    single.close()
+    daily.close()
+
+
+def test_a_day_file_without_signal_groups_is_grouped_row_by_row_and_given_them_when_written(
+    tmp_path: Path,
+) -> None:
+    """A file written before the summary existed: read as it is, and given one (filled
+    from its rows) when a writer opens it."""
+    from kubetrail.store.sqlite import summary
+
+    single = SQLiteStore(tmp_path / "single.db")
+    writer = DailyStore(tmp_path / "daily.db", part_rows=9)
+    docs = spread()
+    single.write(docs)
+    for i in range(0, len(docs), 5):
+        writer.write(docs[i : i + 5])
+    writer.close()
+    files = sorted(layout.days_dir(tmp_path / "daily.db").glob("*.db"))
+    for file in files[::2]:
+        with sqlite3.connect(file) as conn:
+            summary.drop(conn)
+    reader = DailyStore(tmp_path / "daily.db", read_only=True)
+    for query in SIGNAL_QUERIES:
+        assert reader.aggregate(query) == single.aggregate(query)
+    reader.close()
+    with sqlite3.connect(files[0]) as conn:
+        assert not summary.present(conn)
+    writer = DailyStore(tmp_path / "daily.db")
+    for query in SIGNAL_QUERIES:  # the writer opens every file, and fills its summary
+        assert writer.aggregate(query) == single.aggregate(query)
+    for file in files:
+        with sqlite3.connect(file) as conn:
+            assert summary.present(conn)
+    writer.close()
+    # a file that loses rows forgets its summary
+    one = SQLiteStore(files[0], signal_summary=True)
+    one.delete_before(parse_rfc3339("2026-11-25T12:00:00Z"))
+    with sqlite3.connect(files[0]) as conn:
+        assert not summary.present(conn)
+    one.close()
+    single.close()
 
 
 def test_documents_by_id_across_days(both: tuple[SQLiteStore, DailyStore]) -> None:

@@ -264,6 +264,7 @@ class DailyStore:
                 rows_per_commit=self._rows_per_commit,
                 read_only=self.read_only,
                 reader_cache_mb=DAY_READER_CACHE_MB,
+                signal_summary=True,
             )
             holder = self._days[day] = _Day(store)
             if day not in self._known:

@@ -189,6 +189,35 @@ def aggregate_statement(
     return sql, params
 
 
+def summary_usable(query: AggregateQuery) -> bool:
+    """Whether a file's ``signal_groups`` (:mod:`.summary`) answer ``query`` over the whole
+    file: grouped by signal (it counts signal rows), on keys and filters the signal rows
+    carry, with no times."""
+    flt = query.filter
+    return (
+        "signal" in query.group_by
+        and query.every is None
+        and flt.start is None
+        and flt.end is None
+        and _signals_only(query)
+    )
+
+
+def summary_statement(query: AggregateQuery, *, schema: str = "") -> Statement:
+    """:func:`aggregate_statement` with ``ordered=False`` read from the file's
+    ``signal_groups`` instead of its signal rows (:func:`summary_usable` must hold)."""
+    pre = f"{schema}." if schema else ""
+    # alias s: the filters' signal conditions name the signal rows so
+    where, params = _where(query.filter, table="s", signal_alias="s")
+    keys = ", ".join(_GROUP_COLUMNS[k].replace("e.", "s.", 1) for k in query.group_by)
+    newest = "MAX(s.newest)" if query.latest or query.latest_id else "NULL"
+    sql = (
+        f"SELECT {keys}, SUM(s.n), MIN(s.first_ts), MAX(s.last_ts), {newest}"
+        f" FROM {pre}signal_groups s {_where_sql(where)} GROUP BY {keys}"
+    )
+    return sql, params
+
+
 def union_statement(parts: list[Statement], keys: int) -> Statement:
     """The groups of several files' unordered aggregations (``ordered=False``, each
     over its attached schema) added up in SQL: counts summed, the earliest first time,

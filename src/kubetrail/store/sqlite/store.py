@@ -57,7 +57,7 @@ from kubetrail.store.base import (
     check_group_keys,
     time_slices,
 )
-from kubetrail.store.sqlite import access, codec, schema
+from kubetrail.store.sqlite import access, codec, schema, summary
 from kubetrail.store.sqlite import audit as audit_rows
 from kubetrail.store.sqlite.merge import GroupRow, make_buckets, newest_id, rank_groups
 from kubetrail.store.sqlite.rows import PreparedRow, prepare_row, table_rows
@@ -73,6 +73,8 @@ from kubetrail.store.sqlite.sql import (
     fts_query,
     search_statement,
     signal_search_statement,
+    summary_statement,
+    summary_usable,
 )
 
 log = logging.getLogger("kubetrail.store")
@@ -140,6 +142,7 @@ class SQLiteStore:
         rows_per_commit: int = 0,
         read_only: bool = False,
         reader_cache_mb: int = READER_CACHE_MB,
+        signal_summary: bool = False,
     ) -> None:
         """``writer_cache_mb``: the write connection's page cache. Bulk loads into a
         large store gain from more (the random-position index inserts hit the
@@ -156,7 +159,11 @@ class SQLiteStore:
 
         ``read_only``: writes, deletions and :meth:`flush` raise :class:`StoreError`;
         the file is migrated only if it can be written (:mod:`.access`). Without it,
-        a file that cannot be written is refused with a line saying "read-only"."""
+        a file that cannot be written is refused with a line saying "read-only".
+
+        ``signal_summary``: keep the file's signal groups as it is written
+        (:mod:`.summary`; a day file of :class:`~.daily.DailyStore`), created when the
+        store is opened to write (a reader uses it when the file has one)."""
         self.path = Path(path)
         self.read_only = read_only
         self._reader_cache_mb = reader_cache_mb
@@ -182,6 +189,8 @@ class SQLiteStore:
                 if read_only:
                     schema.require_store(self._writer, self.path)
                 schema.migrate(self._writer, self.path)
+                if signal_summary and not read_only:  # filling one: ~1 s a full day file
+                    summary.ensure(self._writer)
             else:
                 schema.check_current(self._writer, self.path)
             self._codec = codec.DocCodec(self._writer)
@@ -319,6 +328,8 @@ class SQLiteStore:
                 event_rows, signal_rows, fts_rows = table_rows(fresh, stored, seq=seq)
                 conn.executemany(INSERT_EVENTS, event_rows)
                 conn.executemany(INSERT_SIGNALS, signal_rows)
+                if signal_rows and summary.present(conn):
+                    conn.executemany(summary.ADD, summary.batch_groups(signal_rows))
                 conn.executemany(
                     INSERT_SIGNAL_NAME, [(name,) for name in {row[0] for row in signal_rows}]
                 )
@@ -456,6 +467,7 @@ class SQLiteStore:
             with self._write_lock:
                 self._commit_pending()  # a bulk load's rows first: one transaction at a time
                 with schema.transaction(self._writer):
+                    summary.drop(self._writer)  # it cannot follow deletions
                     count = self._delete_chunk(self._writer, limit)
             deleted += count
             if count < _DELETE_CHUNK:
@@ -655,9 +667,17 @@ class SQLiteStore:
         :func:`~.sql.union_statement`."""
         check_group_keys(query.group_by)
         query = dataclasses.replace(query, filter=self._exact_signals(query.filter))
+        if summary_usable(query) and self._read_summary_present():
+            return summary_statement(query, schema=schema)
         return aggregate_statement(
             query, long_window=self._long_window, schema=schema, ordered=False
         )
+
+    def _read_summary_present(self) -> bool:
+        try:
+            return summary.present(self._reader())
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite read from {self.path} failed: {exc}") from None
 
     @property
     def attach_target(self) -> str:

@@ -132,11 +132,15 @@ def _close_aside(store: SQLiteStore) -> None:
 
 
 def _untimed(query: AggregateQuery) -> AggregateQuery:
-    """Every group of ``query`` in files wholly inside its range: its times do not matter."""
+    """Every group of ``query`` in files wholly inside its range: its times do not matter,
+    and each group's newest event is kept whether asked or not, so that the same groups
+    asked with and without it (two checks sharing an aggregation) are read once."""
     return dataclasses.replace(
         query,
         filter=dataclasses.replace(query.filter, start=None, end=None),
         limit=_ALL_GROUPS,
+        latest=False,
+        latest_id=True,
     )
 
 
@@ -514,14 +518,18 @@ class DailyStore:
         Walking the files newest first, a group first met in a file is older than every
         group met before it (files hold disjoint times), so once more than ``limit``
         groups are met the older files can only add to the counts of the kept ones:
-        they are asked for just those (:func:`.merge.narrowed`) when they are few; when
-        many, every group of every file is read as :meth:`_all_groups` does (and kept
-        there, so that the next time this walk is not needed)."""
+        they are asked for just those (:func:`.merge.narrowed`). A limit of more than
+        :data:`_NARROW_GROUPS` would recount nearly every group of every file: such a
+        query reads them all at once, as :meth:`_all_groups` does (and keeps them)."""
         limit = query.limit
         inside = [day for day in days if day in whole]
         versions = self._versions(inside) if inside else ()
-        if versions and self._groups.get(versions, _untimed(query)) is not None:
-            return self._all_groups(days, whole, query, versions)
+        if limit > _NARROW_GROUPS or (
+            versions and self._groups.get(versions, _untimed(query)) is not None
+        ):
+            # many groups kept would be recounted in every older file anyway: every
+            # group of every file, as the cached path reads them
+            return self._all_groups(days, whole, query, versions or None)
         every_group = dataclasses.replace(query, limit=_ALL_GROUPS)
         read: list[list[GroupRow]] = []  # every group of each file met, newest first
         older: list[SQLiteStore] = []  # the files not read
@@ -536,15 +544,13 @@ class DailyStore:
                 older = newest_first[n + 1 :]
                 break
         if not older:
-            if versions:  # every group of every file was read: the next asks none
+            if versions and query.latest_id:  # every group of every file was read (as
+                # the kept ones are: with their newest events): the next asks none
                 met = zip(newest_first, read, strict=True)
                 self._groups.put(
                     versions, _untimed(query), merge_groups(r for d, r in met if d in whole)
                 )
             return merge_groups(read)
-        if limit > _NARROW_GROUPS:
-            # the same files as the check above: the next time, it answers
-            return self._all_groups(days, whole, query, versions or None)
         merged = merge_groups(read)
         ranked, _ = rank_groups(merged, order="last", limit=limit + 1)
         kept = {r[1] for r in ranked[:limit]}

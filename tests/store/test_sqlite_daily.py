@@ -59,17 +59,25 @@ def spread(
     return out
 
 
+def write_in_fives(store: Store, docs: list[dict[str, Any]]) -> int:
+    """``docs`` in writes of five, as a shipper makes them: a day's last file is split
+    when a write finds it full (one write of everything would make a file a day).
+    Returns how many were stored."""
+    stored = 0
+    for i in range(0, len(docs), 5):
+        result = store.write(docs[i : i + 5])
+        assert result.duplicates == 0 and not result.errors
+        stored += result.stored
+    return stored
+
+
 @pytest.fixture(params=[200_000, 9], ids=["a-file-a-day", "9-events-a-file"])
 def both(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[SQLiteStore, DailyStore]:
     single = SQLiteStore(tmp_path / "single.db")
     daily = DailyStore(tmp_path / "daily.db", part_rows=request.param)
     docs = spread()
     for store in (single, daily):
-        # in writes of a few rows, as a shipper makes them: a day's last file is split
-        # when a write finds it full (one write of everything would make a file a day)
-        for i in range(0, len(docs), 5):
-            result = store.write(docs[i : i + 5])
-            assert result.stored == len(docs[i : i + 5]) and result.duplicates == 0
+        assert write_in_fives(store, docs) == len(docs)
     if request.param == 9:
         assert len(layout.list_parts(daily.directory)) > _ATTACH_MAX  # two batches at least
     yield single, daily
@@ -293,8 +301,7 @@ def test_signal_groups_kept_while_written_count_each_signal_row_once(tmp_path: P
     daily = DailyStore(tmp_path / "daily.db", part_rows=9)
     docs = spread()
     single.write(docs)
-    for i in range(0, len(docs), 5):
-        daily.write(docs[i : i + 5])
+    write_in_fives(daily, docs)
     assert daily.write(docs).duplicates == len(docs)
     for query in SIGNAL_QUERIES:
         assert daily.aggregate(query) == single.aggregate(query)
@@ -318,8 +325,7 @@ def test_a_day_file_without_signal_groups_is_grouped_row_by_row_and_given_them_w
     writer = DailyStore(tmp_path / "daily.db", part_rows=9)
     docs = spread()
     single.write(docs)
-    for i in range(0, len(docs), 5):
-        writer.write(docs[i : i + 5])
+    write_in_fives(writer, docs)
     writer.close()
     files = sorted(layout.days_dir(tmp_path / "daily.db").glob("*.db"))
     for file in files[::2]:

@@ -445,7 +445,7 @@ class DailyStore:
         return merge_groups(parts)
 
     def _versions(self, files: list[SQLiteStore]) -> Files:
-        return tuple([(day.path.stem, day.version()) for day in files])
+        return tuple((day.path.stem, day.version()) for day in files)
 
     def _whole_groups(
         self, files: list[SQLiteStore], query: AggregateQuery, versions: Files | None = None

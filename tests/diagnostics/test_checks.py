@@ -4,6 +4,7 @@ healthy object, and answers the same in every store."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -11,9 +12,13 @@ import pytest
 
 from kubetrail.demo.incident import DEMO_SECRET_CANARY
 from kubetrail.diagnostics import CHECKS, InvalidParams, TimeRange, run_check
-from kubetrail.events.timing import format_rfc3339
+from kubetrail.diagnostics.model import CheckParams
+from kubetrail.events.normalize import normalize
+from kubetrail.events.timing import format_rfc3339, parse_rfc3339
 from kubetrail.store.base import Store
+from kubetrail.store.sqlite import DailyStore, SQLiteStore
 from tests.support.incident import ANCHOR, QUIET, params
+from tests.support.k8s_objects import k8s_event, pod
 
 
 def issues(report) -> set[tuple[str, str, str]]:
@@ -291,16 +296,10 @@ def test_a_capped_aggregation_says_its_counts_are_partial(incident: Store, monke
 
 @pytest.mark.parametrize("layout", ["one-file", "day-files"])
 def test_a_pod_seen_in_the_range_only_through_its_events_gets_its_current_state(
-    tmp_path: Any, layout: str
+    tmp_path: Path, layout: str
 ) -> None:
     """check_pod_issues reads each shown pod's newest version in the range, and looks
     further back (every stored day) only for a pod whose Events alone are in it."""
-    from kubetrail.diagnostics.model import CheckParams
-    from kubetrail.events.normalize import normalize
-    from kubetrail.events.timing import parse_rfc3339
-    from kubetrail.store.sqlite import DailyStore, SQLiteStore
-    from tests.support.k8s_objects import k8s_event, pod
-
     store = (SQLiteStore if layout == "one-file" else DailyStore)(tmp_path / "s.db")
     quiet = pod(name="api-5c4b9-q7x2z", uid="api-uid", rv="10", created="2026-11-20T00:00:00Z")
     probe = k8s_event(

@@ -1,4 +1,4 @@
-"""Fewer garbage collections for the two hot loops: ingest and the shipper.
+"""Fewer garbage collections for the hot loops: ingest, the shipper and the API.
 
 Both allocate a few hundred containers per event (the parsed object, its
 normalised copy, the row) and hold thousands of events at once (a batch of rows;
@@ -13,6 +13,12 @@ Raised thresholds count allocations, and a quiet cluster allocates slowly: the
 cyclic garbage a long-running shipper does make (a watch restart's exception
 and its frames, an HTTP error) would then wait hours for a full collection. A
 long-running process therefore also asks for one on a clock (``full_every``).
+
+The API (``kubetrail api``) is the same case: an object history of 200 versions
+allocates ~70,000 containers, and the process holds the stores' cache of merged
+groups. With the default thresholds a full collection over all of it landed
+inside one request in six (p50 10.5 ms, p95 25 ms in process on a 5M store; with
+:data:`THRESHOLDS` p95 9.8 ms).
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ THRESHOLDS = (50_000, 20, 20)
 than by default. Cycles (rare: exceptions holding frames) are still collected,
 later: the shipper tracking 100,000 objects holds 224 MB instead of 216 (with
 (100,000, 50, 100), as fast, 250 MB)."""
+
+
+FULL_EVERY = 60.0
+"""Seconds between the full collections a long-running process asks for."""
 
 
 @contextmanager

@@ -76,16 +76,18 @@ def serve(
     import uvicorn
 
     from kubetrail.api.app import create_app
+    from kubetrail.gc_tuning import FULL_EVERY, few_collections
     from kubetrail.ui import install
 
     configure_logging(log_level)
     app = create_app(store, settings)
     install(app)  # the UI is the API's sibling: mounted here, not imported by the API
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        ssl_certfile=tls[0],
-        ssl_keyfile=tls[1],
-    )
+    with few_collections(full_every=FULL_EVERY):
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            ssl_certfile=tls[0],
+            ssl_keyfile=tls[1],
+        )

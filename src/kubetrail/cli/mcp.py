@@ -59,6 +59,7 @@ def register(sub: SubParsers) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_allowed_hosts(settings, args)
+    from kubetrail.gc_tuning import FULL_EVERY, few_collections
     from kubetrail.mcp import RestBackend, StoreBackend, build_server
     from kubetrail.mcp.transport import is_loopback, run_http, run_stdio
 
@@ -88,17 +89,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     try:
         server = build_server(backend)
-        if args.http:
-            run_http(
-                server,
-                host=args.host,
-                port=args.port,
-                token=None if args.no_auth else token,
-                allowed_hosts=settings.allowed_hosts,
-                log_level=args.log_level,
-            )
-        else:
-            run_stdio(server)
+        with few_collections(full_every=FULL_EVERY):  # diagnostics run here: see gc_tuning
+            if args.http:
+                run_http(
+                    server,
+                    host=args.host,
+                    port=args.port,
+                    token=None if args.no_auth else token,
+                    allowed_hosts=settings.allowed_hosts,
+                    log_level=args.log_level,
+                )
+            else:
+                run_stdio(server)
     finally:
         backend.close()
     return 0

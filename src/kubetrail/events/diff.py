@@ -71,63 +71,84 @@ def diff(old: Any, new: Any, *, limit: int = MAX_CHANGES) -> list[Change]:
     """The changes from ``old`` to ``new``, at most ``limit``, in the objects' key order
     (keys sorted at each level)."""
     out: list[Change] = []
-    _diff(old, new, "", out, limit)
+    if old != new:
+        _diff(old, new, "", out, limit)
     return out
 
 
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
+# The ignored paths by their parent's path, so that they are skipped before their
+# values are compared (managedFields is most of a small object and differs every time).
+_IGNORED_UNDER: Final[dict[str, frozenset[str]]] = {}
+for _path in IGNORED_PATHS:
+    _parent, _, _leaf = _path.rpartition(".")
+    _IGNORED_UNDER[_parent] = _IGNORED_UNDER.get(_parent, frozenset()) | {_leaf}
+_NOTHING: Final[frozenset[str]] = frozenset()
 
 
 def _diff(old: Any, new: Any, path: str, out: list[Change], limit: int) -> None:
-    if len(out) >= limit or path in IGNORED_PATHS:
-        return
-    if old == new:  # most of two versions is the same: compared in C, not walked
-        return
+    """The changes under ``path``, where ``old != new``. Two versions are mostly the same:
+    the equal parts are told apart by ``==`` (in C) and only the rest is walked."""
     if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(old.keys() | new.keys(), key=str):
-            if key in old and key in new and old[key] == new[key]:
-                continue
-            sub = _join(path, str(key))
-            if key not in old or key not in new:
-                if sub not in IGNORED_PATHS and len(out) < limit:
-                    out.append(Change(sub, old.get(key, ABSENT), new.get(key, ABSENT)))
-            else:
+        ignored = _IGNORED_UNDER.get(path, _NOTHING)
+        keys = [k for k, v in old.items() if k not in ignored and (k not in new or new[k] != v)]
+        keys += [k for k in new if k not in old and k not in ignored]
+        if len(keys) > 1:
+            keys.sort(key=str)
+        for key in keys:
+            if len(out) >= limit:
+                return
+            sub = f"{path}.{key}" if path else str(key)
+            if key in old and key in new:
                 _diff(old[key], new[key], sub, out, limit)
+            else:
+                out.append(Change(sub, old.get(key, ABSENT), new.get(key, ABSENT)))
         return
     if isinstance(old, list) and isinstance(new, list):
-        key = _list_key(old, new)
-        if key is None:
+        by = _list_key(old, new)
+        if by is None:
             if len(old) != len(new):
                 out.append(Change(path, old, new))
                 return
             for i, (a, b) in enumerate(zip(old, new, strict=True)):
-                _diff(a, b, f"{path}[{i}]", out, limit)
+                if len(out) >= limit:
+                    return
+                if a != b:
+                    _diff(a, b, f"{path}[{i}]", out, limit)
             return
-        old_by = {item[key]: item for item in old}
-        new_by = {item[key]: item for item in new}
-        for name in sorted(old_by.keys() | new_by.keys()):
+        old_by = {item[by]: item for item in old}
+        new_by = {item[by]: item for item in new}
+        names = [n for n, item in old_by.items() if n not in new_by or new_by[n] != item]
+        names += [n for n in new_by if n not in old_by]
+        if len(names) > 1:
+            names.sort()
+        for name in names:
+            if len(out) >= limit:
+                return
             sub = f"{path}[{name}]"
-            if name not in old_by or name not in new_by:
-                if len(out) < limit:
-                    out.append(Change(sub, old_by.get(name, ABSENT), new_by.get(name, ABSENT)))
-            else:
+            if name in old_by and name in new_by:
                 _diff(old_by[name], new_by[name], sub, out, limit)
+            else:
+                out.append(Change(sub, old_by.get(name, ABSENT), new_by.get(name, ABSENT)))
         return
-    if old != new:
-        out.append(Change(path, old, new))
+    out.append(Change(path, old, new))
 
 
 def _list_key(old: list[Any], new: list[Any]) -> str | None:
-    items = old + new
-    if not items:
+    """The key (``name``, then ``type``) every item of both lists has as a string, distinct
+    within each list; ``None`` when there is none."""
+    if not old and not new:
         return None
     for key in _LIST_KEYS:
-        names = [item.get(key) if isinstance(item, dict) else None for item in items]
+        try:
+            before = [item[key] for item in old]
+            after = [item[key] for item in new]
+        except (TypeError, KeyError, IndexError):  # an item that is not an object, or lacks it
+            continue
         if (
-            all(isinstance(n, str) for n in names)
-            and len(set(names[: len(old)])) == len(old)
-            and len(set(names[len(old) :])) == len(new)
+            all(isinstance(n, str) for n in before)
+            and all(isinstance(n, str) for n in after)
+            and len(set(before)) == len(before)
+            and len(set(after)) == len(after)
         ):
             return key
     return None

@@ -14,11 +14,12 @@ store backend both answer with :meth:`ObjectHistory.to_dict`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from kubetrail.events.changes import changed_paths
+from kubetrail.events.changes import MAX_PATHS
+from kubetrail.events.diff import Change, diff
 from kubetrail.events.model import EventDocument
 from kubetrail.events.resources import plural_for_kind
 from kubetrail.events.timing import parse_rfc3339
@@ -47,6 +48,9 @@ class ObjectHistory:
     versions: list[dict[str, Any]]  # documents, each with "changedPaths"
     events: list[EventDocument]  # related Kubernetes Event documents
     truncated: bool  # more versions exist than were returned
+    # each version's changes against the previous one of its uid (None: the first seen),
+    # kept so that the change view does not diff every version a second time
+    diffs: Sequence[list[Change] | None] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the API serves (``_`` as the namespace of cluster-scoped objects)."""
@@ -81,24 +85,46 @@ def object_history(
             limit=limit,
         )
     )
-    versions = with_changed_paths(page.items)
+    diffs = version_diffs(page.items)
+    versions = with_changed_paths(page.items, diffs)
     events = related_events(store, key, start=start, end=end, limit=limit)
     if not versions and not events:
         return None
-    return ObjectHistory(key=key, versions=versions, events=events, truncated=page.next is not None)
+    return ObjectHistory(
+        key=key, versions=versions, events=events, truncated=page.next is not None, diffs=diffs
+    )
 
 
-def with_changed_paths(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Copies of ``docs`` (oldest first) with ``changedPaths`` against the previous
-    version of the same uid (``[]`` for the first one seen)."""
+def version_diffs(docs: Sequence[Mapping[str, Any]]) -> list[list[Change] | None]:
+    """For each of ``docs`` (oldest first), its changes against the previous version of
+    the same uid, at most ``MAX_PATHS`` in :func:`~kubetrail.events.diff.diff`'s order;
+    ``None`` for the first version seen of a uid."""
     previous: dict[str, Mapping[str, Any]] = {}
-    out = []
+    out: list[list[Change] | None] = []
     for doc in docs:
-        prev = previous.get(doc.get("uid", ""))
-        paths = changed_paths(prev["objectChanges"], doc["objectChanges"]) if prev else []
-        out.append({**doc, "changedPaths": paths})
-        previous[doc.get("uid", "")] = doc
+        uid = doc.get("uid", "")
+        prev = previous.get(uid)
+        out.append(
+            None
+            if prev is None
+            else diff(prev["objectChanges"], doc["objectChanges"], limit=MAX_PATHS)
+        )
+        previous[uid] = doc
     return out
+
+
+def with_changed_paths(
+    docs: Sequence[Mapping[str, Any]], diffs: Sequence[list[Change] | None] | None = None
+) -> list[dict[str, Any]]:
+    """Copies of ``docs`` (oldest first) with ``changedPaths`` against the previous
+    version of the same uid (``[]`` for the first one seen); ``diffs`` are
+    :func:`version_diffs` of ``docs`` when the caller has them already."""
+    if diffs is None:
+        diffs = version_diffs(docs)
+    return [
+        {**doc, "changedPaths": sorted(c.path for c in changes) if changes else []}
+        for doc, changes in zip(docs, diffs, strict=True)
+    ]
 
 
 def related_events(

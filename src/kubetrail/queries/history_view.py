@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kubetrail.events.diff import PREVIEW_CHARS, diff
+from kubetrail.events.changes import MAX_PATHS
+from kubetrail.events.diff import PREVIEW_CHARS, Change, diff
 from kubetrail.events.model import WATCHER_USER
 
 #: Changes listed per version (the rest are counted in ``moreChanges``).
@@ -46,12 +47,14 @@ def change_view(
     *,
     changes_per_version: int = CHANGES_PER_VERSION,
     value_chars: int = PREVIEW_CHARS,
+    diffs: Sequence[Sequence[Change] | None] | None = None,
 ) -> dict[str, Any]:
     """The change view of a full history (``namespace``, ``resourceType``, ``name``,
-    ``history`` of whole documents oldest first, ``relatedEvents``, ``truncated``)."""
+    ``history`` of whole documents oldest first, ``relatedEvents``, ``truncated``);
+    ``diffs`` as in :func:`version_changes`."""
     docs = list(full.get("history") or [])
     versions = version_changes(
-        docs, changes_per_version=changes_per_version, value_chars=value_chars
+        docs, changes_per_version=changes_per_version, value_chars=value_chars, diffs=diffs
     )
     shown = [v for v in versions if not heartbeat_only(v)]
     latest = docs[-1] if docs else {}
@@ -73,12 +76,16 @@ def version_changes(
     *,
     changes_per_version: int = CHANGES_PER_VERSION,
     value_chars: int = PREVIEW_CHARS,
+    diffs: Sequence[Sequence[Change] | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Each version (oldest first) without its object: who, when, signals, and the
-    changes since the previous version of the same uid."""
+    changes since the previous version of the same uid. ``diffs``, when given, are
+    those changes already computed
+    (:func:`~kubetrail.queries.history.version_diffs`, more of them than
+    ``changes_per_version``): the versions are not diffed again."""
     previous: dict[str, Mapping[str, Any]] = {}
     out = []
-    for doc in docs:
+    for i, doc in enumerate(docs):
         v = {k: doc[k] for k in _VERSION_FIELDS if doc.get(k) not in (None, "", [], False)}
         if v.get("user") == WATCHER_USER:  # the shipper's identity: says nothing about who
             del v["user"]
@@ -89,8 +96,19 @@ def version_changes(
             if uid:
                 v["uid"] = uid
         else:
-            changes = diff(
-                prev.get("objectChanges"), doc.get("objectChanges"), limit=changes_per_version + 1
+            known = diffs[i] if diffs is not None else None
+            # the known changes stop at MAX_PATHS: a prefix of any longer diff
+            usable = known is not None and (
+                changes_per_version < MAX_PATHS or len(known) < MAX_PATHS
+            )
+            changes = (
+                list(known[: changes_per_version + 1])
+                if known is not None and usable
+                else diff(
+                    prev.get("objectChanges"),
+                    doc.get("objectChanges"),
+                    limit=changes_per_version + 1,
+                )
             )
             v["changes"] = [c.to_dict(max_chars=value_chars) for c in changes]
             if len(changes) > changes_per_version:

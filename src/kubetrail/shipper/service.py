@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kubetrail.events.redact import RedactionPolicy
 from kubetrail.events.timing import utcnow
-from kubetrail.gc_tuning import few_collections
+from kubetrail.gc_tuning import FULL_EVERY, few_collections
 from kubetrail.shipper.checkpoint import Checkpoints
 from kubetrail.shipper.cluster import identify
 from kubetrail.shipper.config import ResourceSpec, ShipperConfig
@@ -34,7 +34,6 @@ log = logging.getLogger("kubetrail.shipper")
 
 REDISCOVERY_INTERVAL = 300.0
 RETENTION_INTERVAL = 3600.0
-FULL_COLLECTION_INTERVAL = 60.0  # see kubetrail.gc_tuning
 _CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
 
 
@@ -76,7 +75,7 @@ class Shipper:
 
     def start(self) -> None:
         self._bind_cluster()
-        self._gc.enter_context(few_collections(full_every=FULL_COLLECTION_INTERVAL))
+        self._gc.enter_context(few_collections(full_every=FULL_EVERY))
         if len(self.spool):
             log.info("replaying %d spooled segments from a previous run", len(self.spool))
         self.delivery.start()

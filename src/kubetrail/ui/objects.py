@@ -86,7 +86,7 @@ def object_page(store: Store, key: ObjectKey) -> ObjectPage:
         where = f"namespace {key.namespace}" if key.namespace else "the cluster scope"
         raise PageError(404, f"nothing is stored about {key.resource_type}/{key.name} in {where}")
     docs = history.versions
-    versions = version_changes(docs)
+    versions = version_changes(docs, diffs=history.diffs)
     entries = [version_entry(v) for v in versions if not heartbeat_only(v)]
     entries += [event_entry(related_event(e)) for e in history.events]
     entries.sort(key=lambda e: (e.time, e.what == "version"), reverse=True)

@@ -130,4 +130,6 @@ def object_events(
             f"nothing stored about {resourceType} {namespace}/{name}",
             {"hint": "cluster-scoped objects use _ as namespace: /api/v1/events/_/nodes/worker-1"},
         )
-    return JSONResponse(history.to_dict() if full else change_view(history.to_dict()))
+    if full:
+        return JSONResponse(history.to_dict())
+    return JSONResponse(change_view(history.to_dict(), diffs=history.diffs))

@@ -310,8 +310,16 @@ def test_signal_groups_kept_while_written_count_each_signal_row_once(tmp_path: P
     for file in files:
         with sqlite3.connect(file) as conn:
             assert summary.present(conn)
+            assert not _has_index(conn, summary.GROUP_INDEX)  # the summary does its job
+    with sqlite3.connect(tmp_path / "single.db") as conn:
+        assert _has_index(conn, summary.GROUP_INDEX)
     single.close()
     daily.close()
+
+
+def _has_index(conn: sqlite3.Connection, name: str) -> bool:
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,))
+    return found.fetchone() is not None
 
 
 def test_a_day_file_without_signal_groups_is_grouped_row_by_row_and_given_them_when_written(
@@ -331,6 +339,11 @@ def test_a_day_file_without_signal_groups_is_grouped_row_by_row_and_given_them_w
     for file in files[::2]:
         with sqlite3.connect(file) as conn:
             summary.drop(conn)
+            # as the files of an older kubetrail had it
+            conn.execute(
+                "CREATE INDEX signals_group"
+                " ON signals (resource_type, signal, namespace, resource_name, ts, id)"
+            )
     reader = DailyStore(tmp_path / "daily.db", read_only=True)
     for query in SIGNAL_QUERIES:
         assert reader.aggregate(query) == single.aggregate(query)
@@ -340,9 +353,11 @@ def test_a_day_file_without_signal_groups_is_grouped_row_by_row_and_given_them_w
     writer = DailyStore(tmp_path / "daily.db")
     for query in SIGNAL_QUERIES:  # the writer opens every file, and fills its summary
         assert writer.aggregate(query) == single.aggregate(query)
-    for file in files:
+    for n, file in enumerate(files):
         with sqlite3.connect(file) as conn:
             assert summary.present(conn)
+            # an older file keeps its index (dropping it would free nothing)
+            assert _has_index(conn, summary.GROUP_INDEX) == (n % 2 == 0)
     writer.close()
     # a file that loses rows forgets its summary
     one = SQLiteStore(files[0], signal_summary=True)

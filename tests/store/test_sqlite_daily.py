@@ -172,6 +172,43 @@ def test_aggregations_match_one_file(
     assert daily.aggregate(query) == single.aggregate(query)
 
 
+def test_a_write_to_the_newest_file_keeps_the_earlier_files_groups_cached(
+    both: tuple[SQLiteStore, DailyStore],
+) -> None:
+    """A shipper writes to the newest file while diagnostics ask about the week up to
+    now: the newest file is read each time, the groups of the files before it stay
+    cached, and a late event in an earlier file makes that entry stale, never wrong."""
+    single, daily = both
+    first = documents()[0]
+    query = AggregateQuery(
+        filter=EventFilter(
+            start=parse_rfc3339("2026-11-25T00:00:00Z"), end=parse_rfc3339("2026-11-28T20:00:00Z")
+        ),
+        group_by=("namespace", "resourceName"),
+        latest_id=True,
+        latest=False,
+    )
+
+    def late(n: int, when: str) -> dict[str, Any]:
+        doc = copy.deepcopy(first)
+        doc["id"] = f"{doc['id']}-late-{n}"
+        doc["timestamp"] = when
+        return doc
+
+    assert daily.aggregate(query) == single.aggregate(query)
+    for n, when in enumerate(["2026-11-28T19:00:00.000001Z", "2026-11-28T19:30:00Z"]):
+        hits = daily._groups.hits
+        for store in (single, daily):
+            assert store.write([late(n, when)]).stored == 1
+        assert daily.aggregate(query) == single.aggregate(query)
+        assert daily._groups.hits == hits + 1  # the newest file read, the rest kept
+    misses = daily._groups.misses
+    for store in (single, daily):
+        assert store.write([late(9, "2026-11-26T12:00:00Z")]).stored == 1
+    assert daily.aggregate(query) == single.aggregate(query)
+    assert daily._groups.misses == misses + 1
+
+
 @pytest.mark.parametrize(
     "group_by",
     [

@@ -145,6 +145,28 @@ def test_cursor_walks_match_one_file_across_midnight(
         AggregateQuery(group_by=("signal",), order="last", limit=2),
         AggregateQuery(group_by=("resourceName",), limit=3, latest_id=True, latest=False),
         AggregateQuery(filter=EventFilter(signal=("pod.*",)), group_by=("uid", "signal")),
+        # named objects: counts from every file, the newest event from the newest file
+        AggregateQuery(
+            filter=EventFilter(name=("checkout-7d9f8b6c5-x2k4p", "cart-1", "worker-3")),
+            group_by=("namespace", "resourceName"),
+            latest_id=True,
+            latest=False,
+        ),
+        AggregateQuery(
+            filter=EventFilter(
+                namespace=("shop",),
+                resource_type=("pods",),
+                name=("checkout-7d9f8b6c5-x2k4p", "cart-1"),
+            ),
+            group_by=("namespace", "resourceName"),
+        ),
+        AggregateQuery(
+            filter=EventFilter(name=("checkout-7d9f8b6c5-x2k4p", "worker-3")),
+            group_by=("resourceType", "verb"),
+            order="last",
+            limit=2,
+            latest_id=True,
+        ),
         AggregateQuery(
             filter=EventFilter(
                 start=parse_rfc3339("2026-11-25T10:00:00Z"),

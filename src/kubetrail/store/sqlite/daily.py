@@ -472,6 +472,8 @@ class DailyStore:
             # a few objects' events: each file's open connection answers in a seek,
             # where attaching ~50 files would cost more than the groups do
             every_group = dataclasses.replace(query, limit=_ALL_GROUPS)
+            if len(files) > 1 and (query.latest or query.latest_id):
+                return self._newest_from_one_file(files, every_group)
             return merge_groups(day.group_rows(every_group) for day in files)
         keys = len(query.group_by)
         batches = [files[i : i + _ATTACH_MAX] for i in range(0, len(files), _ATTACH_MAX)]
@@ -507,6 +509,32 @@ class DailyStore:
 
         parts = [run(batch) for batch in batches]
         return merge_groups(parts) if len(parts) > 1 else parts[0]
+
+    def _newest_from_one_file(
+        self, files: list[SQLiteStore], query: AggregateQuery
+    ) -> list[GroupRow]:
+        """Every group of ``query`` over ``files`` (oldest first) with its newest event:
+        counts and times from each file, the newest event's id only from the file that
+        holds the group's newest time. The object index gives counts and times without
+        reading the events, but an id costs a table page for every matching row: a
+        diagnostic's current-state query over a week (43 pods, 27 files, 10M events not
+        in the page cache) read 150-450 ms a file with ids against 24-51 ms without."""
+        bare = dataclasses.replace(query, latest=False, latest_id=False)
+        per_file = [day.group_rows(bare) for day in files]
+        holder: dict[tuple[str, ...], int] = {}
+        for i, rows in enumerate(per_file):  # files hold disjoint times, oldest first
+            for row in rows:
+                holder[row[1]] = i
+        wanted: dict[int, set[tuple[str, ...]]] = {}
+        for key, i in holder.items():
+            wanted.setdefault(i, set()).add(key)
+        newest: dict[tuple[str, ...], str | None] = {}
+        for i, keys in sorted(wanted.items()):
+            only = dataclasses.replace(query, filter=narrowed(query.filter, query.group_by, keys))
+            for row in files[i].group_rows(only):
+                if row[1] in keys:
+                    newest[row[1]] = row[5]
+        return [(*row[:5], newest.get(row[1])) for row in merge_groups(per_file)]
 
     def _newest_groups(
         self, days: list[SQLiteStore], whole: set[SQLiteStore], query: AggregateQuery

@@ -9,6 +9,7 @@ across days, retention that removes whole days, other processes, the upgrade.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -138,6 +139,20 @@ def test_cursor_walks_match_one_file_across_midnight(
     assert len(set(got)) == len(got) and expected  # every event once, and some
 
 
+#: the Warnings about some pods by reason, as ``related_events_by_object`` asks
+RELATED_EVENTS = AggregateQuery(
+    filter=EventFilter(
+        resource_type=("events",),
+        event_type=("Warning",),
+        involved_kind=("Pod",),
+        involved_namespace=("shop", "default"),
+        involved_name=("checkout-7d9f8b6c5-x2k4p", "cart-1"),
+    ),
+    group_by=("involvedObject.namespace", "involvedObject.name", "reason"),
+    order="last",
+)
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -166,6 +181,15 @@ def test_cursor_walks_match_one_file_across_midnight(
             order="last",
             limit=2,
             latest_id=True,
+        ),
+        # Events about named objects (the involved-object index), as diagnostics ask
+        RELATED_EVENTS,
+        AggregateQuery(
+            filter=EventFilter(
+                involved_namespace=("",), involved_name=("worker-3",), resource_type=("events",)
+            ),
+            group_by=("involvedObject.kind", "involvedObject.name", "reason"),
+            latest=True,
         ),
         AggregateQuery(
             filter=EventFilter(
@@ -424,6 +448,46 @@ def test_a_day_file_without_signal_groups_is_grouped_row_by_row_and_given_them_w
     with sqlite3.connect(files[0]) as conn:
         assert not summary.present(conn)
     one.close()
+    single.close()
+
+
+def test_a_new_day_file_answers_the_events_about_objects_from_its_index_alone(
+    tmp_path: Path,
+) -> None:
+    """A new day file's involved-object index holds only Events, with the keys
+    diagnostics ask of them: "the Warnings about these pods, by reason" reads no table
+    row. A file written before keeps its plain index, and both answer alike."""
+    from kubetrail.store.sqlite.sql import aggregate_statement
+
+    single = SQLiteStore(tmp_path / "single.db")
+    writer = DailyStore(tmp_path / "daily.db", part_rows=9)
+    docs = spread()
+    single.write(docs)
+    write_in_fives(writer, docs)
+    writer.close()
+    files = sorted(layout.days_dir(tmp_path / "daily.db").glob("*.db"))
+    bare = dataclasses.replace(RELATED_EVENTS, latest=False, latest_id=False)
+    statement, params = aggregate_statement(bare, long_window=lambda _: False)
+    for file in files:
+        with sqlite3.connect(file) as conn:
+            plan = " ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params))
+            assert "USING COVERING INDEX events_involved" in plan
+            in_index = conn.execute(
+                "SELECT COUNT(*) FROM events INDEXED BY events_involved WHERE inv_name IS NOT NULL"
+            ).fetchone()[0]
+            events = conn.execute(
+                "SELECT COUNT(*) FROM events WHERE inv_name IS NOT NULL"
+            ).fetchone()[0]
+            assert in_index == events
+    for file in files[::2]:
+        with sqlite3.connect(file) as conn:  # as the files of an older kubetrail had it
+            conn.execute("DROP INDEX events_involved")
+            conn.execute("CREATE INDEX events_involved ON events (inv_namespace, inv_name, ts)")
+    reader = DailyStore(tmp_path / "daily.db", read_only=True)
+    result = reader.aggregate(RELATED_EVENTS)
+    assert result == single.aggregate(RELATED_EVENTS)
+    assert [b.key["reason"] for b in result.buckets] == ["BackOff"]
+    reader.close()
     single.close()
 
 

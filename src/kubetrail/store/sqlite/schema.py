@@ -86,8 +86,10 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     (FailedScheduling, ProvisioningFailed, NodeNotReady…): without these indexes
     that is a scan of every event in the range."""
     conn.execute("CREATE INDEX IF NOT EXISTS events_reason ON events (resource_type, reason, ts)")
-    # v1's involved-object index was partial (inv_name IS NOT NULL), which SQLite
-    # cannot match against `inv_name IN (...)`: make it a plain one.
+    # v1's involved-object index was partial (inv_name IS NOT NULL), which the SQLite
+    # of the time did not match against `inv_name IN (...)`: make it a plain one.
+    # (3.40 does, and the queries now say `inv_name IS NOT NULL`: a new day file's
+    # index is partial again, see COVERING_INVOLVED_INDEX.)
     conn.execute("DROP INDEX IF EXISTS events_involved")
     conn.execute("CREATE INDEX events_involved ON events (inv_namespace, inv_name, ts)")
 
@@ -228,6 +230,29 @@ def _v8_to_v9(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS events_verb ON events (verb, ts)")
     conn.execute("CREATE INDEX IF NOT EXISTS events_kind ON events (kind, ts)")
     conn.execute("CREATE INDEX IF NOT EXISTS events_snapshot ON events (snapshot, ts)")
+
+
+#: The involved-object index of a new day file: only Events' rows (the others have no
+#: involved object), with the keys the diagnostics filter and group them by after the
+#: object (kind, type, reason), so "the Warnings about these pods, by reason" is read
+#: from the index alone. The plain index read each matching row's table page: at 10M
+#: events with the page cache cold, 43 pods over a week's 30 files took 2.3 s, 0.34 s
+#: through this one (0.17 s and 0.07 s warm). The same size: half the entries, wider.
+#: It keeps the plain index's name and leading columns, so every query that named that
+#: index reads either; its filter says ``inv_name IS NOT NULL``, which the involved-name
+#: terms imply and :mod:`.sql` also writes out.
+COVERING_INVOLVED_INDEX = (
+    "CREATE INDEX events_involved ON events"
+    " (inv_namespace, inv_name, ts, inv_kind, event_type, reason, resource_type)"
+    " WHERE inv_name IS NOT NULL"
+)
+
+
+def cover_involved(conn: sqlite3.Connection) -> None:
+    """Give a new, still empty file :data:`COVERING_INVOLVED_INDEX` (in the caller's
+    transaction). A file with rows keeps its index: rebuilding it frees nothing."""
+    conn.execute("DROP INDEX IF EXISTS events_involved")
+    conn.execute(COVERING_INVOLVED_INDEX)
 
 
 MIGRATIONS: dict[int, Migration] = {

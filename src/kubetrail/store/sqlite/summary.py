@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from kubetrail.store.sqlite.schema import transaction
+from kubetrail.store.sqlite.schema import cover_involved, transaction
 
 TABLE = "signal_groups"
 #: the index of signal rows in group order, which a new day file does without
@@ -87,7 +87,9 @@ def ensure(conn: sqlite3.Connection) -> None:
             # a new file: what signals_group served (a file's groups in order, with
             # no sort) the summary now answers, and the index cost 326 bytes an event
             # (12 % of the disk). Older files keep theirs: dropping it frees nothing.
+            # Its Events' involved-object index covers what diagnostics ask of them.
             conn.execute(f"DROP INDEX IF EXISTS {GROUP_INDEX}")
+            cover_involved(conn)
 
 
 def drop(conn: sqlite3.Connection) -> None:
